@@ -1,0 +1,42 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Swift 6 language mode everywhere, with existentials spelled out (`any Backend`).
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Kiln",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "kiln", targets: ["kiln"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Value types shared by every layer: dtypes, errors, the architecture-neutral model config.
+        .target(name: "KilnCore", swiftSettings: strictSettings),
+        // Checkpoint readers: safetensors (mmap), GGUF (+ dequantisation), HF config.json.
+        .target(name: "KilnFormats", dependencies: ["KilnCore"], swiftSettings: strictSettings),
+        // A Jinja subset that runs real chat templates unchanged.
+        .target(name: "KilnChatTemplate", dependencies: ["KilnCore"], swiftSettings: strictSettings),
+        // BPE tokenizers (byte-level and SentencePiece-style), from tokenizer.json or GGUF metadata.
+        .target(name: "KilnTokenizer", dependencies: ["KilnCore", "KilnFormats"], swiftSettings: strictSettings),
+        // The command-line interface; the only place that wires the layers together.
+        .executableTarget(
+            name: "kiln",
+            dependencies: [
+                "KilnCore", "KilnFormats", "KilnTokenizer", "KilnChatTemplate",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"], swiftSettings: strictSettings),
+        .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
+        .testTarget(name: "KilnTokenizerTests", dependencies: ["KilnTokenizer", "KilnFormats"], swiftSettings: strictSettings),
+        .testTarget(name: "KilnChatTemplateTests", dependencies: ["KilnChatTemplate"], resources: [.copy("Templates")], swiftSettings: strictSettings),
+    ],
+    swiftLanguageModes: [.v6]
+)

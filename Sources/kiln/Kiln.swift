@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The `kiln` command: one binary for building, inspecting, tokenizing and (later) serving models.
+@main
+struct Kiln: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kiln",
+        abstract: "An LLM inference engine and server for NVIDIA GPUs, with a CPU reference backend.",
+        subcommands: [])
+}
