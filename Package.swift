@@ -36,6 +36,8 @@ let package = Package(
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"], swiftSettings: strictSettings),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
         .testTarget(name: "KilnTokenizerTests", dependencies: ["KilnTokenizer", "KilnFormats"], swiftSettings: strictSettings),
+        // Runs the built `kiln` binary as a user would (inspect, tokenize, error exits).
+        .testTarget(name: "KilnCLITests", dependencies: ["kiln"], swiftSettings: strictSettings),
         .testTarget(name: "KilnChatTemplateTests", dependencies: ["KilnChatTemplate"], resources: [.copy("Templates")], swiftSettings: strictSettings),
     ],
     swiftLanguageModes: [.v6]
