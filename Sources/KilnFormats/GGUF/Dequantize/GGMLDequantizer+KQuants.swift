@@ -2,8 +2,11 @@
 /// sub-block with its own small integer scale (and min) times the super-block's f16 `d` (`dmin`).
 ///
 /// Each kernel works 16 lanes at a time; the 16-lane groups never straddle a sub-block, so one
-/// scale per group is broadcast. The sub-block scale products (`d * scale`) are formed first, as
-/// ggml does, so results are bit-identical to `dequantize_row_q*_K`.
+/// scale per group is broadcast. Groups are written as an always-inlined local function called
+/// with literal arguments, so every shift and scale lane is a compile-time constant (a loop
+/// makes the compiler spill the scale vector to index it). The sub-block scale products
+/// (`d * scale`) are formed first, as ggml does, so results are bit-identical to
+/// `dequantize_row_q*_K`.
 extension GGMLDequantizer {
     // block_q2_K (84 bytes / 256 elements): scales[16] @0, qs[64] @16, d f16 @80, dmin f16 @82.
     // scales[k]: low nibble = scale, high nibble = min of 16-element sub-block k.
@@ -18,17 +21,18 @@ extension GGMLDequantizer {
             let packed = bytes16(base, 0)
             let scales = d * floats(packed & 0x0F) // [16] per sub-block
             let mins = dmin * floats(packed &>> 4) // [16]
-            for h in 0..<2 {
+            @inline(__always)
+            func group(_ h: Int, _ j: Int) {
                 let qsA = bytes16(base, 16 + 32 * h) // l in 0..<16
                 let qsB = bytes16(base, 32 + 32 * h) // l in 16..<32
-                for j in 0..<4 {
-                    let shift = UInt8(2 * j)
-                    let subBlock = 8 * h + 2 * j
-                    let index = 128 * h + 32 * j
-                    store(scales[subBlock] * floats((qsA &>> shift) & 3) - mins[subBlock], output, index)
-                    store(scales[subBlock + 1] * floats((qsB &>> shift) & 3) - mins[subBlock + 1], output, index + 16)
-                }
+                let shift = UInt8(2 * j)
+                let subBlock = 8 * h + 2 * j
+                let index = 128 * h + 32 * j
+                store(scales[subBlock] * floats((qsA &>> shift) & 3) - mins[subBlock], output, index)
+                store(scales[subBlock + 1] * floats((qsB &>> shift) & 3) - mins[subBlock + 1], output, index + 16)
             }
+            group(0, 0); group(0, 1); group(0, 2); group(0, 3)
+            group(1, 0); group(1, 1); group(1, 2); group(1, 3)
         }
     }
 
@@ -49,24 +53,25 @@ extension GGMLDequantizer {
             let highBits = SIMD16<UInt8>(
                 lowHalf: SIMD8(lowHalf: highBytes, highHalf: highBytes &>> 2),
                 highHalf: SIMD8(lowHalf: highBytes &>> 4, highHalf: highBytes &>> 6)) & 3
-            let scales = d * (floats(lowBits | (highBits &<< 4)) - 32) // [16] per sub-block
+            let scales = d * floats(lowBits | (highBits &<< 4), minus: 32) // [16] per sub-block
             let hmaskA = bytes16(base, 0) // l in 0..<16
             let hmaskB = bytes16(base, 16) // l in 16..<32
-            for h in 0..<2 {
+            @inline(__always)
+            func group(_ h: Int, _ j: Int) {
                 let qsA = bytes16(base, 32 + 32 * h)
                 let qsB = bytes16(base, 48 + 32 * h)
-                for j in 0..<4 {
-                    let shift = UInt8(2 * j)
-                    let hbit = UInt8(4 * h + j)
-                    let subBlock = 8 * h + 2 * j
-                    let index = 128 * h + 32 * j
-                    // q2 | high bit << 2, minus 4: q2 - 4 without the high bit, q2 with it.
-                    let valuesA = ((qsA &>> shift) & 3) | (bit(hmaskA, hbit) &<< 2)
-                    let valuesB = ((qsB &>> shift) & 3) | (bit(hmaskB, hbit) &<< 2)
-                    store(scales[subBlock] * (floats(valuesA) - 4), output, index)
-                    store(scales[subBlock + 1] * (floats(valuesB) - 4), output, index + 16)
-                }
+                let shift = UInt8(2 * j)
+                let hbit = UInt8(4 * h + j)
+                let subBlock = 8 * h + 2 * j
+                let index = 128 * h + 32 * j
+                // q2 | high bit << 2, minus 4: q2 - 4 without the high bit, q2 with it.
+                let valuesA = ((qsA &>> shift) & 3) | (bit(hmaskA, hbit) &<< 2)
+                let valuesB = ((qsB &>> shift) & 3) | (bit(hmaskB, hbit) &<< 2)
+                store(scales[subBlock] * floats(valuesA, minus: 4), output, index)
+                store(scales[subBlock + 1] * floats(valuesB, minus: 4), output, index + 16)
             }
+            group(0, 0); group(0, 1); group(0, 2); group(0, 3)
+            group(1, 0); group(1, 1); group(1, 2); group(1, 3)
         }
     }
 
@@ -88,12 +93,6 @@ extension GGMLDequantizer {
         return (scales, mins)
     }
 
-    /// Bytes as exact floats, eight lanes.
-    @inline(__always)
-    static func floats(_ bytes: SIMD8<UInt8>) -> SIMD8<Float> {
-        SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: bytes))
-    }
-
     // block_q4_K (144 bytes / 256 elements): d f16 @0, dmin f16 @2, scales[12] @4, qs[128] @16.
     // Eight 32-element sub-blocks with 6-bit scale and min (`scalesAndMins6`).
     // Element 64p + l (p < 4, l < 32) = low nibble of qs[32p + l], sub-block 2p;
@@ -108,9 +107,10 @@ extension GGMLDequantizer {
             let packed = scalesAndMins6(base, 4)
             let scales = d * floats(packed.scales) // [8] per sub-block
             let mins = dmin * floats(packed.mins) // [8]
-            for p in 0..<4 {
-                let qsA = bytes16(base, 16 + 32 * p)
-                let qsB = bytes16(base, 32 + 32 * p)
+            @inline(__always)
+            func pair(_ p: Int) {
+                let qsA = bytes16(base, 16 + 32 * p) // l in 0..<16
+                let qsB = bytes16(base, 32 + 32 * p) // l in 16..<32
                 let index = 64 * p
                 let lowScale = scales[2 * p], lowMin = mins[2 * p]
                 let highScale = scales[2 * p + 1], highMin = mins[2 * p + 1]
@@ -119,6 +119,7 @@ extension GGMLDequantizer {
                 store(highScale * floats(qsA &>> 4) - highMin, output, index + 32)
                 store(highScale * floats(qsB &>> 4) - highMin, output, index + 48)
             }
+            pair(0); pair(1); pair(2); pair(3)
         }
     }
 
@@ -136,9 +137,10 @@ extension GGMLDequantizer {
             let mins = dmin * floats(packed.mins) // [8]
             let qhA = bytes16(base, 16) // l in 0..<16
             let qhB = bytes16(base, 32) // l in 16..<32
-            for p in 0..<4 {
-                let qsA = bytes16(base, 48 + 32 * p)
-                let qsB = bytes16(base, 64 + 32 * p)
+            @inline(__always)
+            func pair(_ p: Int) {
+                let qsA = bytes16(base, 48 + 32 * p) // l in 0..<16
+                let qsB = bytes16(base, 64 + 32 * p) // l in 16..<32
                 let index = 64 * p
                 let lowBit = UInt8(2 * p), highBit = UInt8(2 * p + 1)
                 let lowScale = scales[2 * p], lowMin = mins[2 * p]
@@ -148,6 +150,7 @@ extension GGMLDequantizer {
                 store(highScale * floats((qsA &>> 4) | (bit(qhA, highBit) &<< 4)) - highMin, output, index + 32)
                 store(highScale * floats((qsB &>> 4) | (bit(qhB, highBit) &<< 4)) - highMin, output, index + 48)
             }
+            pair(0); pair(1); pair(2); pair(3)
         }
     }
 
@@ -164,25 +167,25 @@ extension GGMLDequantizer {
             let base = source + block * 210
             let output = destination + block * 256
             let d = half(base, 208)
-            let scales = d * floats(SIMD16<Int8>(truncatingIfNeeded: bytes16(base, 192))) // [16] per sub-block
-            for h in 0..<2 {
-                for half16 in 0..<2 { // l in 16 * half16 ..< 16 * half16 + 16
-                    let offset = 16 * half16
-                    let qlA = bytes16(base, 64 * h + offset) // ql[l]
-                    let qlB = bytes16(base, 64 * h + 32 + offset) // ql[l + 32]
-                    let qh = bytes16(base, 128 + 32 * h + offset)
-                    let index = 128 * h + offset
-                    let subBlock = 8 * h + half16
-                    let q0 = (qlA & 0x0F) | ((qh & 0x03) &<< 4)
-                    let q1 = (qlB & 0x0F) | ((qh & 0x0C) &<< 2)
-                    let q2 = (qlA &>> 4) | (qh & 0x30)
-                    let q3 = (qlB &>> 4) | ((qh & 0xC0) &>> 2)
-                    store(scales[subBlock] * (floats(q0) - 32), output, index)
-                    store(scales[subBlock + 2] * (floats(q1) - 32), output, index + 32)
-                    store(scales[subBlock + 4] * (floats(q2) - 32), output, index + 64)
-                    store(scales[subBlock + 6] * (floats(q3) - 32), output, index + 96)
-                }
+            let scales = d * signedFloats(bytes16(base, 192)) // [16] per sub-block
+            @inline(__always)
+            func group(_ h: Int, _ half16: Int) { // l in 16 * half16 ..< 16 * half16 + 16
+                let offset = 16 * half16
+                let qlA = bytes16(base, 64 * h + offset) // ql[l]
+                let qlB = bytes16(base, 64 * h + 32 + offset) // ql[l + 32]
+                let qh = bytes16(base, 128 + 32 * h + offset)
+                let index = 128 * h + offset
+                let subBlock = 8 * h + half16
+                let q0 = (qlA & 0x0F) | ((qh & 0x03) &<< 4)
+                let q1 = (qlB & 0x0F) | ((qh & 0x0C) &<< 2)
+                let q2 = (qlA &>> 4) | (qh & 0x30)
+                let q3 = (qlB &>> 4) | ((qh & 0xC0) &>> 2)
+                store(scales[subBlock] * floats(q0, minus: 32), output, index)
+                store(scales[subBlock + 2] * floats(q1, minus: 32), output, index + 32)
+                store(scales[subBlock + 4] * floats(q2, minus: 32), output, index + 64)
+                store(scales[subBlock + 6] * floats(q3, minus: 32), output, index + 96)
             }
+            group(0, 0); group(0, 1); group(1, 0); group(1, 1)
         }
     }
 
@@ -194,8 +197,7 @@ extension GGMLDequantizer {
             let output = destination + block * 256
             let d = base.loadUnaligned(fromByteOffset: 0, as: Float.self)
             for group in 0..<16 {
-                let q = SIMD16<Int8>(truncatingIfNeeded: bytes16(base, 4 + 16 * group))
-                store(d * floats(q), output, 16 * group)
+                store(d * signedFloats(bytes16(base, 4 + 16 * group)), output, 16 * group)
             }
         }
     }

@@ -24,8 +24,8 @@ extension GGMLDequantizer {
             let output = destination + block * 32
             let d = half(base, 0)
             let qs = bytes16(base, 2)
-            store(d * (floats(qs & 0x0F) - 8), output, 0)
-            store(d * (floats(qs &>> 4) - 8), output, 16)
+            store(d * floats(qs & 0x0F, minus: 8), output, 0)
+            store(d * floats(qs &>> 4, minus: 8), output, 16)
         }
     }
 
@@ -54,8 +54,8 @@ extension GGMLDequantizer {
             let qs = bytes16(base, 6)
             let low = (qs & 0x0F) | fifthBits(UInt16(truncatingIfNeeded: qh))
             let high = (qs &>> 4) | fifthBits(UInt16(truncatingIfNeeded: qh >> 16))
-            store(d * (floats(low) - 16), output, 0)
-            store(d * (floats(high) - 16), output, 16)
+            store(d * floats(low, minus: 16), output, 0)
+            store(d * floats(high, minus: 16), output, 16)
         }
     }
 
@@ -83,10 +83,8 @@ extension GGMLDequantizer {
             let base = source + block * 34
             let output = destination + block * 32
             let d = half(base, 0)
-            let q0 = SIMD16<Int8>(truncatingIfNeeded: bytes16(base, 2))
-            let q1 = SIMD16<Int8>(truncatingIfNeeded: bytes16(base, 18))
-            store(floats(q0) * d, output, 0)
-            store(floats(q1) * d, output, 16)
+            store(signedFloats(bytes16(base, 2)) * d, output, 0)
+            store(signedFloats(bytes16(base, 18)) * d, output, 16)
         }
     }
 

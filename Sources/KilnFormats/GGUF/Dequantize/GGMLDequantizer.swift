@@ -110,29 +110,41 @@ extension GGMLDequantizer {
         HalfPrecision.f16ToFloat(base.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
 
-    /// Unsigned bytes as exact floats (0...255).
+    /// Four unsigned bytes minus `offset`, as exact floats.
     ///
-    /// Each byte is placed in the low byte of a 32-bit lane (LLVM turns the lane-wise initialisers
-    /// into unpack shuffles) and OR-ed into the bits of 2^23, so the lane reads as 2^23 + byte and
-    /// one exact subtraction leaves the byte. The stdlib's generic integer-to-float SIMD
-    /// conversions are not inlined, and their calls force every vector register to be spilled.
+    /// Each byte is placed in the low byte of a 32-bit lane (LLVM turns the lane-wise initialiser
+    /// into unpack shuffles) and OR-ed into the bits of 2^23, so the lane reads as 2^23 + byte;
+    /// one subtraction of 2^23 + `offset` is then exact for any integer `offset` below 2^23.
+    /// The stdlib's generic integer-to-float SIMD conversions are not inlined, and their calls
+    /// force every vector register to be spilled.
     @inline(__always)
-    static func floats(_ bytes: SIMD16<UInt8>) -> SIMD16<Float> {
-        @inline(__always)
-        func quarter(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> SIMD4<Float> {
-            let lanes = unsafeBitCast(SIMD16<UInt8>(a, 0, 0, 0, b, 0, 0, 0, c, 0, 0, 0, d, 0, 0, 0), to: SIMD4<UInt32>.self)
-            return unsafeBitCast(lanes | 0x4B00_0000, to: SIMD4<Float>.self) - 0x1p23
-        }
-        let b = bytes
-        return SIMD16(
-            lowHalf: SIMD8(lowHalf: quarter(b[0], b[1], b[2], b[3]), highHalf: quarter(b[4], b[5], b[6], b[7])),
-            highHalf: SIMD8(lowHalf: quarter(b[8], b[9], b[10], b[11]), highHalf: quarter(b[12], b[13], b[14], b[15])))
+    static func floats(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8, minus offset: Float) -> SIMD4<Float> {
+        let lanes = unsafeBitCast(SIMD16<UInt8>(a, 0, 0, 0, b, 0, 0, 0, c, 0, 0, 0, d, 0, 0, 0), to: SIMD4<UInt32>.self)
+        return unsafeBitCast(lanes | 0x4B00_0000, to: SIMD4<Float>.self) - (0x1p23 + offset)
     }
 
-    /// Signed bytes as exact floats (-128...127): flipping the sign bit maps -128...127 to 0...255.
+    /// Unsigned bytes minus `offset` (an integer), as exact floats.
     @inline(__always)
-    static func floats(_ bytes: SIMD16<Int8>) -> SIMD16<Float> {
-        floats(SIMD16<UInt8>(truncatingIfNeeded: bytes) ^ 0x80) - 128
+    static func floats(_ b: SIMD16<UInt8>, minus offset: Float = 0) -> SIMD16<Float> {
+        SIMD16(
+            lowHalf: SIMD8(
+                lowHalf: floats(b[0], b[1], b[2], b[3], minus: offset),
+                highHalf: floats(b[4], b[5], b[6], b[7], minus: offset)),
+            highHalf: SIMD8(
+                lowHalf: floats(b[8], b[9], b[10], b[11], minus: offset),
+                highHalf: floats(b[12], b[13], b[14], b[15], minus: offset)))
+    }
+
+    /// Unsigned bytes as exact floats, eight lanes.
+    @inline(__always)
+    static func floats(_ b: SIMD8<UInt8>) -> SIMD8<Float> {
+        SIMD8(lowHalf: floats(b[0], b[1], b[2], b[3], minus: 0), highHalf: floats(b[4], b[5], b[6], b[7], minus: 0))
+    }
+
+    /// Two's-complement bytes as exact floats (-128...127): flipping the sign bit maps them to 0...255.
+    @inline(__always)
+    static func signedFloats(_ bytes: SIMD16<UInt8>) -> SIMD16<Float> {
+        floats(bytes ^ 0x80, minus: 128)
     }
 
     /// Stores 16 floats at `destination[index]`.
