@@ -1,0 +1,245 @@
+import Foundation
+import KilnCore
+import KilnFormats
+@testable import KilnTokenizer
+import Testing
+
+/// Where the byte-level tests find their data: llama.cpp's vectors (`KILN_TOKENIZER_VECTORS`,
+/// default `../shared/data/tokenizers` beside the package), real models (`KILN_MODELS`, tests
+/// skipped when unset) and this target's fixtures (next to this file).
+enum ByteLevelTestData {
+    /// The package root, three levels above this file.
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// llama.cpp's tokenizer vectors.
+    static var vectorsDirectory: URL {
+        if let path = ProcessInfo.processInfo.environment["KILN_TOKENIZER_VECTORS"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return packageRoot.appendingPathComponent("../shared/data/tokenizers").standardizedFileURL
+    }
+
+    /// Directory of the real GGUF models, nil when `KILN_MODELS` is unset.
+    static var modelsDirectory: URL? {
+        guard let path = ProcessInfo.processInfo.environment["KILN_MODELS"], !path.isEmpty else { return nil }
+        return URL(fileURLWithPath: path)
+    }
+
+    /// This target's fixtures.
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    /// Whether the vectors directory holds the vocabulary `name`.
+    static func hasVocabulary(_ name: String) -> Bool {
+        FileManager.default.fileExists(atPath: vocabularyPath(name))
+    }
+
+    static func vocabularyPath(_ name: String) -> String {
+        vectorsDirectory.appendingPathComponent("ggml-vocab-\(name).gguf").path
+    }
+
+    /// Loads a vocabulary GGUF's tokenizer once per process (they take a moment to index).
+    static func tokenizer(_ name: String) throws -> any Tokenizer {
+        try cache.tokenizer(path: vocabularyPath(name))
+    }
+
+    /// Loads a real model's tokenizer.
+    static func modelTokenizer(_ file: String) throws -> any Tokenizer {
+        let directory = try #require(modelsDirectory)
+        return try cache.tokenizer(path: directory.appendingPathComponent(file).path)
+    }
+
+    private static let cache = TokenizerCache()
+
+    /// Test strings and expected ids as llama.cpp's `test-tokenizer-0` reads them: the `.inp`
+    /// file split at "\n__ggml_vocab_test__\n" (so each string loses only the separator's
+    /// newline), the `.out` file one stripped line of space-separated ids per string.
+    static func vectors(_ name: String) throws -> [(text: String, ids: [Int])] {
+        let base = vocabularyPath(name)
+        let input = try String(contentsOfFile: base + ".inp", encoding: .utf8)
+        let output = try String(contentsOfFile: base + ".out", encoding: .utf8)
+        var texts: [String] = []
+        var rest = Substring(input)
+        let separator = "\n__ggml_vocab_test__\n"
+        while !rest.isEmpty {
+            guard let range = rest.range(of: separator) else {
+                texts.append(String(rest))
+                break
+            }
+            texts.append(String(rest[..<range.lowerBound]))
+            rest = rest[range.upperBound...]
+        }
+        var lines = output.components(separatedBy: "\n")
+        if lines.last == "" { lines.removeLast() }
+        try #require(texts.count == lines.count, "\(name): \(texts.count) strings but \(lines.count) id lines")
+        return zip(texts, lines).map { text, line in
+            (text, line.split(separator: " ").compactMap { Int($0) })
+        }
+    }
+}
+
+/// One tokenizer per path for the whole test run (tests run in parallel; loading is the slow part).
+final class TokenizerCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var tokenizers: [String: any Tokenizer] = [:]
+
+    func tokenizer(path: String) throws -> any Tokenizer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let tokenizer = tokenizers[path] { return tokenizer }
+        let tokenizer = try TokenizerLoader.load(gguf: GGUFFile(path: path))
+        tokenizers[path] = tokenizer
+        return tokenizer
+    }
+}
+
+@Suite("Byte-level BPE against llama.cpp's vectors")
+struct ByteLevelVectorTests {
+    @Test("every vector string encodes to llama.cpp's ids", arguments: ["gpt-2", "llama-bpe", "qwen2"])
+    func vectors(name: String) throws {
+        try #require(ByteLevelTestData.hasVocabulary(name), "no vocabulary at \(ByteLevelTestData.vocabularyPath(name)); set KILN_TOKENIZER_VECTORS")
+        let tokenizer = try ByteLevelTestData.tokenizer(name)
+        #expect(tokenizer is ByteLevelBPETokenizer)
+        let vectors = try ByteLevelTestData.vectors(name)
+        #expect(vectors.count == 46)
+        var passed = 0
+        for (text, expected) in vectors {
+            let ids = tokenizer.encode(text, addSpecialTokens: false, parseSpecial: false)
+            #expect(ids == expected, "\(name): \(text.debugDescription)")
+            if ids == expected { passed += 1 }
+            // Decoding gives the text back: byte-level BPE loses nothing.
+            #expect(tokenizer.decode(ids, skipSpecialTokens: false) == text)
+        }
+        print("\(name): \(passed)/\(vectors.count) vectors pass")
+    }
+
+    @Test("Llama 3 adds BOS by default, GPT-2 and Qwen 2 do not")
+    func bosRules() throws {
+        for name in ["gpt-2", "llama-bpe", "qwen2"] where ByteLevelTestData.hasVocabulary(name) {
+            let tokenizer = try ByteLevelTestData.tokenizer(name)
+            let plain = tokenizer.encode("Hello", addSpecialTokens: false, parseSpecial: true)
+            let withSpecial = tokenizer.encode("Hello")
+            if name == "llama-bpe" {
+                #expect(withSpecial == [128000] + plain)
+            } else {
+                #expect(withSpecial == plain, "\(name)")
+            }
+        }
+    }
+
+    @Test("special tokens are parsed only when asked")
+    func specialTokens() throws {
+        try #require(ByteLevelTestData.hasVocabulary("qwen2"))
+        let tokenizer = try ByteLevelTestData.tokenizer("qwen2")
+        let text = "<|im_start|>user\nHi<|im_end|>"
+        let parsed = tokenizer.encode(text, addSpecialTokens: false, parseSpecial: true)
+        let start = try #require(tokenizer.tokenID("<|im_start|>"))
+        let end = try #require(tokenizer.tokenID("<|im_end|>"))
+        #expect(parsed.first == start && parsed.last == end)
+        #expect(parsed == [start] + tokenizer.encode("user\nHi", addSpecialTokens: false, parseSpecial: false) + [end])
+        let literal = tokenizer.encode(text, addSpecialTokens: false, parseSpecial: false)
+        #expect(!literal.contains(start) && !literal.contains(end))
+        #expect(tokenizer.decode(literal, skipSpecialTokens: true) == text)
+        #expect(tokenizer.decode(parsed, skipSpecialTokens: false) == text)
+        #expect(tokenizer.decode(parsed, skipSpecialTokens: true) == "user\nHi")
+        #expect(tokenizer.specialTokens.stopIDs.contains(end))
+    }
+
+    @Test("round trip through decode on mixed scripts, emoji and whitespace")
+    func roundTrip() throws {
+        let samples = [
+            "", " ", "\n\n\t  x", "naïve café — 1234567 × ½", "Привет, мир! Γειά σου κόσμε",
+            "مرحبا بالعالم שלום עולם नमस्ते दुनिया", "你好，世界。こんにちは 안녕하세요 สวัสดีชาวโลก",
+            "👩‍👩‍👧‍👦 🏳️‍🌈 👍🏽 🇯🇵", "func f() {\n    return x\t// tab\r\n}\n", "don't STOP'LL 'Re",
+        ]
+        for name in ["gpt-2", "llama-bpe", "qwen2"] where ByteLevelTestData.hasVocabulary(name) {
+            let tokenizer = try ByteLevelTestData.tokenizer(name)
+            for sample in samples {
+                let ids = tokenizer.encode(sample, addSpecialTokens: false, parseSpecial: false)
+                #expect(tokenizer.decode(ids, skipSpecialTokens: true) == sample, "\(name): \(sample.debugDescription)")
+            }
+        }
+    }
+}
+
+/// Agreement with llama.cpp on a corpus written for no tokenizer in particular (prose, code,
+/// many scripts, emoji sequences, odd whitespace, numbers): `Fixtures/corpus.txt`, with ids
+/// from `scripts/make_tokenizer_reference.py` in `Fixtures/reference/`.
+@Suite("Byte-level BPE against llama.cpp on an untuned corpus")
+struct ByteLevelReferenceTests {
+    struct Reference {
+        var lines: [[Int]]
+        var whole: [Int]
+        var chatText: String
+        var chatParsed: [Int]
+        var chatLiteral: [Int]
+        var bos: Int
+        var eos: Int
+        var addBOS: Bool
+        var addEOS: Bool
+        var endOfGeneration: Set<Int>
+
+        init(name: String) throws {
+            let url = ByteLevelTestData.fixtures.appendingPathComponent("reference/\(name).json")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+            func ids(_ value: Any?) throws -> [Int] { try #require(value as? [Int]) }
+            lines = try #require(object["lines"] as? [[Int]])
+            whole = try ids(object["whole"])
+            let chat = try #require(object["chat"] as? [String: Any])
+            chatText = try #require(chat["text"] as? String)
+            chatParsed = try ids(chat["parsed"])
+            chatLiteral = try ids(chat["literal"])
+            bos = try #require(object["bos"] as? Int)
+            eos = try #require(object["eos"] as? Int)
+            addBOS = try #require(object["add_bos"] as? Bool)
+            addEOS = try #require(object["add_eos"] as? Bool)
+            endOfGeneration = Set(try ids(object["end_of_generation"]))
+        }
+    }
+
+    static let corpus: String = {
+        let url = ByteLevelTestData.fixtures.appendingPathComponent("corpus.txt")
+        return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+    }()
+
+    /// Compares everything the reference recorded; returns (lines agreeing, lines).
+    @discardableResult
+    static func check(_ tokenizer: any Tokenizer, against reference: Reference, name: String) -> (Int, Int) {
+        // Split by scalars: as Characters, "\r\n" is one grapheme and would not split at "\n".
+        let lines = corpus.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String($0) }
+        #expect(lines.count == reference.lines.count, "\(name): corpus and reference disagree on line count")
+        var agreeing = 0
+        for (line, expected) in zip(lines, reference.lines) {
+            let ids = tokenizer.encode(line, addSpecialTokens: false, parseSpecial: false)
+            #expect(ids == expected, "\(name): \(line.debugDescription)")
+            if ids == expected { agreeing += 1 }
+        }
+        #expect(tokenizer.encode(corpus, addSpecialTokens: false, parseSpecial: false) == reference.whole, "\(name): whole corpus")
+        #expect(tokenizer.decode(reference.whole, skipSpecialTokens: false) == corpus)
+        #expect(tokenizer.encode(reference.chatText, addSpecialTokens: false, parseSpecial: true) == reference.chatParsed)
+        #expect(tokenizer.encode(reference.chatText, addSpecialTokens: false, parseSpecial: false) == reference.chatLiteral)
+        let special = tokenizer.specialTokens
+        #expect(special.bos == reference.bos && special.eos == reference.eos, "\(name): bos/eos")
+        #expect(special.addBOS == reference.addBOS && special.addEOS == reference.addEOS, "\(name): add_bos/add_eos")
+        #expect(special.stopIDs == reference.endOfGeneration, "\(name): end-of-generation ids")
+        print("\(name): \(agreeing)/\(lines.count) corpus lines and the whole corpus (\(reference.whole.count) tokens) checked against llama.cpp")
+        return (agreeing, lines.count)
+    }
+
+    @Test("corpus ids, special parsing and special ids match llama.cpp", arguments: ["gpt-2", "llama-bpe", "qwen2"])
+    func vocabulary(name: String) throws {
+        try #require(ByteLevelTestData.hasVocabulary(name))
+        Self.check(try ByteLevelTestData.tokenizer(name), against: try Reference(name: name), name: name)
+    }
+
+    @Test("real models' tokenizers match llama.cpp",
+          .enabled(if: ByteLevelTestData.modelsDirectory != nil, "set KILN_MODELS to the GGUF models' directory"),
+          arguments: [("smollm2-135m", "smollm2-135m-instruct-q4_1.gguf"),
+                      ("qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")])
+    func realModel(name: String, file: String) throws {
+        let tokenizer = try ByteLevelTestData.modelTokenizer(file)
+        let byteLevel = try #require(tokenizer as? ByteLevelBPETokenizer)
+        #expect(byteLevel.preTokenizer == (name.hasPrefix("smollm") ? .smollm : .qwen2))
+        Self.check(tokenizer, against: try Reference(name: name), name: name)
+    }
+}
