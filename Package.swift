@@ -24,15 +24,28 @@ let package = Package(
         .target(name: "KilnChatTemplate", dependencies: ["KilnCore"], swiftSettings: strictSettings),
         // BPE tokenizers (byte-level and SentencePiece-style), from tokenizer.json or GGUF metadata.
         .target(name: "KilnTokenizer", dependencies: ["KilnCore", "KilnFormats"], swiftSettings: strictSettings),
+        // The `Backend` protocol (the ops a model needs) and `ForwardBatch` (one step's tokens,
+        // positions, KV slots and block tables). Knows weights' storage types, not devices.
+        .target(name: "KilnBackend", dependencies: ["KilnCore", "KilnFormats"], swiftSettings: strictSettings),
+        // The CPU reference backend: fp32 maths that reads like the equations, multithreaded.
+        .target(name: "KilnCPU", dependencies: ["KilnBackend", "KilnFormats"], swiftSettings: strictSettings,
+                linkerSettings: [.linkedLibrary("m")]),
+        // Model families (Llama/Qwen2, Gemma 1/2/3) written once against `Backend`.
+        .target(name: "KilnModels", dependencies: ["KilnBackend", "KilnFormats"], swiftSettings: strictSettings),
+        // Sampling, stop rules and the generation loop.
+        .target(name: "KilnEngine", dependencies: ["KilnCore", "KilnModels", "KilnTokenizer"], swiftSettings: strictSettings),
         // The command-line interface; the only place that wires the layers together.
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnCore", "KilnFormats", "KilnTokenizer", "KilnChatTemplate",
+                "KilnCore", "KilnFormats", "KilnTokenizer",
+                "KilnBackend", "KilnCPU", "KilnModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "KilnEngineTests", dependencies: ["KilnEngine"], swiftSettings: strictSettings),
+        .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels", "KilnCPU", "KilnEngine"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"], swiftSettings: strictSettings),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
         .testTarget(name: "KilnTokenizerTests", dependencies: ["KilnTokenizer", "KilnFormats"], swiftSettings: strictSettings),

@@ -1,0 +1,52 @@
+/// The operations a decoder-only transformer needs, implemented once per device (CPU, CUDA).
+/// Model code in `KilnModels` is written against this protocol only.
+///
+/// Activations are 2-D `[rows, columns]` tensors (rows = tokens of the batch). Weights keep
+/// their checkpoint storage (dense or quantised blocks); a backend may repack them at load.
+/// The KV cache is paged: attention reads it through each sequence's block table.
+public protocol Backend: AnyObject, Sendable {
+    /// A device activation tensor.
+    associatedtype Tensor
+    /// A device weight (any storage).
+    associatedtype Weight
+    /// A device paged KV cache.
+    associatedtype Cache
+
+    /// "cpu", "cuda:0".
+    var name: String { get }
+
+    /// Makes a device weight from its checkpoint bytes.
+    func loadWeight(_ source: WeightSource) throws -> Weight
+    /// Makes a device fp32 vector weight from host values (norm weights after offsets, biases).
+    func loadVector(_ values: [Float], name: String) throws -> Weight
+    /// A zeroed `[rows, columns]` activation.
+    func makeTensor(rows: Int, columns: Int) -> Tensor
+    /// A zeroed paged KV cache.
+    func makeCache(_ shape: KVCacheShape) throws -> Cache
+
+    /// out[t] = table[tokens[t]] * scale. out: `[tokens, columns]`.
+    func embed(tokens: [Int], table: Weight, scale: Float, into out: Tensor)
+    /// out[t] = x[t] / rms(x[t]) * weight, per row. x, out: `[rows, columns]`.
+    func rmsNorm(_ x: Tensor, weight: Weight, epsilon: Float, into out: Tensor)
+    /// RMSNorm of each head of each row in place. x: `[rows, heads * headDim]`, weight `[headDim]`.
+    func headRMSNorm(_ x: Tensor, heads: Int, headDim: Int, weight: Weight, epsilon: Float)
+    /// out = x · weightᵀ (+ bias). x: `[rows, in]`, weight `[out, in]`, out `[rows, out]`.
+    func linear(_ x: Tensor, weight: Weight, bias: Weight?, into out: Tensor)
+    /// accumulator += x, elementwise.
+    func add(_ x: Tensor, into accumulator: Tensor)
+    /// out = act(gate) * up, elementwise.
+    func gatedActivation(gate: Tensor, up: Tensor, activation: GateActivation, into out: Tensor)
+    /// Rotates each head of each row in place by its token's position. x: `[rows, heads * headDim]`.
+    func rope(_ x: Tensor, heads: Int, headDim: Int, positions: [Int], parameters: RopeParameters)
+    /// Writes `keys`/`values` (`[tokens, kvHeads * headDim]`) to `layer` of the cache at `slots`.
+    func writeCache(_ cache: Cache, layer: Int, keys: Tensor, values: Tensor, slots: [Int])
+    /// Causal attention of `query` (`[tokens, heads * headDim]`) over the cached K/V of `layer`,
+    /// per sequence of `batch`. out: `[tokens, heads * headDim]`.
+    func attention(query: Tensor, cache: Cache, layer: Int, batch: ForwardBatch, parameters: AttentionParameters, into out: Tensor)
+    /// x = cap * tanh(x / cap), in place.
+    func softcap(_ x: Tensor, cap: Float)
+    /// out[i] = x[rows[i]]. out: `[rows.count, columns]`.
+    func gatherRows(_ x: Tensor, rows: [Int], into out: Tensor)
+    /// The tensor's values on the host, row-major.
+    func read(_ x: Tensor) -> [Float]
+}

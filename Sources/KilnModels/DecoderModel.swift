@@ -1,0 +1,177 @@
+import Foundation
+import KilnBackend
+import KilnCore
+
+/// A decoder-only transformer of any supported family on any backend: weights loaded once,
+/// then `forward` runs one `ForwardBatch` step against a paged KV cache and returns logits.
+public final class DecoderModel<B: Backend>: @unchecked Sendable {
+    /// The model's config.
+    public let config: ModelConfig
+    /// The family's distinguishing traits.
+    public let architecture: ModelArchitecture
+    /// The backend the weights live on.
+    public let backend: B
+    let embedding: B.Weight
+    let output: B.Weight
+    let finalNorm: B.Weight
+    let layers: [DecoderLayerWeights<B.Weight>]
+    let globalRope: RopeParameters
+    let localRope: RopeParameters
+
+    /// Loads every weight of `provider` onto `backend`. Fails with the name of a missing or
+    /// mis-shaped tensor.
+    public init(provider: any WeightProvider, backend: B) throws {
+        let config = provider.config
+        self.config = config
+        self.backend = backend
+        let architecture = try ModelArchitecture.forConfig(config)
+        self.architecture = architecture
+        if let scaling = config.ropeScaling, !["linear", "llama3"].contains(scaling.type) {
+            throw KilnError.unsupported(path: config.modelType, reason: "RoPE scaling '\(scaling.type)'")
+        }
+        let gguf = provider.usesGGUFConventions
+        let normOffset: Float = architecture.normAddsOne && !gguf ? 1 : 0
+
+        func required(_ weight: LogicalWeight) throws -> WeightSource {
+            guard let source = try provider.source(weight) else {
+                throw KilnError.invalidArgument("checkpoint has no tensor for \(weight) (\(config.modelType))")
+            }
+            return source
+        }
+        func matrix(_ weight: LogicalWeight, rows: Int, columns: Int) throws -> B.Weight {
+            let source = try required(weight)
+            guard source.shape == [rows, columns] else {
+                throw KilnError.invalidArgument("tensor \(source.name) has shape \(source.shape), expected [\(rows), \(columns)]")
+            }
+            return try backend.loadWeight(source)
+        }
+        func vector(_ weight: LogicalWeight, length: Int, optional: Bool = false) throws -> B.Weight? {
+            guard let source = try provider.source(weight) else {
+                if optional { return nil }
+                throw KilnError.invalidArgument("checkpoint has no tensor for \(weight) (\(config.modelType))")
+            }
+            guard source.shape == [length] else {
+                throw KilnError.invalidArgument("tensor \(source.name) has shape \(source.shape), expected [\(length)]")
+            }
+            var values = try source.floats()
+            if weight.isNorm && normOffset != 0 { values = values.map { $0 + normOffset } }
+            return try backend.loadVector(values, name: source.name)
+        }
+
+        let hidden = config.hiddenSize, qWidth = config.attentionHeads * config.headDim
+        let kvWidth = config.kvHeads * config.headDim, mlp = config.intermediateSize
+        embedding = try matrix(.embedding, rows: config.vocabularySize, columns: hidden)
+        if try provider.source(.output) != nil, !config.tieWordEmbeddings || gguf {
+            output = try matrix(.output, rows: config.vocabularySize, columns: hidden)
+        } else {
+            output = embedding
+        }
+        finalNorm = try vector(.finalNorm, length: hidden)!
+        layers = try (0..<config.layerCount).map { i in
+            DecoderLayerWeights(
+                attentionNorm: try vector(.attentionNorm(layer: i), length: hidden)!,
+                query: try matrix(.query(layer: i), rows: qWidth, columns: hidden),
+                key: try matrix(.key(layer: i), rows: kvWidth, columns: hidden),
+                value: try matrix(.value(layer: i), rows: kvWidth, columns: hidden),
+                attentionOutput: try matrix(.attentionOutput(layer: i), rows: hidden, columns: qWidth),
+                queryBias: try vector(.queryBias(layer: i), length: qWidth, optional: true),
+                keyBias: try vector(.keyBias(layer: i), length: kvWidth, optional: true),
+                valueBias: try vector(.valueBias(layer: i), length: kvWidth, optional: true),
+                queryNorm: architecture.hasQueryKeyNorm ? try vector(.queryNorm(layer: i), length: config.headDim) : nil,
+                keyNorm: architecture.hasQueryKeyNorm ? try vector(.keyNorm(layer: i), length: config.headDim) : nil,
+                postAttentionNorm: architecture.hasPostNorms ? try vector(.postAttentionNorm(layer: i), length: hidden) : nil,
+                feedForwardNorm: try vector(.feedForwardNorm(layer: i), length: hidden)!,
+                gate: try matrix(.gate(layer: i), rows: mlp, columns: hidden),
+                up: try matrix(.up(layer: i), rows: mlp, columns: hidden),
+                down: try matrix(.down(layer: i), rows: hidden, columns: mlp),
+                postFeedForwardNorm: architecture.hasPostNorms ? try vector(.postFeedForwardNorm(layer: i), length: hidden) : nil,
+                isSliding: config.slidingLayers.isEmpty ? false : config.slidingLayers[i])
+        }
+
+        // GGUF Llama weights are permuted for interleaved RoPE; everything else pairs halves.
+        let style: RopeStyle = gguf && (config.modelType == "llama" || config.modelType == "mistral") ? .interleaved : .halves
+        var globalFrequencies = RopeFrequencies.inverse(dim: config.headDim, base: config.ropeTheta, scaling: config.ropeScaling)
+        if let divisors = try provider.source(.ropeFrequencies) {
+            // llama.cpp bakes Llama 3.1 scaling into per-pair divisors instead of config keys.
+            let values = try divisors.floats()
+            if config.ropeScaling == nil, values.count == globalFrequencies.count {
+                globalFrequencies = zip(globalFrequencies, values).map { $0 / $1 }
+            }
+        }
+        globalRope = RopeParameters(inverseFrequencies: globalFrequencies, style: style)
+        let localBase = config.ropeLocalTheta ?? config.ropeTheta
+        localRope = config.ropeLocalTheta == nil ? globalRope
+            : RopeParameters(inverseFrequencies: RopeFrequencies.inverse(dim: config.headDim, base: localBase, scaling: nil), style: style)
+    }
+
+    /// The KV cache shape for `blocks` blocks of `blockSize` tokens.
+    public func cacheShape(blocks: Int, blockSize: Int) -> KVCacheShape {
+        KVCacheShape(layers: config.layerCount, blocks: blocks, blockSize: blockSize, kvHeads: config.kvHeads, headDim: config.headDim)
+    }
+
+    /// Runs one step: writes the batch's K/V into `cache` and returns the logits of
+    /// `batch.logitRows`, `[logitRows.count][vocabularySize]`.
+    public func forward(_ batch: ForwardBatch, cache: B.Cache) -> [[Float]] {
+        let tokens = batch.tokens.count
+        let hidden = config.hiddenSize, headDim = config.headDim
+        let heads = config.attentionHeads, kvHeads = config.kvHeads
+        let b = backend
+
+        let residual = b.makeTensor(rows: tokens, columns: hidden)      // [tokens, hidden]
+        b.embed(tokens: batch.tokens, table: embedding,
+                scale: architecture.scalesEmbedding ? Float(hidden).squareRoot() : 1, into: residual)
+        let normed = b.makeTensor(rows: tokens, columns: hidden)        // [tokens, hidden]
+        let query = b.makeTensor(rows: tokens, columns: heads * headDim)  // [tokens, heads * headDim]
+        let key = b.makeTensor(rows: tokens, columns: kvHeads * headDim)  // [tokens, kvHeads * headDim]
+        let value = b.makeTensor(rows: tokens, columns: kvHeads * headDim)
+        let attended = b.makeTensor(rows: tokens, columns: heads * headDim)
+        let projected = b.makeTensor(rows: tokens, columns: hidden)
+        let gate = b.makeTensor(rows: tokens, columns: config.intermediateSize) // [tokens, mlp]
+        let up = b.makeTensor(rows: tokens, columns: config.intermediateSize)
+        let scalar = config.queryPreAttentionScalar ?? Float(headDim)
+        let epsilon = config.rmsNormEpsilon
+
+        for (index, layer) in layers.enumerated() {
+            b.rmsNorm(residual, weight: layer.attentionNorm, epsilon: epsilon, into: normed)
+            b.linear(normed, weight: layer.query, bias: layer.queryBias, into: query)
+            b.linear(normed, weight: layer.key, bias: layer.keyBias, into: key)
+            b.linear(normed, weight: layer.value, bias: layer.valueBias, into: value)
+            if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
+                b.headRMSNorm(query, heads: heads, headDim: headDim, weight: queryNorm, epsilon: epsilon)
+                b.headRMSNorm(key, heads: kvHeads, headDim: headDim, weight: keyNorm, epsilon: epsilon)
+            }
+            let rope = layer.isSliding ? localRope : globalRope
+            b.rope(query, heads: heads, headDim: headDim, positions: batch.positions, parameters: rope)
+            b.rope(key, heads: kvHeads, headDim: headDim, positions: batch.positions, parameters: rope)
+            b.writeCache(cache, layer: index, keys: key, values: value, slots: batch.slots)
+            let parameters = AttentionParameters(
+                heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / scalar.squareRoot(),
+                slidingWindow: layer.isSliding ? config.slidingWindow : nil, softcap: config.attentionLogitSoftcap)
+            b.attention(query: query, cache: cache, layer: index, batch: batch, parameters: parameters, into: attended)
+            b.linear(attended, weight: layer.attentionOutput, bias: nil, into: projected)
+            if let norm = layer.postAttentionNorm {
+                b.rmsNorm(projected, weight: norm, epsilon: epsilon, into: projected)
+            }
+            b.add(projected, into: residual)
+
+            b.rmsNorm(residual, weight: layer.feedForwardNorm, epsilon: epsilon, into: normed)
+            b.linear(normed, weight: layer.gate, bias: nil, into: gate)
+            b.linear(normed, weight: layer.up, bias: nil, into: up)
+            b.gatedActivation(gate: gate, up: up, activation: architecture.activation, into: gate)
+            b.linear(gate, weight: layer.down, bias: nil, into: projected)
+            if let norm = layer.postFeedForwardNorm {
+                b.rmsNorm(projected, weight: norm, epsilon: epsilon, into: projected)
+            }
+            b.add(projected, into: residual)
+        }
+
+        let selected = b.makeTensor(rows: batch.logitRows.count, columns: hidden)
+        b.gatherRows(residual, rows: batch.logitRows, into: selected)
+        b.rmsNorm(selected, weight: finalNorm, epsilon: epsilon, into: selected)
+        let logits = b.makeTensor(rows: batch.logitRows.count, columns: config.vocabularySize)
+        b.linear(selected, weight: output, bias: nil, into: logits)
+        if let cap = config.finalLogitSoftcap { b.softcap(logits, cap: cap) }
+        let flat = b.read(logits)
+        return (0..<batch.logitRows.count).map { Array(flat[($0 * config.vocabularySize)..<(($0 + 1) * config.vocabularySize)]) }
+    }
+}
