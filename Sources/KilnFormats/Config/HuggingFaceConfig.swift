@@ -51,16 +51,17 @@ public enum HuggingFaceConfig {
         let layers = try fields.required("num_hidden_layers")
         let headDim = try fields.int("head_dim") ?? (heads > 0 ? hidden / heads : 0)
 
-        var scaling: RopeScaling? = nil
-        if let rope = json["rope_scaling"] as? [String: Any] {
-            let ropeFields = JSONFields(values: rope, path: path + " rope_scaling")
-            let type = try ropeFields.string("rope_type") ?? ropeFields.string("type") ?? "default"
-            if type != "default" {
-                scaling = RopeScaling(
-                    type: type, factor: try ropeFields.float("factor") ?? 1,
-                    lowFrequencyFactor: try ropeFields.float("low_freq_factor"),
-                    highFrequencyFactor: try ropeFields.float("high_freq_factor"),
-                    originalContextLength: try ropeFields.int("original_max_position_embeddings"))
+        // RoPE: transformers 4.x writes rope_theta (+ rope_scaling); 5.x writes rope_parameters,
+        // either one dict or one per layer type ("full_attention", "sliding_attention").
+        var ropeTheta = try fields.float("rope_theta")
+        var ropeLocalTheta = try fields.float("rope_local_base_freq")
+        var scaling = try ropeScaling(json["rope_scaling"], path: path)
+        if let parameters = json["rope_parameters"] as? [String: Any] {
+            let global = parameters["full_attention"] as? [String: Any] ?? parameters
+            ropeTheta = try JSONFields(values: global, path: path + " rope_parameters").float("rope_theta") ?? ropeTheta
+            scaling = try ropeScaling(global, path: path) ?? scaling
+            if let local = parameters["sliding_attention"] as? [String: Any] {
+                ropeLocalTheta = try JSONFields(values: local, path: path + " rope_parameters").float("rope_theta") ?? ropeLocalTheta
             }
         }
 
@@ -95,8 +96,8 @@ public enum HuggingFaceConfig {
             headDim: headDim,
             contextLength: try fields.int("max_position_embeddings") ?? 2048,
             rmsNormEpsilon: try fields.float("rms_norm_eps") ?? 1e-6,
-            ropeTheta: try fields.float("rope_theta") ?? 10_000,
-            ropeLocalTheta: modelType == "gemma3" ? (try fields.float("rope_local_base_freq") ?? 10_000) : nil,
+            ropeTheta: ropeTheta ?? 10_000,
+            ropeLocalTheta: modelType == "gemma3" ? (ropeLocalTheta ?? 10_000) : nil,
             ropeScaling: scaling,
             tieWordEmbeddings: try fields.bool("tie_word_embeddings") ?? isGemma,
             hiddenActivation: activation == "gelu" && isGemma ? "gelu_pytorch_tanh" : activation,
@@ -109,6 +110,19 @@ public enum HuggingFaceConfig {
             bosTokenID: try fields.int("bos_token_id"),
             eosTokenIDs: try fields.intList("eos_token_id") ?? [],
             torchDtype: try fields.string("torch_dtype") ?? fields.string("dtype"))
+    }
+
+    /// A scaling rule from a `rope_scaling` / `rope_parameters` dict; nil for "default" or absent.
+    static func ropeScaling(_ value: Any?, path: String) throws -> RopeScaling? {
+        guard let rope = value as? [String: Any] else { return nil }
+        let fields = JSONFields(values: rope, path: path + " rope parameters")
+        let type = try fields.string("rope_type") ?? fields.string("type") ?? "default"
+        guard type != "default" else { return nil }
+        return RopeScaling(
+            type: type, factor: try fields.float("factor") ?? 1,
+            lowFrequencyFactor: try fields.float("low_freq_factor"),
+            highFrequencyFactor: try fields.float("high_freq_factor"),
+            originalContextLength: try fields.int("original_max_position_embeddings"))
     }
 
     static func readJSONObject(_ path: String) throws -> [String: Any] {
