@@ -1,7 +1,7 @@
 import Foundation
 import KilnFormats
 import Testing
-@testable import KilnTokenizer
+import KilnTokenizer
 
 /// llama.cpp's tokenizer vectors for the SentencePiece-style vocabularies (`ggml-vocab-NAME.gguf`
 /// with `.inp` strings and `.out` ids, no BOS, no special parsing), plus behaviour checks on a
@@ -236,36 +236,10 @@ enum SentencePieceFixtures {
         return texts
     }
 
-    /// A SentencePiece tokenizer from a GGUF file's tokenizer metadata, with llama.cpp's defaults
-    /// for keys that are absent.
+    /// A SentencePiece tokenizer from a GGUF file's tokenizer metadata, read by
+    /// `TokenizerLoader` (llama.cpp's defaults and end-of-generation rules).
     static func tokenizer(gguf path: String) throws -> SentencePieceTokenizer {
-        try SentencePieceTokenizer(vocabulary: vocabulary(gguf: path))
-    }
-
-    /// The vocabulary of a GGUF file, read as llama.cpp's `llama_vocab::load` reads it.
-    static func vocabulary(gguf path: String) throws -> TokenizerVocabulary {
-        let metadata = try GGUFFile(path: path).metadata
-        func int(_ key: String) -> Int? { metadata["tokenizer.ggml.\(key)"]?.intValue }
-        func bool(_ key: String) -> Bool? { metadata["tokenizer.ggml.\(key)"]?.boolValue }
-        guard let tokens = metadata["tokenizer.ggml.tokens"]?.arrayValue?.stringValues,
-              let model = metadata["tokenizer.ggml.model"]?.stringValue else {
-            throw SentencePieceTestError("\(path): no tokenizer")
-        }
-        let kinds = (metadata["tokenizer.ggml.token_type"]?.arrayValue?.intValues ?? [])
-            .map { TokenKind(rawValue: $0) ?? .undefined }
-        let isGemma4 = model == "gemma4"
-        let special = SpecialTokens(
-            bos: int("bos_token_id"), eos: int("eos_token_id"), unknown: int("unknown_token_id"),
-            padding: int("padding_token_id"),
-            // llama.cpp forces BOS on for Gemma 4 (PR 21500).
-            addBOS: isGemma4 ? true : (bool("add_bos_token") ?? true), addEOS: bool("add_eos_token") ?? false)
-        return TokenizerVocabulary(
-            tokens: tokens, kinds: kinds.count == tokens.count ? kinds : Array(repeating: .normal, count: tokens.count),
-            scores: metadata["tokenizer.ggml.scores"]?.arrayValue?.floatValues ?? [],
-            merges: metadata["tokenizer.ggml.merges"]?.arrayValue?.stringValues ?? [],
-            specialTokens: special, model: model,
-            preTokenizer: metadata["tokenizer.ggml.pre"]?.stringValue ?? (isGemma4 ? "gemma4" : "default"),
-            addSpacePrefix: bool("add_space_prefix") ?? !isGemma4)
+        try SentencePieceTokenizer(vocabulary: TokenizerLoader.vocabulary(gguf: GGUFFile(path: path)))
     }
 }
 
