@@ -72,7 +72,8 @@ struct SentencePieceReferenceTests {
                 failures.append("\(test.text.debugDescription) special=\(test.parseSpecial): got \(ids), expected \(expected)")
             }
             // A "▁" in the input reads back as a space: SentencePiece cannot tell them apart.
-            if !test.parseSpecial && !test.text.contains("▁") {
+            // (Scalars, not Characters: "▁" followed by a combining mark is another Character.)
+            if !test.parseSpecial && !test.text.unicodeScalars.contains("\u{2581}") {
                 #expect(tokenizer.decode(ids, skipSpecialTokens: true) == test.text, "\(test.text.debugDescription)")
             }
         }
@@ -113,11 +114,16 @@ struct SentencePieceReferenceTests {
         let corpus = SentencePieceFixtures.splitCorpus(try Data(contentsOf: corpusFile)).joined(separator: "\n")
         var text = ""
         while text.utf8.count < 100_000 { text += corpus + "\n" }
-        // Best of five: the machine is shared, and the best run is the least disturbed.
+        // Best of five in release: the machine is shared, and the best run is the least disturbed.
+        #if DEBUG
+        let runs = 1
+        #else
+        let runs = 5
+        #endif
         let clock = ContinuousClock()
         var count = 0
         var seconds = Double.infinity
-        for _ in 0..<5 {
+        for _ in 0..<runs {
             let elapsed = clock.measure { count = tokenizer.encode(text, addSpecialTokens: false, parseSpecial: true).count }
             seconds = min(seconds, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         }
