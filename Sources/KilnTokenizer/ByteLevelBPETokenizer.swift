@@ -131,10 +131,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         var words: [Range<Int>] = []
         var symbols: [Int32] = []
         var merger = BPEWordMerger()
-        /// Ids of words already merged in this call: text repeats words constantly, and a
-        /// per-call cache needs no lock while the tokenizer is shared between threads.
-        var cache: [ArraySlice<UInt8>: Range<Int>] = [:]
-        var cachedIDs: [Int] = []
+        var cache = BPEWordCache()
     }
 
     /// Encodes plain text (no special tokens) by words.
@@ -156,18 +153,13 @@ public struct ByteLevelBPETokenizer: Tokenizer {
                 output.append(id)
                 continue
             }
-            let key = ArraySlice(wordBytes)
-            if let cached = scratch.cache[key] {
-                output.append(contentsOf: scratch.cachedIDs[cached])
-                continue
-            }
+            let hash = BPEWordCache.hash(wordBytes)
+            if scratch.cache.appendCached(wordBytes, hash: hash, to: &output) { continue }
             scratch.symbols.removeAll(keepingCapacity: true)
             for byte in wordBytes { scratch.symbols.append(byteTokenIDs[Int(byte)]) }
             let first = output.count
             scratch.merger.merge(scratch.symbols, table: merges, into: &output)
-            let cachedStart = scratch.cachedIDs.count
-            scratch.cachedIDs.append(contentsOf: output[first...])
-            scratch.cache[key] = cachedStart..<scratch.cachedIDs.count
+            scratch.cache.insert(wordBytes, hash: hash, ids: output[first...])
         }
     }
 

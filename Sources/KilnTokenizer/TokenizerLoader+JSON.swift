@@ -2,11 +2,11 @@ import Foundation
 import KilnCore
 
 /// Hugging Face `tokenizer.json` (+ optional `tokenizer_config.json`): BPE models only.
-/// Byte-level BPE picks its `PreTokenizer` from the Split regex or Digits/ByteLevel pieces the
+/// Byte-level BPE picks its `PreTokenizer` from the Split regex or Digits/ByteLevel steps the
 /// file lists; BPE with `byte_fallback` becomes a SentencePiece-style vocabulary with merges.
 /// Added tokens become control tokens when `special` (or spelled like one, as llama.cpp's
-/// converter decides) and user-defined otherwise. Normalizers other than SentencePiece's
-/// space escaping (Qwen 2's NFC) are not applied, as llama.cpp's conversion drops them too.
+/// converter decides) and user-defined otherwise. Normalizers other than SentencePiece's space
+/// escaping (Qwen 2's NFC) are not applied, as llama.cpp's conversion drops them too.
 extension TokenizerLoader {
     /// Known Split regexes, as they appear in tokenizer.json files.
     static let splitPatterns: [String: PreTokenizer] = [
@@ -27,39 +27,34 @@ extension TokenizerLoader {
     /// The vocabulary of a `tokenizer.json`, plus the whitespace its added tokens absorb.
     public static func vocabulary(tokenizerJSON path: String, tokenizerConfig: String?) throws
         -> (vocabulary: TokenizerVocabulary, strip: [Int: SpecialTokenSplitter.Strip]) {
-        let root = try readJSONObject(path)
+        let file = try decode(TokenizerJSONFile.self, path: path)
         func invalid(_ reason: String) -> KilnError { .invalidFile(path: path, reason: reason) }
 
-        guard let model = root["model"] as? [String: Any] else { throw invalid("no \"model\" object") }
-        let modelType = model["type"] as? String ?? "BPE" // older files omit it
+        let model = file.model
+        let modelType = model.type ?? "BPE"
         guard modelType == "BPE" else {
             throw KilnError.unsupported(path: path, reason: "tokenizer model type '\(modelType)' (Kiln reads BPE)")
         }
-        guard let vocab = model["vocab"] as? [String: Any] else { throw invalid("model.vocab is missing or not an object") }
-        let merges = try readMerges(model["merges"], path: path)
-        let addedTokens = root["added_tokens"] as? [[String: Any]] ?? []
+        guard let vocab = model.vocabulary else { throw invalid("model.vocab is missing or not an object of integer ids") }
+        guard let merges = model.merges else { throw invalid("model.merges is missing or not a list of merges") }
 
         // Ids may have holes (padded embedding tables); llama.cpp's converter names them [PADn].
         var spellingByID: [Int: String] = [:]
-        for (spelling, value) in vocab {
-            guard let id = (value as? NSNumber)?.intValue, id >= 0 else {
-                throw invalid("model.vocab[\"\(spelling)\"] is not a non-negative integer id")
-            }
+        spellingByID.reserveCapacity(vocab.count)
+        for (spelling, id) in vocab {
+            guard id >= 0 else { throw invalid("model.vocab[\"\(spelling)\"] has negative id \(id)") }
             spellingByID[id] = spelling
         }
         var addedKinds: [Int: TokenKind] = [:]
         var strip: [Int: SpecialTokenSplitter.Strip] = [:]
-        for added in addedTokens {
-            guard let id = (added["id"] as? NSNumber)?.intValue, id >= 0, let content = added["content"] as? String else {
-                throw invalid("an entry of added_tokens lacks an integer \"id\" or a string \"content\"")
-            }
-            spellingByID[id] = content
-            let special = (added["special"] as? NSNumber)?.boolValue ?? false
-            addedKinds[id] = special || looksSpecial(content) ? .control : .userDefined
+        for added in file.addedTokens ?? [] {
+            guard added.id >= 0 else { throw invalid("added token \"\(added.content)\" has negative id \(added.id)") }
+            spellingByID[added.id] = added.content
+            addedKinds[added.id] = added.special == true || looksSpecial(added.content) ? .control : .userDefined
             var sides: SpecialTokenSplitter.Strip = []
-            if (added["lstrip"] as? NSNumber)?.boolValue == true { sides.insert(.left) }
-            if (added["rstrip"] as? NSNumber)?.boolValue == true { sides.insert(.right) }
-            if !sides.isEmpty { strip[id] = sides }
+            if added.leftStrip == true { sides.insert(.left) }
+            if added.rightStrip == true { sides.insert(.right) }
+            if !sides.isEmpty { strip[added.id] = sides }
         }
         let count = (spellingByID.keys.max() ?? -1) + 1
         guard count > 0 else { throw invalid("the vocabulary is empty") }
@@ -77,21 +72,19 @@ extension TokenizerLoader {
             }
         }
 
-        let byteFallback = (model["byte_fallback"] as? NSNumber)?.boolValue ?? false
         let modelName: String
         let preName: String
         var addSpacePrefix = false
-        if byteFallback {
+        if model.byteFallback == true {
             modelName = "llama"
             preName = "default"
             for (id, token) in tokens.enumerated() where kinds[id] == .normal && isByteToken(token) {
                 kinds[id] = .byte
             }
-            addSpacePrefix = prependsSpace(root)
+            addSpacePrefix = prependsSpace(file)
         } else {
             modelName = "gpt2"
-            let pre = try byteLevelPreTokenizer(root["pre_tokenizer"], path: path)
-            preName = switch pre {
+            preName = switch try byteLevelPreTokenizer(file.preTokenizer, path: path) {
             case .gpt2: "gpt-2"
             case .llama3: "llama-bpe"
             case .qwen2: "qwen2"
@@ -100,14 +93,15 @@ extension TokenizerLoader {
         }
 
         var special = SpecialTokens()
-        let idBySpelling = Dictionary(tokens.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        readPostProcessor(root["post_processor"], idBySpelling: idBySpelling, into: &special)
+        var idBySpelling: [String: Int] = [:]
+        idBySpelling.reserveCapacity(count)
+        for (id, token) in tokens.enumerated() where idBySpelling[token] == nil { idBySpelling[token] = id }
+        readPostProcessor(file.postProcessor, idBySpelling: idBySpelling, into: &special)
         if let configPath = tokenizerConfig {
-            let config = try readJSONObject(configPath)
+            let config = try decode(TokenizerJSONFile.Value.self, path: configPath)
             func tokenID(_ key: String) throws -> Int? {
-                let value = config[key]
-                let spelling = value as? String ?? (value as? [String: Any])?["content"] as? String
-                guard let spelling else { return nil }
+                // A spelling, or an AddedToken object with "content".
+                guard let spelling = config[key]?.string ?? config[key]?["content"]?.string else { return nil }
                 guard let id = idBySpelling[spelling] else {
                     throw KilnError.invalidFile(path: configPath, reason: "\(key) '\(spelling)' is not in the vocabulary of \(path)")
                 }
@@ -117,10 +111,10 @@ extension TokenizerLoader {
             special.eos = try tokenID("eos_token") ?? special.eos
             special.unknown = try tokenID("unk_token") ?? special.unknown
             special.padding = try tokenID("pad_token") ?? special.padding
-            if let add = (config["add_bos_token"] as? NSNumber)?.boolValue { special.addBOS = add }
-            if let add = (config["add_eos_token"] as? NSNumber)?.boolValue { special.addEOS = add }
+            if let add = config["add_bos_token"]?.bool { special.addBOS = add }
+            if let add = config["add_eos_token"]?.bool { special.addEOS = add }
         }
-        if let unknown = model["unk_token"] as? String, special.unknown == nil { special.unknown = idBySpelling[unknown] }
+        if special.unknown == nil, let unknown = model.unknownToken { special.unknown = idBySpelling[unknown] }
         if special.addBOS && special.bos == nil { special.addBOS = false }
         if special.addEOS && special.eos == nil { special.addEOS = false }
         EndOfGenerationRules.apply(tokens: tokens, kinds: &kinds, special: &special, declared: [])
@@ -133,7 +127,8 @@ extension TokenizerLoader {
 
     // MARK: Pieces of the file
 
-    private static func readJSONObject(_ path: String) throws -> [String: Any] {
+    /// Reads and decodes a JSON file, turning every failure into a `KilnError` naming it.
+    private static func decode<Value: Decodable>(_ type: Value.Type, path: String) throws -> Value {
         guard FileManager.default.fileExists(atPath: path) else {
             throw KilnError.missingFile(path: path, reason: "no such file")
         }
@@ -143,55 +138,56 @@ extension TokenizerLoader {
         } catch {
             throw KilnError.invalidFile(path: path, reason: "cannot read: \(error.localizedDescription)")
         }
-        let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: data)
-        } catch {
+            return try JSONDecoder().decode(type, from: data)
+        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
             throw KilnError.invalidFile(path: path, reason: "not valid JSON (\(data.count) bytes)")
+        } catch let error as DecodingError {
+            throw KilnError.invalidFile(path: path, reason: describe(error))
+        } catch {
+            throw KilnError.invalidFile(path: path, reason: "\(error)")
         }
-        guard let dictionary = object as? [String: Any] else {
-            throw KilnError.invalidFile(path: path, reason: "the top level is not a JSON object")
-        }
-        return dictionary
     }
 
-    /// Merges as "left right" strings; newer files store `["left", "right"]` pairs.
-    private static func readMerges(_ value: Any?, path: String) throws -> [String] {
-        guard let list = value as? [Any] else {
-            throw KilnError.invalidFile(path: path, reason: "model.merges is missing or not a list")
+    /// "model.vocab: expected ..." from a decoding error.
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return keys.isEmpty ? "top level" : keys.joined(separator: ".")
         }
-        return try list.enumerated().map { index, entry in
-            if let merge = entry as? String { return merge }
-            if let pair = entry as? [String], pair.count == 2 { return pair[0] + " " + pair[1] }
-            throw KilnError.invalidFile(path: path, reason: "model.merges[\(index)] is neither \"a b\" nor [\"a\", \"b\"]")
+        switch error {
+        case let .keyNotFound(key, context): return "\(path(context)): missing \"\(key.stringValue)\""
+        case let .typeMismatch(_, context), let .valueNotFound(_, context), let .dataCorrupted(context):
+            return "\(path(context)): \(context.debugDescription)"
+        @unknown default: return "\(error)"
         }
     }
 
     /// The scanner matching a byte-level file's pre-tokenizer.
-    private static func byteLevelPreTokenizer(_ value: Any?, path: String) throws -> PreTokenizer {
-        guard let object = value as? [String: Any] else {
+    private static func byteLevelPreTokenizer(_ value: TokenizerJSONFile.Value?, path: String) throws -> PreTokenizer {
+        guard let value, value != .null else {
             throw KilnError.unsupported(path: path, reason: "byte-level BPE without a pre_tokenizer")
         }
-        let steps = object["type"] as? String == "Sequence" ? (object["pretokenizers"] as? [[String: Any]] ?? []) : [object]
+        let steps = value["type"]?.string == "Sequence" ? (value["pretokenizers"]?.array ?? []) : [value]
         var pattern: String?
         var individualDigits = false
         var byteLevelRegex = false
         var described: [String] = []
         for step in steps {
-            let type = step["type"] as? String ?? "?"
+            let type = step["type"]?.string ?? "?"
             described.append(type)
             switch type {
             case "Split":
-                pattern = (step["pattern"] as? [String: Any])?["Regex"] as? String
+                pattern = step["pattern"]?["Regex"]?.string
             case "Digits":
-                individualDigits = (step["individual_digits"] as? NSNumber)?.boolValue ?? false
+                individualDigits = step["individual_digits"]?.bool ?? false
             case "ByteLevel":
-                byteLevelRegex = (step["use_regex"] as? NSNumber)?.boolValue ?? true
-                if (step["add_prefix_space"] as? NSNumber)?.boolValue == true {
+                byteLevelRegex = step["use_regex"]?.bool ?? true
+                if step["add_prefix_space"]?.bool == true {
                     throw KilnError.unsupported(path: path, reason: "ByteLevel pre-tokenizer with add_prefix_space")
                 }
             default:
-                throw KilnError.unsupported(path: path, reason: "pre-tokenizer step '\(type)' in [\(described.joined(separator: ", "))]")
+                throw KilnError.unsupported(path: path, reason: "pre-tokenizer step '\(type)'")
             }
         }
         switch (pattern, individualDigits, byteLevelRegex) {
@@ -207,19 +203,19 @@ extension TokenizerLoader {
 
     /// BOS/EOS from a `TemplateProcessing` post-processor (possibly inside a `Sequence`): a
     /// special token before the text is BOS, one after it EOS.
-    private static func readPostProcessor(_ value: Any?, idBySpelling: [String: Int], into special: inout SpecialTokens) {
-        guard let object = value as? [String: Any] else { return }
-        if object["type"] as? String == "Sequence" {
-            for step in object["processors"] as? [Any] ?? [] {
+    private static func readPostProcessor(_ value: TokenizerJSONFile.Value?, idBySpelling: [String: Int],
+                                          into special: inout SpecialTokens) {
+        guard let value else { return }
+        if value["type"]?.string == "Sequence" {
+            for step in value["processors"]?.array ?? [] {
                 readPostProcessor(step, idBySpelling: idBySpelling, into: &special)
             }
             return
         }
-        guard object["type"] as? String == "TemplateProcessing", let single = object["single"] as? [[String: Any]] else { return }
-        func specialID(_ item: [String: Any]?) -> Int? {
-            guard let name = (item?["SpecialToken"] as? [String: Any])?["id"] as? String else { return nil }
-            let declared = ((object["special_tokens"] as? [String: Any])?[name] as? [String: Any])?["ids"] as? [NSNumber]
-            return declared?.first?.intValue ?? idBySpelling[name]
+        guard value["type"]?.string == "TemplateProcessing", let single = value["single"]?.array else { return }
+        func specialID(_ item: TokenizerJSONFile.Value?) -> Int? {
+            guard let name = item?["SpecialToken"]?["id"]?.string else { return nil }
+            return value["special_tokens"]?[name]?["ids"]?.array?.first?.int ?? idBySpelling[name]
         }
         if let bos = specialID(single.first) {
             special.bos = bos
@@ -233,18 +229,18 @@ extension TokenizerLoader {
 
     /// Whether a SentencePiece-style file prepends "▁" to the text (a `Prepend` normalizer or a
     /// `Metaspace` pre-tokenizer that adds a prefix space).
-    private static func prependsSpace(_ root: [String: Any]) -> Bool {
-        func steps(_ value: Any?, listKey: String) -> [[String: Any]] {
-            guard let object = value as? [String: Any] else { return [] }
-            return object["type"] as? String == "Sequence" ? (object[listKey] as? [[String: Any]] ?? []) : [object]
+    private static func prependsSpace(_ file: TokenizerJSONFile) -> Bool {
+        func steps(_ value: TokenizerJSONFile.Value?, listKey: String) -> [TokenizerJSONFile.Value] {
+            guard let value, value != .null else { return [] }
+            return value["type"]?.string == "Sequence" ? (value[listKey]?.array ?? []) : [value]
         }
-        for step in steps(root["normalizer"], listKey: "normalizers")
-        where step["type"] as? String == "Prepend" && step["prepend"] as? String == "▁" {
+        for step in steps(file.normalizer, listKey: "normalizers")
+        where step["type"]?.string == "Prepend" && step["prepend"]?.string == "▁" {
             return true
         }
-        for step in steps(root["pre_tokenizer"], listKey: "pretokenizers") where step["type"] as? String == "Metaspace" {
-            if let scheme = step["prepend_scheme"] as? String { return scheme != "never" }
-            return (step["add_prefix_space"] as? NSNumber)?.boolValue ?? true
+        for step in steps(file.preTokenizer, listKey: "pretokenizers") where step["type"]?.string == "Metaspace" {
+            if let scheme = step["prepend_scheme"]?.string { return scheme != "never" }
+            return step["add_prefix_space"]?.bool ?? true
         }
         return false
     }

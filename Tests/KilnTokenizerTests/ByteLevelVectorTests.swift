@@ -167,35 +167,43 @@ struct ByteLevelVectorTests {
 /// from `scripts/make_tokenizer_reference.py` in `Fixtures/reference/`.
 @Suite("Byte-level BPE against llama.cpp on an untuned corpus")
 struct ByteLevelReferenceTests {
-    struct Reference {
+    /// One vocabulary's reference file (`scripts/make_tokenizer_reference.py`).
+    struct Reference: Decodable {
+        struct Chat: Decodable {
+            var text: String
+            var parsed: [Int]
+            var literal: [Int]
+        }
+
         var lines: [[Int]]
         var whole: [Int]
-        var chatText: String
-        var chatParsed: [Int]
-        var chatLiteral: [Int]
+        var fuzz: [[Int]]
+        var chat: Chat
         var bos: Int
         var eos: Int
         var addBOS: Bool
         var addEOS: Bool
-        var endOfGeneration: Set<Int>
+        var endOfGeneration: [Int]
+
+        enum CodingKeys: String, CodingKey {
+            case lines, whole, fuzz, chat, bos, eos
+            case addBOS = "add_bos"
+            case addEOS = "add_eos"
+            case endOfGeneration = "end_of_generation"
+        }
 
         init(name: String) throws {
             let url = ByteLevelTestData.fixtures.appendingPathComponent("reference/\(name).json")
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
-            func ids(_ value: Any?) throws -> [Int] { try #require(value as? [Int]) }
-            lines = try #require(object["lines"] as? [[Int]])
-            whole = try ids(object["whole"])
-            let chat = try #require(object["chat"] as? [String: Any])
-            chatText = try #require(chat["text"] as? String)
-            chatParsed = try ids(chat["parsed"])
-            chatLiteral = try ids(chat["literal"])
-            bos = try #require(object["bos"] as? Int)
-            eos = try #require(object["eos"] as? Int)
-            addBOS = try #require(object["add_bos"] as? Bool)
-            addEOS = try #require(object["add_eos"] as? Bool)
-            endOfGeneration = Set(try ids(object["end_of_generation"]))
+            self = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
         }
     }
+
+    /// Random strings over scalars that stress pre-tokenizers (JSONDecoder: Foundation's
+    /// JSONSerialization drops the U+FEFF these contain).
+    static let fuzzStrings: [String] = {
+        let url = ByteLevelTestData.fixtures.appendingPathComponent("reference/fuzz-strings.json")
+        return (try? JSONDecoder().decode([String].self, from: Data(contentsOf: url))) ?? []
+    }()
 
     static let corpus: String = {
         let url = ByteLevelTestData.fixtures.appendingPathComponent("corpus.txt")
@@ -216,13 +224,20 @@ struct ByteLevelReferenceTests {
         }
         #expect(tokenizer.encode(corpus, addSpecialTokens: false, parseSpecial: false) == reference.whole, "\(name): whole corpus")
         #expect(tokenizer.decode(reference.whole, skipSpecialTokens: false) == corpus)
-        #expect(tokenizer.encode(reference.chatText, addSpecialTokens: false, parseSpecial: true) == reference.chatParsed)
-        #expect(tokenizer.encode(reference.chatText, addSpecialTokens: false, parseSpecial: false) == reference.chatLiteral)
+        #expect(tokenizer.encode(reference.chat.text, addSpecialTokens: false, parseSpecial: true) == reference.chat.parsed)
+        #expect(tokenizer.encode(reference.chat.text, addSpecialTokens: false, parseSpecial: false) == reference.chat.literal)
+        #expect(fuzzStrings.count == reference.fuzz.count && !fuzzStrings.isEmpty, "\(name): fuzz strings")
+        var fuzzAgreeing = 0
+        for (string, expected) in zip(fuzzStrings, reference.fuzz) {
+            let ids = tokenizer.encode(string, addSpecialTokens: false, parseSpecial: false)
+            #expect(ids == expected, "\(name): \(string.unicodeScalars.map { String($0.value, radix: 16) })")
+            if ids == expected { fuzzAgreeing += 1 }
+        }
         let special = tokenizer.specialTokens
         #expect(special.bos == reference.bos && special.eos == reference.eos, "\(name): bos/eos")
         #expect(special.addBOS == reference.addBOS && special.addEOS == reference.addEOS, "\(name): add_bos/add_eos")
-        #expect(special.stopIDs == reference.endOfGeneration, "\(name): end-of-generation ids")
-        print("\(name): \(agreeing)/\(lines.count) corpus lines and the whole corpus (\(reference.whole.count) tokens) checked against llama.cpp")
+        #expect(special.stopIDs == Set(reference.endOfGeneration), "\(name): end-of-generation ids")
+        print("\(name): \(agreeing)/\(lines.count) corpus lines, the whole corpus (\(reference.whole.count) tokens) and \(fuzzAgreeing)/\(reference.fuzz.count) random strings agree with llama.cpp")
         return (agreeing, lines.count)
     }
 

@@ -14,17 +14,20 @@ struct TokenizerJSONTests {
         ByteLevelTestData.fixtures.appendingPathComponent("tokenizer-json/\(name)")
     }
 
-    struct Reference {
+    /// A fixture's `reference.json`.
+    struct Reference: Decodable {
         var strings: [String]
         var llamaCpp: [[Int]]
         var tokenizers: [[Int]]
 
+        enum CodingKeys: String, CodingKey {
+            case strings, tokenizers
+            case llamaCpp = "llama_cpp"
+        }
+
         init(_ name: String) throws {
-            let data = try Data(contentsOf: TokenizerJSONTests.directory(name).appendingPathComponent("reference.json"))
-            let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-            strings = try #require(object["strings"] as? [String])
-            llamaCpp = try #require(object["llama_cpp"] as? [[Int]])
-            tokenizers = try #require(object["tokenizers"] as? [[Int]])
+            let url = TokenizerJSONTests.directory(name).appendingPathComponent("reference.json")
+            self = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
         }
     }
 
@@ -103,6 +106,25 @@ struct TokenizerJSONTests {
         #expect(throws: KilnError.self) {
             try TokenizerLoader.load(tokenizerJSON: path, tokenizerConfig: badConfig.path)
         }
+    }
+
+    @Test("spellings keep U+FEFF, which Foundation's JSONSerialization drops on Linux")
+    func byteOrderMark() throws {
+        struct File: Encodable {
+            struct Model: Encodable { var type = "BPE"; var vocab: [String: Int]; var merges: [[String]] = [] }
+            struct Added: Encodable { var id: Int; var content: String; var special = false }
+            struct Pre: Encodable { var type = "ByteLevel"; var add_prefix_space = false; var use_regex = true }
+            var model: Model
+            var added_tokens: [Added]
+            var pre_tokenizer = Pre()
+        }
+        var vocab: [String: Int] = [:]
+        for (byte, scalar) in ByteLevelAlphabet.scalarForByte.enumerated() { vocab[String(scalar)] = byte }
+        let file = File(model: .init(vocab: vocab), added_tokens: [.init(id: 256, content: "\u{FEFF}<x>")])
+        let json = try TemporaryFile(contents: String(decoding: try JSONEncoder().encode(file), as: UTF8.self))
+        let tokenizer = try TokenizerLoader.load(tokenizerJSON: json.path, tokenizerConfig: nil)
+        #expect(tokenizer.tokenString(256) == "\u{FEFF}<x>")
+        #expect(tokenizer.encode("a\u{FEFF}<x>", addSpecialTokens: false, parseSpecial: false) == [Int(Character("a").asciiValue!), 256])
     }
 
     @Test("BPE with byte fallback and Metaspace becomes a SentencePiece-style tokenizer")
