@@ -37,6 +37,7 @@ TEMPLATES = ROOT / "Tests" / "KilnChatTemplateTests" / "Templates"
 #   llama3.2.jinja  meta-llama/Llama-3.2-3B-Instruct
 #   gemma3.jinja    google/gemma-3-1b-it (same text in the 4b/12b/27b instruct models)
 #   gemma.jinja     google/gemma-7b-it and gemma-2b-it (Gemma 1; Gemma 2 uses the same text)
+#   qwen3.jinja     Qwen/Qwen3-0.6B (as llama.cpp keeps it in models/templates), for coverage
 GGUF_TEMPLATES = {
     "smollm2": "/work/models/smollm2-135m-instruct-q4_1.gguf",
     "qwen2.5": "/work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
@@ -97,9 +98,9 @@ def error_kind(error):
         return "syntax"
     if isinstance(error, jinja2.exceptions.UndefinedError):
         return "undefined"
-    if isinstance(error, jinja2.exceptions.TemplateError):
+    if type(error) is jinja2.exceptions.TemplateError:  # what raise_exception raises
         return "raised"
-    return "type"
+    return "type"  # TypeError, ValueError, and Jinja's runtime errors such as a bad namespace assignment
 
 
 def render_case(source, case):
@@ -246,6 +247,38 @@ def template_cases():
         ),
     ]
     cases["qwen2.5"] = qwen
+
+    thinking_answer = {"role": "assistant", "content": "<think>\nThe user wants a capital.\n</think>\n\nParis."}
+    qwen3 = common_cases("", "<|im_end|>")
+    qwen3 += [
+        ("enable_thinking_false", chat([USER], enable_thinking=False)),
+        ("enable_thinking_true", chat([USER], enable_thinking=True)),
+        ("thinking_in_history", chat([SYSTEM, USER, thinking_answer, USER2])),
+        ("thinking_last_turn", chat([USER, thinking_answer], False)),
+        (
+            "reasoning_content_field",
+            chat([USER, {"role": "assistant", "content": "Paris.", "reasoning_content": "\nEasy one.\n"}], False),
+        ),
+        ("tools", chat([SYSTEM, WEATHER_QUESTION], tools=[WEATHER_TOOL, SEARCH_TOOL])),
+        (
+            "multi_step_tools",
+            chat(
+                [
+                    WEATHER_QUESTION,
+                    {"role": "assistant", "content": "<think>\nNeed weather.\n</think>\n\n", "tool_calls": WEATHER_CALL["tool_calls"]},
+                    WEATHER_RESULT,
+                    {"role": "user", "content": "<tool_response>\nextra\n</tool_response>"},
+                    {
+                        "role": "assistant",
+                        "content": "<think>Both done.</think>It is sunny.",
+                        "tool_calls": [{"name": "search", "arguments": "{\"query\": \"uv index\"}"}, {"function": {"name": "search", "arguments": {"query": "wind"}}}],
+                    },
+                ],
+                tools=[WEATHER_TOOL],
+            ),
+        ),
+    ]
+    cases["qwen3"] = qwen3
 
     gemma_tokens = {"bos_token": "<bos>", "eos_token": "<eos>"}
     gemma = common_cases("<bos>", "<eos>", system=False)
@@ -463,6 +496,30 @@ LANGUAGE = [
     ("trailing_commas", "{{ [1, 2,] }}{{ {'a': 1,} }}{{ (1, 2,) }}", {}),
     ("test_argument_rules", "{{ 'y' if x is defined else 'n' }}{{ x is defined and x }}{{ 1 is number or 0 }}", {"x": 5}),
     ("none_attribute", "[{{ none.x }}][{{ (1).nope is defined }}][{{ 'ab'.nope }}]", {}),
+    ("percent_format", "{{ '%s is %d years (%.1f%%) %r' % ('Ann', 30, 12.345, 'x') }}|{{ '%(a)s-%(b)05d' % {'a': 'k', 'b': 42} }}|{{ '%-5s|%5s' | format('ab', 'cd') }}|{{ '%x %o %e' % (255, 8, 12345.678) }}", {}),
+    ("undefined_in_filters", "[{{ missing | trim }}][{{ missing | upper }}][{{ missing | length }}][{{ missing | list }}][{{ missing | join(',') }}][{{ missing | first }}][{{ missing | string }}][{{ missing ~ 'x' }}][{{ missing is iterable }}][{{ missing is sequence }}]", {}),
+    ("none_values", "{{ none | default('x') }}|{{ none | string }}|{{ none ~ '' }}|{{ [none] | tojson }}|{{ none is none }}|{{ none is defined }}|{{ none == none }}", {}),
+    ("sort_by_attribute", "{{ users | sort(attribute='age') | map(attribute='name') | join(',') }}|{{ users | sort(attribute='name', reverse=true) | map(attribute='name') | list }}|{{ users | map(attribute='name') | sort | first }}|{{ users | max(attribute='age') }}", {"users": [{"name": "bo", "age": 40}, {"name": "Al", "age": 20}, {"name": "cy", "age": 30}]}),
+    ("nested_data_access", "{{ m.tool_calls[0].function.arguments.city }}|{{ m['tool_calls'][0]['function']['name'] | upper }}|{{ m.tool_calls | length }}|{{ m.tool_calls[-1].function.arguments | tojson }}|{{ m.tool_calls.0.function.name }}", {"m": {"tool_calls": [{"function": {"name": "f", "arguments": {"city": "Oslo", "n": [1, 2.5]}}}]}}),
+    ("string_slicing_unicode", "{{ s[:3] }}|{{ s[-3:] }}|{{ s[1::2] }}|{{ s | length }}|{{ s.split(' ') }}|{{ s | replace('é', 'e') }}|{{ s.upper() }}|{{ s.title() }}", {"s": "héllo wörld 🚀 ǆemal"}),
+    ("json_escapes", "{{ s | tojson }}|{{ s | tojson(ensure_ascii=true) }}", {"s": "tab\t nl\n cr\r bs\\ q\" ctl\u0001\u001f del\u007f é 🚀 \u2028"}),
+    ("is_tests_on_data", "{% for v in values %}{{ v is string }}{{ v is number }}{{ v is mapping }}{{ v is sequence }}{{ v is iterable }}{{ v is none }}{{ v is boolean }};{% endfor %}", {"values": ["s", 1, 2.5, True, None, [1], {"a": 1}]}),
+    ("truthiness", "{% for v in values %}{{ 'T' if v else 'F' }}{% endfor %}", {"values": ["", "a", 0, 1, 0.0, 0.1, [], [0], {}, {"a": 0}, None, False, True]}),
+    ("loop_over_dict_items_sorted", "{% for k, v in d | dictsort %}{{ loop.index }}{{ k }}{{ v }}{% endfor %}|{% for k in d | sort %}{{ k }}{% endfor %}", {"d": {"b": 1, "a": 2, "c": 0}}),
+    ("set_in_nested_ifs", "{% set x = 1 %}{% if true %}{% if true %}{% set x = 2 %}{% endif %}{% endif %}{{ x }}{% for i in [1] %}{% if true %}{% set x = 3 %}{% endif %}{{ x }}{% endfor %}{{ x }}", {}),
+    ("macro_caller_and_loop", "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}</{{ tag }}>{% endmacro %}{% for i in range(2) %}{% call wrap('b') %}{{ i }}{{ loop.index }}{% endcall %}{% endfor %}", {}),
+    ("whitespace_combo", "<ul>\n  {%- for x in items %}\n    <li>{{ x }}</li>\n  {%- endfor %}\n</ul>\n{# c #}\n  {%+ if true %}kept{% endif %}\n", {"items": [1, 2]}),
+    ("comment_only_lines", "a\n{# one #}\n{# two -#}\n   b\n    {#- three #}c", {}),
+    ("raw_with_whitespace", "x\n  {% raw -%}\n  {{ y }}\n  {%- endraw %}\nz", {}),
+    ("case_mapping", "{{ 'ΟΔΟΣ ΟΔΟΣ.' | lower }}|{{ 'straße ﬁx' | upper }}|{{ 'İx' | lower }}|{{ 'ǆ' | capitalize }}|{{ 'ß' | title }}|{{ 'hello WORLD' | capitalize }}", {}),
+    ("shadowed_by_later_set", "{% for i in [1] %}[{{ x }}]{% endfor %}{% set x = 'late' %}[{{ x }}]{% for i in [1] %}[{{ y }}]{% endfor %}{% if true %}{% set y = 'cond' %}{% endif %}", {"x": "context", "y": "context"}),
+    ("shadowed_in_loop_frame", "{% for i in [1, 2] %}[{{ w }}]{% set w = i %}{% endfor %}{% macro m() %}[{{ v }}]{% set v = 1 %}{% endmacro %}{{ m() }}", {"w": "context", "v": "context"}),
+    ("filter_block_scope", "{% set a = 1 %}{% filter upper %}{% set a = 2 %}x{{ a }}{% endfilter %}{{ a }}{% set b %}{% set a = 3 %}{% endset %}{{ a }}{% for i in [] %}{% else %}{% set a = 4 %}{% endfor %}{{ a }}", {}),
+    ("select_on_falsy", "{{ false | select | list }}{{ none | map('upper') | list }}{{ 0 | selectattr('x') | list }}", {}),
+    ("repr_of_undefined", "{{ [missing, 1] }}{{ {'k': missing} }}", {}),
+    ("error_namespace_checked_first", "{% set ns.a = missing.b %}", {"ns": 1}),
+    ("error_int_of_undefined", "{{ d.missing | int }}", {"d": {}}),
+    ("error_tuple_concat", "{{ (1, 2) + 3 }}", {}),
     # Statements.
     ("if_elif_else", "{% for v in [1, 2, 3] %}{% if v == 1 %}one{% elif v == 2 %}two{% else %}many{% endif %},{% endfor %}", {}),
     ("for_loop_variables", "{% for x in 'abc' %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }}{{ loop.previtem }}{{ loop.nextitem }};{% endfor %}", {}),

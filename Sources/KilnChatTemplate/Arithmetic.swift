@@ -50,11 +50,11 @@ enum Arithmetic {
             break
         }
         guard let a = left.number, let b = right.number else {
-            if op == .add, case .string = left {
-                throw ChatTemplateError(.type, "can only concatenate str (not \"\(right.typeName)\") to str")
-            }
-            if op == .add, case .array = left {
-                throw ChatTemplateError(.type, "can only concatenate list (not \"\(right.typeName)\") to list")
+            switch (op, left) {
+            case (.add, .string), (.add, .array), (.add, .tuple):
+                throw ChatTemplateError(.type, "can only concatenate \(left.typeName) (not \"\(right.typeName)\") to \(left.typeName)")
+            default:
+                break
             }
             throw ChatTemplateError(.type, "unsupported operand type(s) for \(op.rawValue): '\(left.typeName)' and '\(right.typeName)'")
         }

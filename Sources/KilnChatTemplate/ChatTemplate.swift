@@ -10,18 +10,18 @@ public struct ChatTemplate: Sendable {
     public var now: @Sendable () -> Date = { Date() }
     /// The zone `strftime_now` formats in (Python formats naive local time).
     public var timeZone: TimeZone = .current
-    private let statements: [Statement]
+    private let program: Frame
 
     /// Parses `source`; throws `ChatTemplateError` (kind `.syntax`, with a line) if it is malformed.
     public init(source: String) throws {
         self.source = source
-        statements = try Parser.parse(try Lexer.tokenize(source))
+        program = try Parser.parse(try Lexer.tokenize(source))
     }
 
     /// The text of the template with `context` as its variables (`messages`,
     /// `add_generation_prompt`, `bos_token`...). Throws `ChatTemplateError`, for instance kind
     /// `.raised` with the template's message when it calls `raise_exception`.
     public func render(_ context: [String: TemplateValue]) throws -> String {
-        try Interpreter(context: context, now: now(), timeZone: timeZone).render(statements)
+        try Interpreter(context: context, now: now(), timeZone: timeZone).render(program)
     }
 }

@@ -8,7 +8,9 @@ public struct ChatTemplateError: Error, Sendable, Equatable, CustomStringConvert
         case undefined
         /// The template called `raise_exception(message)`; `message` is the template's text.
         case raised
-        /// An operation got values of the wrong type or range (Python's `TypeError`, `ValueError`...).
+        /// Any other failure while rendering: values of the wrong type or range (Python's
+        /// `TypeError`, `ValueError`...), or a Jinja runtime error such as assigning an
+        /// attribute of something that is not a namespace.
         case type
         /// A feature this engine does not implement.
         case unsupported

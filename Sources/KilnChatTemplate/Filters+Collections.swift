@@ -5,9 +5,9 @@ extension Filters {
         case "list":
             return .array(try value.iterationItems())
         case "first":
-            return try value.iterationItems().first ?? Undefined.variable("first")
+            return try value.iterationItems().first ?? Undefined.hint("No first item, sequence was empty.")
         case "last":
-            return try value.iterationItems().last ?? Undefined.variable("last")
+            return try value.iterationItems().last ?? Undefined.hint("No last item, sequence was empty.")
         case "reverse":
             if case .string(let text) = value { return .string(String(String.UnicodeScalarView(text.unicodeScalars.reversed()))) }
             return .array(try value.iterationItems().reversed())
@@ -43,7 +43,7 @@ extension Filters {
         case "min", "max":
             let key = sortKey(arguments.bool(0, "case_sensitive", default: false), arguments.string(1, "attribute", default: nil), interpreter)
             let ordered = try sorted(try value.iterationItems(), by: key, reverse: false)
-            return (name == "min" ? ordered.first : ordered.last) ?? Undefined.variable(name)
+            return (name == "min" ? ordered.first : ordered.last) ?? Undefined.hint("No aggregated item, sequence was empty.")
         case "sum":
             var total = arguments.value(1, "start") ?? .int(0)
             for item in try value.iterationItems() {
@@ -67,8 +67,11 @@ extension Filters {
             }
             return .array(batches)
         case "map":
+            // Jinja's `map` and `select` family start with `if value:`; a falsy input yields nothing.
+            guard value.isTruthy else { return .array([]) }
             return .array(try value.iterationItems().map { try mapItem($0, arguments, interpreter: interpreter) })
         case "select", "reject", "selectattr", "rejectattr":
+            guard value.isTruthy else { return .array([]) }
             let byAttribute = name.hasSuffix("attr")
             let keep = name.hasPrefix("select")
             return .array(try value.iterationItems().filter { try selects($0, arguments, byAttribute: byAttribute, interpreter: interpreter) == keep })
@@ -94,7 +97,7 @@ extension Filters {
         { item in
             var key = item
             if let attribute { key = try lookup(attribute, in: item, interpreter: interpreter) }
-            if !caseSensitive, case .string(let text) = key { key = .string(text.lowercased()) }
+            if !caseSensitive, case .string(let text) = key { key = .string(PythonText.lowercased(text)) }
             return key
         }
     }
@@ -127,7 +130,7 @@ extension Filters {
         let key: (Value) throws -> Value = { pair in
             guard case .tuple(let parts) = pair else { return pair }
             let chosen = parts[byValue ? 1 : 0]
-            if !caseSensitive, case .string(let text) = chosen { return .string(text.lowercased()) }
+            if !caseSensitive, case .string(let text) = chosen { return .string(PythonText.lowercased(text)) }
             return chosen
         }
         return .array(try sorted(pairs, by: key, reverse: arguments.bool(2, "reverse", default: false)))

@@ -28,9 +28,9 @@ enum Filters {
         case "trim":
             return .string(PythonText.strip(value.str, arguments.string(0, "chars", default: nil)))
         case "upper":
-            return .string(value.str.uppercased())
+            return .string(PythonText.uppercased(value.str))
         case "lower":
-            return .string(value.str.lowercased())
+            return .string(PythonText.lowercased(value.str))
         case "capitalize":
             return .string(StringMethods.capitalize(value.str))
         case "title":
@@ -51,9 +51,10 @@ enum Filters {
         case "format":
             return .string(try PercentFormat.format(value.str, arguments.positional.count == 1 ? arguments.positional[0] : .tuple(arguments.positional)))
         case "int":
-            return try toInt(value, arguments)
+            // `int()` and `float()` of Undefined raise its error rather than fall back.
+            return try toInt(try value.requireDefined(), arguments)
         case "float":
-            return toFloat(value) ?? arguments.value(0, "default") ?? .double(0)
+            return toFloat(try value.requireDefined()) ?? arguments.value(0, "default") ?? .double(0)
         case "abs":
             switch try value.requireDefined() {
             case .int(let number) where number != Int.min: return .int(abs(number))
@@ -109,7 +110,7 @@ enum Filters {
         var run = ""
         var runIsBoundary: Bool?
         func flush() {
-            if let first = run.first { result += String(first).uppercased() + run.dropFirst().lowercased() }
+            if let first = run.first { result += PythonText.uppercased(String(first)) + PythonText.lowercased(String(run.dropFirst())) }
             run = ""
         }
         for character in text {
@@ -234,7 +235,7 @@ enum Filters {
     private static func round(_ value: Value, _ arguments: Arguments) throws -> Value {
         let precision = try arguments.int(0, "precision", default: 0)
         let method = arguments.string(1, "method", default: "common") ?? "common"
-        guard let number = try value.requireDefined().number else {
+        guard let number = value.number else {
             throw ChatTemplateError(.type, "type \(value.typeName) doesn't define __round__ method")
         }
         if case .int(let integer) = number, method == "common", precision >= 0 { return .int(integer) }

@@ -75,7 +75,7 @@ extension Interpreter {
         case .conditional(let condition, let then, let otherwise):
             if try evaluate(condition, in: scope).isTruthy { return try evaluate(then, in: scope) }
             guard let otherwise else {
-                return .undefined(Undefined(name: "", owner: nil, hint: "the inline if-expression on line \(expression.line) evaluated to false and no else section was defined."))
+                return Undefined.hint("the inline if-expression on line \(expression.line) evaluated to false and no else section was defined.")
             }
             return try evaluate(otherwise, in: scope)
         }
@@ -185,8 +185,8 @@ extension Interpreter {
         case "length": return .int(count)
         case "depth": return .int(1)
         case "depth0": return .int(0)
-        case "previtem": return index > 0 ? loop.items[index - 1] : Undefined.variable("previtem")
-        case "nextitem": return index + 1 < count ? loop.items[index + 1] : Undefined.variable("nextitem")
+        case "previtem": return index > 0 ? loop.items[index - 1] : Undefined.hint("there is no previous item")
+        case "nextitem": return index + 1 < count ? loop.items[index + 1] : Undefined.hint("there is no next item")
         case "cycle":
             return .callable(Callable("cycle") { _, arguments in
                 guard !arguments.positional.isEmpty else { throw ChatTemplateError(.type, "no items for cycling given") }

@@ -11,9 +11,10 @@ final class Interpreter {
     let now: Date
     /// The zone `strftime_now` formats in.
     let timeZone: TimeZone
-    /// Nested macro calls in progress, bounded like Python's recursion limit.
+    /// Nested macro calls in progress. Bounded well below what a small thread stack holds; Jinja
+    /// stops near 200 too (Python's recursion limit of 1000 frames, about five per macro call).
     var callDepth = 0
-    static let maximumCallDepth = 256
+    static let maximumCallDepth = 100
 
     /// What a statement list asks of its enclosing loop.
     enum Flow {
@@ -34,11 +35,17 @@ final class Interpreter {
         for (name, value) in context { root.set(name, Value(value)) }
     }
 
-    /// The text of `statements` rendered in the top-level frame.
-    func render(_ statements: [Statement]) throws -> String {
+    /// The text of the template's top-level frame.
+    func render(_ program: Frame) throws -> String {
         var output = ""
-        _ = try execute(statements, in: root, into: &output)
+        _ = try execute(program, in: root, into: &output)
         return output
+    }
+
+    /// A frame's statements in `scope`, a fresh scope for that frame.
+    func execute(_ frame: Frame, in scope: Scope, into output: inout String) throws -> Flow {
+        for name in frame.undefinedAtEntry { scope.set(name, Undefined.variable(name)) }
+        return try execute(frame.body, in: scope, into: &output)
     }
 
     func execute(_ statements: [Statement], in scope: Scope, into output: inout String) throws -> Flow {
@@ -64,10 +71,12 @@ final class Interpreter {
             case .loop(let target, let iterable, let filter, let body, let otherwise):
                 return try runLoop(target: target, iterable: iterable, filter: filter, body: body, otherwise: otherwise, in: scope, into: &output)
             case .assign(let target, let expression):
+                // Jinja checks a `ns.attr` target before evaluating the value.
+                if case .attribute(let namespace, _) = target { _ = try namespaceObject(namespace, in: scope) }
                 try assign(try evaluate(expression, in: scope), to: target, in: scope)
             case .assignBlock(let target, let filters, let body):
                 var text = ""
-                _ = try execute(body, in: scope, into: &text)
+                _ = try execute(body, in: Scope(parent: scope), into: &text)
                 try assign(try applyFilters(filters, to: .string(text), in: scope), to: target, in: scope)
             case .macro(let definition):
                 scope.set(definition.name, .callable(makeMacro(definition, definedIn: scope)))
@@ -77,7 +86,7 @@ final class Interpreter {
                 output += try evaluateCall(callee, arguments, in: scope, caller: callerValue).str
             case .filterBlock(let filters, let body):
                 var text = ""
-                _ = try execute(body, in: scope, into: &text)
+                _ = try execute(body, in: Scope(parent: scope), into: &text)
                 output += try applyFilters(filters, to: .string(text), in: scope).str
             case .scope(let assignments, let body):
                 let inner = Scope(parent: scope)
@@ -94,9 +103,10 @@ final class Interpreter {
         }
     }
 
-    /// A `for` loop: each iteration gets its own frame, so `set` inside does not survive it.
+    /// A `for` loop: each iteration gets its own frame, so `set` inside does not survive it,
+    /// nor carry over to the next iteration.
     private func runLoop(
-        target: AssignTarget, iterable: Expression, filter: Expression?, body: [Statement], otherwise: [Statement],
+        target: AssignTarget, iterable: Expression, filter: Expression?, body: Frame, otherwise: Frame,
         in scope: Scope, into output: inout String
     ) throws -> Flow {
         var items = try evaluate(iterable, in: scope).iterationItems()
@@ -107,14 +117,15 @@ final class Interpreter {
                 return try evaluate(filter, in: frame).isTruthy
             }
         }
-        if items.isEmpty { return try execute(otherwise, in: scope, into: &output) }
+        if items.isEmpty { return try execute(otherwise, in: Scope(parent: scope), into: &output) }
         let loop = LoopContext(items: items)
         for (index, item) in items.enumerated() {
             loop.index0 = index
             let frame = Scope(parent: scope)
+            for name in body.undefinedAtEntry { frame.set(name, Undefined.variable(name)) }
             try assign(item, to: target, in: frame)
             frame.set("loop", .loop(loop))
-            if try execute(body, in: frame, into: &output) == .breakLoop { break }
+            if try execute(body.body, in: frame, into: &output) == .breakLoop { break }
         }
         return .normal
     }
@@ -131,11 +142,16 @@ final class Interpreter {
             }
             for (name, item) in zip(names, items) { scope.set(name, item) }
         case .attribute(let namespaceName, let attribute):
-            guard case .namespace(let namespace)? = scope.lookup(namespaceName) else {
-                throw ChatTemplateError(.type, "cannot assign attribute on non-namespace object")
-            }
-            namespace.attributes[attribute] = value
+            try namespaceObject(namespaceName, in: scope).attributes[attribute] = value
         }
+    }
+
+    /// The namespace `name` refers to, for an attribute assignment.
+    private func namespaceObject(_ name: String, in scope: Scope) throws -> Namespace {
+        guard case .namespace(let namespace)? = scope.lookup(name) else {
+            throw ChatTemplateError(.type, "cannot assign attribute on non-namespace object")
+        }
+        return namespace
     }
 
     func applyFilters(_ filters: [(name: String, arguments: CallArguments)], to value: Value, in scope: Scope) throws -> Value {
@@ -158,7 +174,7 @@ final class Interpreter {
         callDepth += 1
         defer { callDepth -= 1 }
         guard callDepth <= Self.maximumCallDepth else {
-            throw ChatTemplateError(.type, "maximum recursion depth exceeded in macro '\(definition.name)'")
+            throw ChatTemplateError(.type, "maximum recursion depth exceeded")
         }
         let frame = Scope(parent: definingScope)
         var parameterNames = Set<String>()

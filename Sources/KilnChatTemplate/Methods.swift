@@ -86,15 +86,15 @@ enum Methods {
                         : text.unicodeScalars.reversed().starts(with: affix.unicodeScalars.reversed())
                 })
             }
-        case "upper": return method { _ in .string(text.uppercased()) }
-        case "lower": return method { _ in .string(text.lowercased()) }
+        case "upper": return method { _ in .string(PythonText.uppercased(text)) }
+        case "lower": return method { _ in .string(PythonText.lowercased(text)) }
         case "title": return method { _ in .string(StringMethods.title(text)) }
         case "capitalize": return method { _ in .string(StringMethods.capitalize(text)) }
         case "swapcase":
             return method { _ in
-                .string(text.map { character in
-                    let string = String(character)
-                    return string == string.uppercased() ? string.lowercased() : string.uppercased()
+                .string(text.unicodeScalars.map { scalar in
+                    scalar.properties.isUppercase ? scalar.properties.lowercaseMapping
+                        : scalar.properties.isLowercase ? scalar.properties.uppercaseMapping : String(scalar)
                 }.joined())
             }
         case "replace":

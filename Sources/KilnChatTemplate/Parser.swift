@@ -9,15 +9,16 @@ struct Parser {
     var tagStack: [String] = []
     /// How many `for` bodies enclose the current position; `break` needs one.
     var loopDepth = 0
-    /// Expression nesting, bounded so hostile input cannot overflow the stack.
+    /// Expression nesting, bounded (like block nesting, via `tagStack`) so hostile input cannot
+    /// overflow the stack.
     var depth = 0
     static let maximumDepth = 200
 
-    /// The statements of a whole template.
-    static func parse(_ tokens: [Token]) throws -> [Statement] {
+    /// The statements of a whole template, with every frame's scoping worked out.
+    static func parse(_ tokens: [Token]) throws -> Frame {
         var parser = Parser(tokens: tokens)
         let (body, _) = try parser.subparse(until: nil)
-        return body
+        return ScopeAnalysis.analyze(body)
     }
 
     private init(tokens: [Token]) { self.tokens = tokens }
@@ -145,6 +146,7 @@ struct Parser {
         let token = current
         guard case .name(let tag) = token.kind else { throw fail("tag name expected", line: token.line) }
         guard Self.statementTags.contains(tag) else { throw unknownTag(tag, line: token.line) }
+        guard tagStack.count < Self.maximumDepth else { throw fail("blocks nested too deeply", line: token.line) }
         let kind: Statement.Kind
         tagStack.append(tag)
         defer { tagStack.removeLast() }
@@ -174,6 +176,11 @@ struct Parser {
         next()
         try expectBlockEnd()
         return body
+    }
+
+    /// A body that runs in its own frame.
+    mutating func parseFrame(closedBy end: String) throws -> Frame {
+        Frame(body: try parseBody(closedBy: end))
     }
 
     mutating func parseIf() throws -> Statement.Kind {
@@ -214,7 +221,7 @@ struct Parser {
         next()
         try expectBlockEnd()
         let otherwise = end == "else" ? try parseBody(closedBy: "endfor") : []
-        return .loop(target: target, iterable: iterable, filter: filter, body: body, otherwise: otherwise)
+        return .loop(target: target, iterable: iterable, filter: filter, body: Frame(body: body), otherwise: Frame(body: otherwise))
     }
 
     /// `name`, `a, b` / `(a, b)`, or (for `set`) `namespace.attribute`.
@@ -249,7 +256,7 @@ struct Parser {
         }
         let filters = try parseFilterChain(startInline: false)
         try expectBlockEnd()
-        return .assignBlock(target, filters: filters, body: try parseBody(closedBy: "endset"))
+        return .assignBlock(target, filters: filters, body: try parseFrame(closedBy: "endset"))
     }
 
     mutating func parseSignature() throws -> [MacroParameter] {
@@ -274,7 +281,7 @@ struct Parser {
         let outerLoopDepth = loopDepth
         loopDepth = 0
         defer { loopDepth = outerLoopDepth }
-        let body = try parseBody(closedBy: "endmacro")
+        let body = try parseFrame(closedBy: "endmacro")
         return .macro(MacroDefinition(name: name, parameters: parameters, body: body))
     }
 
@@ -284,7 +291,7 @@ struct Parser {
         let call = try parseExpression()
         guard case .call = call.kind else { throw fail("expected call", line: call.line) }
         try expectBlockEnd()
-        let body = try parseBody(closedBy: "endcall")
+        let body = try parseFrame(closedBy: "endcall")
         return .callBlock(call: call, caller: MacroDefinition(name: "caller", parameters: parameters, body: body))
     }
 
@@ -292,7 +299,7 @@ struct Parser {
         next()
         let filters = try parseFilterChain(startInline: true)
         try expectBlockEnd()
-        return .filterBlock(filters: filters, body: try parseBody(closedBy: "endfilter"))
+        return .filterBlock(filters: filters, body: try parseFrame(closedBy: "endfilter"))
     }
 
     mutating func parseWith() throws -> Statement.Kind {
@@ -305,14 +312,14 @@ struct Parser {
             assignments.append((name, try parseExpression()))
         }
         try expectBlockEnd()
-        return .scope(assignments: assignments, body: try parseBody(closedBy: "endwith"))
+        return .scope(assignments: assignments, body: try parseFrame(closedBy: "endwith"))
     }
 
     /// transformers' `{% generation %}`: marks assistant text for training masks; renders its body.
     mutating func parseGeneration() throws -> Statement.Kind {
         next()
         try expectBlockEnd()
-        return .scope(assignments: [], body: try parseBody(closedBy: "endgeneration"))
+        return .scope(assignments: [], body: try parseFrame(closedBy: "endgeneration"))
     }
 
     var isBlockEnd: Bool {

@@ -41,8 +41,7 @@ enum PercentFormat {
             index += 1
             switch conversion {
             case "s", "r":
-                let text = conversion == "s" ? value.str : value.repr
-                result += String(format: spec + "@", text as NSString)
+                result += pad(conversion == "s" ? value.str : value.repr, spec: spec)
             case "d", "i", "x", "X", "o":
                 guard let number = value.number else { throw ChatTemplateError(.type, "%\(conversion) format: a real number is required, not \(value.typeName)") }
                 let integer: Int
@@ -60,9 +59,30 @@ enum PercentFormat {
                 throw ChatTemplateError(.type, "unsupported format character '\(conversion)'")
             }
         }
-        if used < arguments.count, case .tuple = values {
+        // Python ignores unused values only when they came as a mapping for `%(name)s` fields.
+        if used < arguments.count, !isMapping(values) {
             throw ChatTemplateError(.type, "not all arguments converted during string formatting")
         }
         return result
+    }
+
+    private static func isMapping(_ value: Value) -> Bool {
+        if case .dictionary = value { return true }
+        return false
+    }
+
+    /// `%-8.3s`: precision truncates, width pads (on the right with `-`), counting code points.
+    private static func pad(_ text: String, spec: String) -> String {
+        var flags = spec.dropFirst()
+        let leftAlign = flags.contains("-")
+        flags.removeAll { "-+ #".contains($0) }
+        let parts = flags.split(separator: ".", omittingEmptySubsequences: false)
+        let width = parts.first.flatMap { Int($0) } ?? 0
+        var scalars = Array(text.unicodeScalars)
+        if parts.count > 1, let precision = Int(parts[1]) { scalars = Array(scalars.prefix(precision)) }
+        var body = String.UnicodeScalarView()
+        body.append(contentsOf: scalars)
+        let padding = String(repeating: " ", count: max(0, width - scalars.count))
+        return leftAlign ? String(body) + padding : padding + String(body)
     }
 }

@@ -101,4 +101,30 @@ enum PythonText {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
+
+    /// Python's `str.lower()`: full per-code-point mappings, plus the one contextual rule,
+    /// capital sigma at the end of a word becoming final sigma `ς`.
+    static func lowercased(_ text: String) -> String {
+        let scalars = Array(text.unicodeScalars)
+        var result = ""
+        for index in scalars.indices { result += lowercase(scalars, at: index) }
+        return result
+    }
+
+    /// The lower-case form of `scalars[index]` in its context.
+    static func lowercase(_ scalars: [Unicode.Scalar], at index: Int) -> String {
+        guard scalars[index] == "\u{03A3}" else { return scalars[index].properties.lowercaseMapping }
+        // Final_Sigma: a cased letter before (skipping case-ignorables) and none after.
+        var before = index - 1
+        while before >= 0, scalars[before].properties.isCaseIgnorable { before -= 1 }
+        guard before >= 0, scalars[before].properties.isCased else { return "\u{03C3}" }
+        var after = index + 1
+        while after < scalars.count, scalars[after].properties.isCaseIgnorable { after += 1 }
+        return after == scalars.count || !scalars[after].properties.isCased ? "\u{03C2}" : "\u{03C3}"
+    }
+
+    /// Python's `str.upper()`: full per-code-point mappings (`ß` becomes `SS`).
+    static func uppercased(_ text: String) -> String {
+        text.unicodeScalars.map(\.properties.uppercaseMapping).joined()
+    }
 }

@@ -49,23 +49,25 @@ enum StringMethods {
         }
     }
 
-    /// `str.title()`: a cased letter is upper-cased after an uncased character, lower-cased otherwise.
+    /// `str.title()`, per code point: a cased character after an uncased one takes its title-case
+    /// form (`ǆ` becomes `ǅ`, not `Ǆ`), any other is lower-cased.
     static func title(_ text: String) -> String {
+        let scalars = Array(text.unicodeScalars)
         var result = ""
         var previousCased = false
-        for character in text {
-            let string = String(character)
-            let isCased = character.isCased
-            result += isCased ? (previousCased ? string.lowercased() : string.uppercased()) : string
-            previousCased = isCased
+        for index in scalars.indices {
+            let properties = scalars[index].properties
+            result += previousCased ? PythonText.lowercase(scalars, at: index) : properties.titlecaseMapping
+            previousCased = properties.isCased
         }
         return result
     }
 
-    /// `str.capitalize()`: the first character upper-cased, the rest lower-cased.
+    /// `str.capitalize()`: the first code point in title case, the rest lower-cased.
     static func capitalize(_ text: String) -> String {
-        guard let first = text.first else { return text }
-        return String(first).uppercased() + text.dropFirst().lowercased()
+        let scalars = Array(text.unicodeScalars)
+        guard let first = scalars.first else { return text }
+        return first.properties.titlecaseMapping + scalars.indices.dropFirst().map { PythonText.lowercase(scalars, at: $0) }.joined()
     }
 
     /// `str.replace(old, new, count)`; an empty `old` inserts `new` around every character.

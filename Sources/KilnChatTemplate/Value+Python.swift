@@ -13,7 +13,7 @@ extension Value {
     /// Python's `repr()`, used for the elements of printed lists and dicts.
     var repr: String {
         switch self {
-        case .undefined: return ""
+        case .undefined: return "Undefined"
         case .none: return "None"
         case .bool(let flag): return flag ? "True" : "False"
         case .int(let number): return String(number)

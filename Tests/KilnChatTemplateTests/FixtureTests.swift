@@ -10,9 +10,9 @@ struct FixtureTests {
     @Test("fixtures load")
     func fixturesLoad() throws {
         let all = try Fixture.loadAll()
-        #expect(all.count > 150)
+        #expect(all.count > 200)
         let files = Set(all.map(\.file))
-        for name in ["smollm2", "qwen2", "qwen2.5", "gemma", "gemma3", "gemma4", "llama3.1", "llama3.2", "language"] {
+        for name in ["smollm2", "qwen2", "qwen2.5", "qwen3", "gemma", "gemma3", "gemma4", "llama3.1", "llama3.2", "language"] {
             #expect(files.contains(name), "missing fixture file \(name)")
         }
     }

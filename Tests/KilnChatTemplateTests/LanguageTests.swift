@@ -140,7 +140,7 @@ struct LanguageTests {
             "{{ 1 / 0 }}", "{{ 9223372036854775807 + 1 }}", "{{ 2 ** 100 }}", "{{ range(10000000) | length }}",
             "{{ 'x' * 1000000000 }}", "{{ x[::0] }}", "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}",
             "{{ " + String(repeating: "(", count: 5_000) + " }}", "{{ " + String(repeating: "-", count: 5_000) + "1 }}",
-            "{% set a, b = [1] %}", "{{ {}.x.y }}", "{{ none + 1 }}", "{{ [1] < 'a' }}", "{{ 'a' in 1 }}",
+            "{% set a, b = [1] %}", String(repeating: "{% if true %}", count: 1_000), "{{ {}.x.y }}", "{{ none + 1 }}", "{{ [1] < 'a' }}", "{{ 'a' in 1 }}",
         ]
         for source in sources {
             #expect(throws: ChatTemplateError.self, "\(source.prefix(40))") {
