@@ -5,7 +5,9 @@ import KilnCore
 /// apply by rank. Every byte has a token, so nothing is ever unknown. Matches llama.cpp's
 /// `llm_tokenizer_bpe` token for token.
 public struct ByteLevelBPETokenizer: Tokenizer {
+    /// Number of token ids.
     public let vocabularySize: Int
+    /// Special ids and the BOS/EOS rule.
     public let specialTokens: SpecialTokens
     /// How words are cut before merging.
     public let preTokenizer: PreTokenizer
@@ -106,6 +108,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         }
     }
 
+    /// Token ids for `text`; see `Tokenizer.encode`.
     public func encode(_ text: String, addSpecialTokens: Bool, parseSpecial: Bool) -> [Int] {
         var output: [Int] = []
         output.reserveCapacity(text.utf8.count / 3 + 2)
@@ -163,19 +166,24 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         }
     }
 
+    /// The bytes token `id` stands for (empty when out of range or unused).
     public func tokenBytes(_ id: Int) -> [UInt8] {
         guard id >= 0 && id < vocabularySize else { return [] }
         return Array(tokenByteTable.bytes(of: id))
     }
 
+    /// The vocabulary's spelling of token `id` ("Ġthe").
     public func tokenString(_ id: Int) -> String? {
         id >= 0 && id < vocabularySize ? tokens[id] : nil
     }
 
+    /// The id spelled exactly `string` in the vocabulary.
     public func tokenID(_ string: String) -> Int? {
         idsBySpelling[string]
     }
 
+    /// Text for `ids`: their bytes concatenated, invalid UTF-8 shown as U+FFFD. Spaces are kept
+    /// as they are (no `clean_up_tokenization_spaces`), so `decode(encode(text)) == text`.
     public func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String {
         var bytes: [UInt8] = []
         for id in ids where id >= 0 && id < vocabularySize {

@@ -258,3 +258,98 @@ struct ByteLevelReferenceTests {
         Self.check(tokenizer, against: try Reference(name: name), name: name)
     }
 }
+
+/// Metadata-only GGUF v3 files, written byte by byte, for the loader's error paths.
+enum MetadataGGUF {
+    enum Value {
+        case string(String)
+        case strings([String])
+        case int32s([Int32])
+        case uint32(UInt32)
+        case bool(Bool)
+    }
+
+    static func file(_ entries: [(String, Value)]) throws -> TemporaryFile {
+        var bytes: [UInt8] = []
+        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+        func append(_ string: String) { append(UInt64(string.utf8.count)); bytes += string.utf8 }
+        append(UInt32(0x4655_4747)) // "GGUF"
+        append(UInt32(3))
+        append(UInt64(0)) // tensors
+        append(UInt64(entries.count))
+        for (key, value) in entries {
+            append(key)
+            switch value {
+            case let .string(string): append(UInt32(8)); append(string)
+            case let .strings(strings): append(UInt32(9)); append(UInt32(8)); append(UInt64(strings.count)); strings.forEach { append($0) }
+            case let .int32s(values): append(UInt32(9)); append(UInt32(5)); append(UInt64(values.count)); values.forEach { append($0) }
+            case let .uint32(value): append(UInt32(4)); append(value)
+            case let .bool(value): append(UInt32(7)); bytes.append(value ? 1 : 0)
+            }
+        }
+        while bytes.count % 32 != 0 { bytes.append(0) }
+        return try TemporaryFile(data: Data(bytes), suffix: "gguf")
+    }
+
+    /// A byte-level vocabulary: the 256 byte tokens, "ab" from the one merge "a b", and "<|end|>".
+    static let byteTokens = ByteLevelAlphabet.scalarForByte.map { String($0) }
+    static let tokens = byteTokens + ["ab", "<|endoftext|>"]
+}
+
+@Suite("GGUF tokenizer loading errors")
+struct GGUFTokenizerLoaderTests {
+    static func load(_ entries: [(String, MetadataGGUF.Value)]) throws -> (any Tokenizer, String) {
+        let file = try MetadataGGUF.file(entries)
+        return (try TokenizerLoader.load(gguf: GGUFFile(path: file.path)), file.path)
+    }
+
+    static func expectError(_ entries: [(String, MetadataGGUF.Value)], _ check: (KilnError, String) -> Bool) throws {
+        let file = try MetadataGGUF.file(entries)
+        let gguf = try GGUFFile(path: file.path)
+        do {
+            _ = try TokenizerLoader.load(gguf: gguf)
+            Issue.record("loading succeeded")
+        } catch let error as KilnError {
+            #expect(check(error, file.path), "\(error)")
+        }
+    }
+
+    @Test("a minimal byte-level GGUF vocabulary loads and merges")
+    func minimal() throws {
+        let (tokenizer, _) = try Self.load([
+            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("gpt-2")),
+            ("tokenizer.ggml.tokens", .strings(MetadataGGUF.tokens)),
+            ("tokenizer.ggml.token_type", .int32s(Array(repeating: 1, count: 257) + [3])),
+            ("tokenizer.ggml.merges", .strings(["a b"])),
+            ("tokenizer.ggml.eos_token_id", .uint32(257)), ("tokenizer.ggml.add_eos_token", .bool(true)),
+        ])
+        #expect(tokenizer.encode("abc<|endoftext|>", addSpecialTokens: true, parseSpecial: true) == [256, 99, 257, 257])
+        #expect(tokenizer.specialTokens.stopIDs == [257])
+    }
+
+    @Test("missing or malformed keys name the file and the key")
+    func errors() throws {
+        let tokens: (String, MetadataGGUF.Value) = ("tokenizer.ggml.tokens", .strings(MetadataGGUF.tokens))
+        try Self.expectError([tokens]) { error, path in
+            error == .invalidFile(path: path, reason: "no tokenizer: metadata key tokenizer.ggml.model is missing")
+        }
+        try Self.expectError([("tokenizer.ggml.model", .string("bert")), tokens]) { error, path in
+            error == .unsupported(path: path, reason: "tokenizer model 'bert' (Kiln reads gpt2, llama and gemma4)")
+        }
+        try Self.expectError([("tokenizer.ggml.model", .string("gpt2"))]) { error, path in
+            error == .invalidFile(path: path, reason: "tokenizer.ggml.tokens is missing or not an array of strings")
+        }
+        try Self.expectError([("tokenizer.ggml.model", .string("gpt2")), tokens,
+                              ("tokenizer.ggml.token_type", .int32s([1, 1]))]) { error, path in
+            error == .invalidFile(path: path, reason: "tokenizer.ggml.token_type must hold 258 integers, got [2 int]")
+        }
+        try Self.expectError([("tokenizer.ggml.model", .string("gpt2")), tokens]) { error, path in
+            error == .invalidFile(path: path, reason: "tokenizer.ggml.merges is missing (tokenizer model 'gpt2' merges by rank)")
+        }
+        try Self.expectError([("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("tekken")), tokens,
+                              ("tokenizer.ggml.merges", .strings([]))]) { error, path in
+            guard case let .unsupported(errorPath, reason) = error else { return false }
+            return errorPath == path && reason.contains("'tekken'")
+        }
+    }
+}

@@ -157,9 +157,13 @@ struct TokenizerJSONTests {
 final class TemporaryFile {
     let path: String
 
-    init(contents: String) throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-\(UUID().uuidString).json").path
-        try contents.write(toFile: path, atomically: true, encoding: .utf8)
+    convenience init(contents: String) throws {
+        try self.init(data: Data(contents.utf8), suffix: "json")
+    }
+
+    init(data: Data, suffix: String) throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-\(UUID().uuidString).\(suffix)").path
+        try data.write(to: URL(fileURLWithPath: path))
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
