@@ -21,10 +21,10 @@ enum Arithmetic {
 
     static func overflow() -> ChatTemplateError { ChatTemplateError(.type, "integer overflow") }
 
-    /// Repetition beyond this many bytes or items is refused rather than exhausting memory.
+    /// Repetition or padding beyond this many bytes or items is refused rather than exhausting memory.
     static let maximumRepeat = 1 << 26
 
-    private static func checkRepeat(_ count: Int, size: Int) throws {
+    static func checkRepeat(_ count: Int, size: Int) throws {
         let (total, overflow) = max(0, count).multipliedReportingOverflow(by: max(1, size))
         guard !overflow, total <= maximumRepeat else { throw ChatTemplateError(.type, "repetition result too large") }
     }

@@ -60,6 +60,7 @@ extension Filters {
             while start < items.count {
                 var batch = Array(items[start..<min(start + size, items.count)])
                 if batch.count < size, let fill = arguments.value(1, "fill_with"), !fill.isUndefined, !(fill.isEqual(to: .none)) {
+                    try Arithmetic.checkRepeat(size - batch.count, size: 1)
                     batch += Array(repeating: fill, count: size - batch.count)
                 }
                 batches.append(.array(batch))

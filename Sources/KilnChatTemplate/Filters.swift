@@ -41,7 +41,7 @@ enum Filters {
             let count = try arguments.int(2, "count", default: -1)
             return .string(StringMethods.replace(value.str, old, new, count: count))
         case "center":
-            return .string(StringMethods.pad(value.str, width: try arguments.int(0, "width", default: 80), fill: " ", alignment: "center"))
+            return .string(try StringMethods.pad(value.str, width: try arguments.int(0, "width", default: 80), fill: " ", alignment: "center"))
         case "indent":
             return .string(try indent(value.str, arguments))
         case "truncate":
@@ -126,7 +126,10 @@ enum Filters {
         let indentation: String
         switch arguments.defined(0, "width") {
         case .string(let prefix)?: indentation = prefix
-        default: indentation = String(repeating: " ", count: max(0, try arguments.int(0, "width", default: 4)))
+        default:
+            let width = try arguments.int(0, "width", default: 4)
+            try Arithmetic.checkRepeat(width, size: 1)
+            indentation = String(repeating: " ", count: max(0, width))
         }
         let first = arguments.bool(1, "first", default: false)
         let blank = arguments.bool(2, "blank", default: false)

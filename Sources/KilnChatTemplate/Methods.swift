@@ -141,11 +141,11 @@ enum Methods {
             return method { arguments in
                 let width = try arguments.int(0, "width", default: 0)
                 let fill = arguments.string(1, "fillchar", default: " ") ?? " "
-                return .string(StringMethods.pad(text, width: width, fill: fill, alignment: name))
+                return .string(try StringMethods.pad(text, width: width, fill: fill, alignment: name))
             }
         case "zfill":
             return method { arguments in
-                .string(StringMethods.pad(text, width: try arguments.int(0, "width", default: 0), fill: "0", alignment: "rjust"))
+                .string(try StringMethods.pad(text, width: try arguments.int(0, "width", default: 0), fill: "0", alignment: "rjust"))
             }
         default:
             return nil

@@ -41,7 +41,7 @@ enum PercentFormat {
             index += 1
             switch conversion {
             case "s", "r":
-                result += pad(conversion == "s" ? value.str : value.repr, spec: spec)
+                result += try pad(conversion == "s" ? value.str : value.repr, spec: spec)
             case "d", "i", "x", "X", "o":
                 guard let number = value.number else { throw ChatTemplateError(.type, "%\(conversion) format: a real number is required, not \(value.typeName)") }
                 let integer: Int
@@ -72,7 +72,7 @@ enum PercentFormat {
     }
 
     /// `%-8.3s`: precision truncates, width pads (on the right with `-`), counting code points.
-    private static func pad(_ text: String, spec: String) -> String {
+    private static func pad(_ text: String, spec: String) throws -> String {
         var flags = spec.dropFirst()
         let leftAlign = flags.contains("-")
         flags.removeAll { "-+ #".contains($0) }
@@ -82,6 +82,7 @@ enum PercentFormat {
         if parts.count > 1, let precision = Int(parts[1]) { scalars = Array(scalars.prefix(precision)) }
         var body = String.UnicodeScalarView()
         body.append(contentsOf: scalars)
+        try Arithmetic.checkRepeat(width, size: 1)
         let padding = String(repeating: " ", count: max(0, width - scalars.count))
         return leftAlign ? String(body) + padding : padding + String(body)
     }

@@ -7,7 +7,9 @@ enum PythonJSON {
         var options = Options()
         options.ensureASCII = arguments.bool(0, "ensure_ascii", default: false)
         switch arguments.defined(1, "indent") {
-        case .int(let width)?: options.indent = String(repeating: " ", count: max(0, width))
+        case .int(let width)?:
+            try Arithmetic.checkRepeat(width, size: 1)
+            options.indent = String(repeating: " ", count: max(0, width))
         case .string(let text)?: options.indent = text
         case nil, .none?: break
         case let other?: throw ChatTemplateError(.type, "indent must be an int or a string, not \(other.typeName)")

@@ -90,8 +90,9 @@ enum ScopeAnalysis {
             case .output(let expression):
                 load(expression)
             case .conditional(let branches, let otherwise):
-                for (index, branch) in branches.enumerated() {
-                    if index == 0 { load(branch.condition) } else { visitBranch(condition: branch.condition) }
+                // Jinja visits `elif` tests inside the branch, but a read resolves the same anywhere.
+                for branch in branches {
+                    load(branch.condition)
                     for inner in branch.body { visit(inner, conditional: true) }
                 }
                 for inner in otherwise { visit(inner, conditional: true) }
@@ -115,9 +116,6 @@ enum ScopeAnalysis {
                 for assignment in assignments { load(assignment.value) }
             }
         }
-
-        /// An `elif` test: Jinja visits it inside the branch, where every first use resolves.
-        private mutating func visitBranch(condition: Expression) { load(condition) }
 
         private mutating func assign(_ target: AssignTarget, conditional: Bool) {
             switch target {

@@ -149,7 +149,8 @@ enum StringMethods {
     }
 
     /// `str.center` / `ljust` / `rjust` with Python's split of odd padding.
-    static func pad(_ text: String, width: Int, fill: String, alignment: String) -> String {
+    static func pad(_ text: String, width: Int, fill: String, alignment: String) throws -> String {
+        try Arithmetic.checkRepeat(width, size: fill.utf8.count)
         let length = text.unicodeScalars.count
         guard width > length else { return text }
         let margin = width - length
