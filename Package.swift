@@ -38,8 +38,8 @@ let package = Package(
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnCore", "KilnFormats", "KilnTokenizer",
-                "KilnBackend", "KilnCPU", "KilnModels",
+                "KilnCore", "KilnFormats", "KilnTokenizer", "KilnChatTemplate",
+                "KilnBackend", "KilnCPU", "KilnModels", "KilnEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels", "KilnCPU", "KilnEngine"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"], swiftSettings: strictSettings),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
-        .testTarget(name: "KilnTokenizerTests", dependencies: ["KilnTokenizer", "KilnFormats"], swiftSettings: strictSettings),
+        .testTarget(name: "KilnTokenizerTests", dependencies: ["KilnTokenizer", "KilnFormats"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         // Runs the built `kiln` binary as a user would (inspect, tokenize, error exits).
         .testTarget(name: "KilnCLITests", dependencies: ["kiln"], swiftSettings: strictSettings),
         .testTarget(name: "KilnChatTemplateTests", dependencies: ["KilnChatTemplate"], resources: [.copy("Templates")], swiftSettings: strictSettings),

@@ -1,0 +1,113 @@
+import Foundation
+import KilnBackend
+import KilnCore
+import KilnModels
+import KilnTokenizer
+
+/// One request's generation on one model, start to finish: chunked prefill of the prompt into a
+/// paged KV cache, then one decode step per token, sampling, incremental detokenization and stop
+/// rules. The serving engine (with a scheduler and many requests) builds on the same pieces.
+public final class TextGenerator<B: Backend>: @unchecked Sendable {
+    /// The model.
+    public let model: DecoderModel<B>
+    /// Detokenizes output and supplies EOS ids; nil for random-weight models (ids only).
+    public let tokenizer: (any Tokenizer)?
+    /// Tokens per KV cache block.
+    public let blockSize: Int
+    /// Most prompt tokens run in one forward step (bounds activation memory).
+    public let prefillChunk: Int
+
+    /// Creates a generator.
+    public init(model: DecoderModel<B>, tokenizer: (any Tokenizer)?, blockSize: Int = 16, prefillChunk: Int = 512) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.blockSize = blockSize
+        self.prefillChunk = prefillChunk
+    }
+
+    /// Generates from `promptIDs`. `onToken` receives each sampled token and the text it
+    /// completes (possibly empty while a UTF-8 character or a possible stop string is pending).
+    public func generate(promptIDs: [Int], parameters: SamplingParameters,
+                         onToken: (SampledToken, String) -> Void = { _, _ in }) throws -> GenerationResult {
+        try parameters.validate()
+        let config = model.config
+        guard !promptIDs.isEmpty else { throw KilnError.invalidArgument("the prompt is empty: give at least one token") }
+        if let bad = promptIDs.first(where: { $0 < 0 || $0 >= config.vocabularySize }) {
+            throw KilnError.invalidArgument("prompt token id \(bad) is outside the vocabulary (0..<\(config.vocabularySize))")
+        }
+        guard promptIDs.count < config.contextLength else {
+            throw KilnError.invalidArgument("the prompt has \(promptIDs.count) tokens but the model's context is \(config.contextLength): shorten it")
+        }
+        var parameters = parameters
+        parameters.maxTokens = min(parameters.maxTokens, config.contextLength - promptIDs.count)
+
+        let totalTokens = promptIDs.count + parameters.maxTokens
+        let blocks = (totalTokens + blockSize - 1) / blockSize
+        let cache = try model.backend.makeCache(model.cacheShape(blocks: blocks, blockSize: blockSize))
+        let blockTable = Array(0..<blocks)
+
+        var sampler = Sampler(parameters: parameters, promptTokenIDs: promptIDs)
+        var stops = StopChecker(parameters: parameters, modelStopTokenIDs: tokenizer?.specialTokens.stopIDs ?? Set(config.eosTokenIDs))
+        var detokenizer = tokenizer.map { IncrementalDetokenizer(tokenizer: $0) }
+
+        let prefillStart = Date()
+        var logits: [Float] = []
+        var position = 0
+        while position < promptIDs.count {
+            let chunk = Array(promptIDs[position..<min(promptIDs.count, position + prefillChunk)])
+            logits = model.forward(.single(tokens: chunk, startPosition: position, blockTable: blockTable, blockSize: blockSize), cache: cache)[0]
+            position += chunk.count
+        }
+        let prefillSeconds = Date().timeIntervalSince(prefillStart)
+
+        let decodeStart = Date()
+        var outputIDs: [Int] = []
+        var sampled: [SampledToken] = []
+        var text = ""
+        var finish: FinishReason = .length
+        while true {
+            let token = sampler.sample(logits: logits)
+            outputIDs.append(token.id)
+            sampled.append(token)
+            let delta = detokenizer?.append(token.id) ?? ""
+            var outcome = stops.append(tokenID: token.id, text: delta)
+            if outcome.isFinished, stops.finishReason == .length, let rest = detokenizer?.finish() {
+                outcome.text += rest // flush a trailing partial character at the length limit
+            }
+            text += outcome.text
+            onToken(token, outcome.text)
+            if let reason = outcome.finishReason {
+                finish = reason
+                break
+            }
+            logits = model.forward(.single(tokens: [token.id], startPosition: promptIDs.count + outputIDs.count - 1,
+                                            blockTable: blockTable, blockSize: blockSize), cache: cache)[0]
+        }
+        let decodeSeconds = Date().timeIntervalSince(decodeStart)
+        return GenerationResult(promptIDs: promptIDs, outputIDs: outputIDs, tokens: sampled, text: text,
+                                finishReason: finish, prefillSeconds: prefillSeconds, decodeSeconds: decodeSeconds)
+    }
+}
+
+/// What one generation produced, with its timings.
+public struct GenerationResult: Sendable {
+    /// The prompt's token ids.
+    public let promptIDs: [Int]
+    /// Generated ids, including a final EOS/stop token when generation ended on one.
+    public let outputIDs: [Int]
+    /// Each generated token with its logprobs (when asked for).
+    public let tokens: [SampledToken]
+    /// Generated text, stop strings and what follows them removed.
+    public let text: String
+    /// Why generation ended.
+    public let finishReason: FinishReason
+    /// Time to process the prompt (time to first token, less sampling).
+    public let prefillSeconds: Double
+    /// Time from the first sampled token to the end.
+    public let decodeSeconds: Double
+
+    /// Decode throughput: tokens after the first over the decode time.
+    public var decodeTokensPerSecond: Double {
+        outputIDs.count > 1 && decodeSeconds > 0 ? Double(outputIDs.count - 1) / decodeSeconds : 0
+    }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import KilnChatTemplate
+import KilnCore
+import KilnCPU
+import KilnEngine
+import KilnFormats
+import KilnModels
+import KilnTokenizer
+
+/// `kiln generate [MODEL] "prompt"`: streams generated text to the terminal, tokens/s at the end.
+/// `--temperature 0 --max-tokens N --json` prints one JSON object with `prompt_ids` and
+/// `output_ids` (the form used to check Kiln from outside).
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate", abstract: "Generate text from a prompt with a checkpoint (or random weights).")
+
+    @Argument(help: "A .gguf file or Hugging Face directory, then the prompt. With one argument it is the prompt and the model is $KILN_MODELS/smollm2-135m-instruct-q4_1.gguf.")
+    var arguments: [String] = []
+
+    @Flag(help: "Wrap the prompt in the model's chat template as a user turn.")
+    var chat = false
+
+    @Option(help: "System message for --chat.")
+    var system: String?
+
+    @Option(help: "Backend: cpu (the CUDA backend is not in this build yet).")
+    var backend: String = "cpu"
+
+    @Option(help: "Use deterministic random weights of a published shape instead of a checkpoint: \(RandomWeightPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var randomWeights: String?
+
+    @Option(help: "With --random-weights: prompt length in tokens (ids drawn at random).")
+    var promptLength: Int = 16
+
+    @Flag(help: "Print one JSON object (prompt_ids, output_ids, text, timings) instead of streaming.")
+    var json = false
+
+    @OptionGroup var sampling: SamplingOptions
+
+    func run() throws {
+        try reportingErrors {
+            guard backend == "cpu" else {
+                throw KilnError.invalidArgument("--backend \(backend): this build of Kiln has only the cpu backend")
+            }
+            let parameters = try sampling.parameters()
+            let cpu = CPUBackend()
+            let loadStart = Date()
+            if let randomWeights {
+                let preset = try RandomWeightPreset.named(randomWeights)
+                guard arguments.isEmpty else {
+                    throw KilnError.invalidArgument("--random-weights takes no model or prompt; use --prompt-length")
+                }
+                guard promptLength >= 1 else { throw KilnError.invalidArgument("--prompt-length must be >= 1") }
+                let model = try DecoderModel(provider: RandomWeights(config: preset.config), backend: cpu)
+                var generator = SeededGenerator(seed: 1)
+                let prompt = (0..<promptLength).map { _ in Int(generator.next() % UInt64(preset.config.vocabularySize)) }
+                try run(TextGenerator(model: model, tokenizer: nil), prompt: prompt, parameters: parameters,
+                        loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: nil)
+                return
+            }
+            let (modelPath, prompt) = try modelAndPrompt()
+            let checkpoint = try Checkpoint.open(modelPath)
+            let tokenizer = try checkpoint.loadTokenizer()
+            var text = prompt
+            if chat {
+                let template = try ChatTemplate(source: try ChatTemplateSource.load(checkpoint))
+                var messages: [ChatMessage] = []
+                if let system { messages.append(ChatMessage(role: "system", content: system)) }
+                messages.append(ChatMessage(role: "user", content: prompt))
+                text = try template.render(messages: messages, addGenerationPrompt: true,
+                                           bosToken: tokenizer.specialTokens.bos.flatMap(tokenizer.tokenString),
+                                           eosToken: tokenizer.specialTokens.eos.flatMap(tokenizer.tokenString))
+            } else if system != nil {
+                throw KilnError.invalidArgument("--system needs --chat")
+            }
+            // Chat templates write BOS themselves (as transformers' apply_chat_template assumes).
+            let ids = tokenizer.encode(text, addSpecialTokens: !chat, parseSpecial: true)
+            let model = try DecoderModel(provider: try CheckpointWeights(checkpoint: checkpoint), backend: cpu)
+            try run(TextGenerator(model: model, tokenizer: tokenizer), prompt: ids, parameters: parameters,
+                    loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: tokenizer)
+        }
+    }
+
+    /// MODEL and PROMPT from the positional arguments (MODEL defaults to the small real model).
+    func modelAndPrompt() throws -> (String, String) {
+        switch arguments.count {
+        case 2: return (arguments[0], arguments[1])
+        case 1:
+            let directory = ProcessInfo.processInfo.environment["KILN_MODELS"] ?? "models"
+            let path = directory + "/smollm2-135m-instruct-q4_1.gguf"
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw KilnError.missingFile(path: path, reason: "default model not found: run scripts/fetch-models.sh smollm2, or pass a model")
+            }
+            return (path, arguments[0])
+        default:
+            throw KilnError.invalidArgument("usage: kiln generate [MODEL] \"PROMPT\" (got \(arguments.count) arguments)")
+        }
+    }
+
+    func run(_ generator: TextGenerator<CPUBackend>, prompt: [Int], parameters: SamplingParameters, loadSeconds: Double,
+             tokenizer: (any Tokenizer)?) throws {
+        let output = FileHandle.standardOutput
+        let result = try generator.generate(promptIDs: prompt, parameters: parameters) { token, text in
+            if !json, !text.isEmpty { output.write(Data(text.utf8)) }
+            if !json, tokenizer == nil { output.write(Data("\(token.id) ".utf8)) }
+        }
+        if json {
+            print(try GenerateReport.json(result, loadSeconds: loadSeconds))
+        } else {
+            output.write(Data("\n".utf8))
+            printError(GenerateReport.summary(result, loadSeconds: loadSeconds))
+        }
+    }
+}
