@@ -8,5 +8,8 @@ if ! command -v unzip >/dev/null; then apt-get update -qq && apt-get install -y 
 export KILN_MODELS=${KILN_MODELS:-$(pwd)/models}
 scripts/fetch-models.sh
 export KILN_TOKENIZER_VECTORS=${KILN_TOKENIZER_VECTORS:-$(cd .. && pwd)/shared/data/tokenizers}
+# Real-model checks run the release binary (a debug build decodes ~20x slower).
+scripts/build-release.sh
+export KILN_BINARY=${KILN_BINARY:-$(pwd)/.build/release/kiln}
 swift build --build-tests
 swift test --skip-build

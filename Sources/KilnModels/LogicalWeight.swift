@@ -27,5 +27,29 @@ public enum LogicalWeight: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "\(self)".replacingOccurrences(of: "KilnModels.LogicalWeight.", with: "") }
+    /// A stable spelling ("query.3"), used in messages and to seed random weights.
+    public var description: String {
+        switch self {
+        case .embedding: return "embedding"
+        case .finalNorm: return "finalNorm"
+        case .output: return "output"
+        case .ropeFrequencies: return "ropeFrequencies"
+        case let .attentionNorm(i): return "attentionNorm.\(i)"
+        case let .postAttentionNorm(i): return "postAttentionNorm.\(i)"
+        case let .feedForwardNorm(i): return "feedForwardNorm.\(i)"
+        case let .postFeedForwardNorm(i): return "postFeedForwardNorm.\(i)"
+        case let .query(i): return "query.\(i)"
+        case let .key(i): return "key.\(i)"
+        case let .value(i): return "value.\(i)"
+        case let .attentionOutput(i): return "attentionOutput.\(i)"
+        case let .queryBias(i): return "queryBias.\(i)"
+        case let .keyBias(i): return "keyBias.\(i)"
+        case let .valueBias(i): return "valueBias.\(i)"
+        case let .queryNorm(i): return "queryNorm.\(i)"
+        case let .keyNorm(i): return "keyNorm.\(i)"
+        case let .gate(i): return "gate.\(i)"
+        case let .up(i): return "up.\(i)"
+        case let .down(i): return "down.\(i)"
+        }
+    }
 }

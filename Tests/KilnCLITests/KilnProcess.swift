@@ -9,7 +9,10 @@ struct KilnProcess {
         let standardError: String
     }
 
+    /// `$KILN_BINARY` when set (scripts/test.sh points it at a release build, so real-model runs
+    /// take seconds), else the debug `kiln` beside the test bundle.
     static var binary: String {
+        if let explicit = ProcessInfo.processInfo.environment["KILN_BINARY"], !explicit.isEmpty { return explicit }
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var directory = testBinary.deletingLastPathComponent()
         // On Linux the test binary is `.../debug/KilnPackageTests.xctest`; on macOS it is inside a bundle.
