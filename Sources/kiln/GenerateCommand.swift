@@ -61,6 +61,9 @@ struct GenerateCommand: ParsableCommand {
             }
             let (modelPath, prompt) = try modelAndPrompt()
             let checkpoint = try Checkpoint.open(modelPath)
+            // The config first: an unsupported model type is reported before anything else.
+            let weights = try CheckpointWeights(checkpoint: checkpoint)
+            _ = try ModelArchitecture.forConfig(weights.config)
             let tokenizer = try checkpoint.loadTokenizer()
             var text = prompt
             if chat {
@@ -76,7 +79,7 @@ struct GenerateCommand: ParsableCommand {
             }
             // Chat templates write BOS themselves (as transformers' apply_chat_template assumes).
             let ids = tokenizer.encode(text, addSpecialTokens: !chat, parseSpecial: true)
-            let model = try DecoderModel(provider: try CheckpointWeights(checkpoint: checkpoint), backend: cpu)
+            let model = try DecoderModel(provider: weights, backend: cpu)
             try run(TextGenerator(model: model, tokenizer: tokenizer), prompt: ids, parameters: parameters,
                     loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: tokenizer)
         }
