@@ -8,8 +8,8 @@ Made with transformers 5.24.0, PyTorch 2.13.0+cpu, gguf 0.19.0 and llama-cpp-pyt
         llama-cpp-python==0.3.36
     KILN_MODELS=/path/to/models python3 scripts/make_real_model_reference.py
 KILN_MODELS is the directory holding smollm2-135m-instruct-q4_1.gguf, gemma-3-270m-q4_k_m.gguf
-and qwen2.5-coder-1.5b-instruct-q4_k_m.gguf. Peak memory is about 15 GB (Qwen 1.5B in float32
-while transformers dequantises it); it takes about half an hour on 2 cores.
+and qwen2.5-coder-1.5b-instruct-q4_k_m.gguf. Peak memory is about 9 GB (Qwen 1.5B in float32
+while transformers dequantises it); it takes about 15 minutes on 2 cores.
 
 For each model and each of its 3 prompts the JSON has
   prompt_ids           llama.cpp's tokenisation (Llama(vocab_only=True).tokenize(text,
@@ -40,9 +40,10 @@ For each model and each of its 3 prompts the JSON has
   transformers_tokenizer_agrees / transformers_prompt_ids   whether transformers' own tokenizer
                        built from the GGUF (AutoTokenizer, add_special_tokens=True) gives the
                        same prompt ids, and its ids where it does not.
-Greedy decoding ignores end-of-sequence: all 32 ids are the argmax even after an EOS id
-(listed per model in "eos_ids"), so a test must either disable stopping or compare only up to
-the first EOS.
+Greedy decoding ignores end-of-sequence: all 32 ids are the argmax even after an EOS id, so a
+test must either disable stopping or compare only up to the first EOS. "eos_ids" lists every id
+llama.cpp treats as end of generation (llama_vocab_is_eog), which includes its guesses from
+token text such as "</s>" and "<|file_sep|>", not only tokenizer.ggml.eos_token_id.
 """
 
 import gc
