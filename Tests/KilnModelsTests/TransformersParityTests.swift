@@ -40,7 +40,8 @@ import Testing
                 let actual = logits[position]
                 let range = (expected.max()! - expected.min()!)
                 let error = zip(expected, actual).map { abs($0 - $1) }.max()!
-                #expect(error < 1e-3 * range, "\(family) prompt \(promptIndex) position \(position): max abs error \(error), logit range \(range)")
+                // The issue asks for 1e-3 of the range; 1e-4 also catches erf-vs-tanh GELU (~1e-3 abs).
+                #expect(error < 1e-4 * range, "\(family) prompt \(promptIndex) position \(position): max abs error \(error), logit range \(range)")
             }
         }
     }
