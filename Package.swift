@@ -32,6 +32,8 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("m")]),
         // Model families (Llama/Qwen2, Gemma 1/2/3) written once against `Backend`.
         .target(name: "KilnModels", dependencies: ["KilnBackend", "KilnFormats"], swiftSettings: strictSettings),
+        // `kiln build`: checkpoint -> engine directory (fused layouts, dtype conversion, memory plan).
+        .target(name: "KilnBuild", dependencies: ["KilnModels", "KilnFormats"], swiftSettings: strictSettings),
         // Sampling, stop rules and the generation loop.
         .target(name: "KilnEngine", dependencies: ["KilnCore", "KilnModels", "KilnTokenizer"], swiftSettings: strictSettings),
         // The command-line interface; the only place that wires the layers together.
@@ -39,13 +41,13 @@ let package = Package(
             name: "kiln",
             dependencies: [
                 "KilnCore", "KilnFormats", "KilnTokenizer", "KilnChatTemplate",
-                "KilnBackend", "KilnCPU", "KilnModels", "KilnEngine",
+                "KilnBackend", "KilnCPU", "KilnModels", "KilnEngine", "KilnBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "KilnEngineTests", dependencies: ["KilnEngine"], swiftSettings: strictSettings),
-        .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels", "KilnCPU", "KilnEngine"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
+        .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels", "KilnCPU", "KilnEngine", "KilnBuild"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"], swiftSettings: strictSettings),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
         .testTarget(name: "KilnTokenizerTests", dependencies: ["KilnTokenizer", "KilnFormats"], exclude: ["Fixtures"], swiftSettings: strictSettings),

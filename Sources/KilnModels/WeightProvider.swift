@@ -26,23 +26,29 @@ public struct CheckpointWeights: WeightProvider, @unchecked Sendable {
         config = try checkpoint.modelConfig()
         switch checkpoint {
         case .gguf: naming = .gguf
-        case .huggingFace: naming = .huggingFace(modelType: config.modelType)
+        case .huggingFace, .engine: naming = .huggingFace(modelType: config.modelType)
         }
     }
 
     public var usesGGUFConventions: Bool {
-        if case .gguf = checkpoint { return true }
-        return false
+        switch checkpoint {
+        case .gguf: return true
+        case let .engine(_, manifest, _): return manifest.ggufConventions
+        case .huggingFace: return false
+        }
     }
 
     public func source(_ weight: LogicalWeight) throws -> WeightSource? {
+        if case let .engine(_, _, weights) = checkpoint {
+            return try EngineWeights(config: config, weights: weights).source(weight)
+        }
         guard let name = naming.name(of: weight) else { return nil }
         switch checkpoint {
         case let .gguf(file):
             guard let tensor = file.tensorsByName[name] else { return nil }
             return try WeightSource(name: name, shape: tensor.rowMajorShape, storage: .ggml(tensor.type),
                                     bytes: try file.data(of: tensor), owner: file)
-        case let .huggingFace(_, weights):
+        case let .huggingFace(_, weights), let .engine(_, _, weights):
             guard let tensor = weights.tensor(name) else { return nil }
             return try WeightSource(name: name, shape: tensor.shape, storage: .dense(tensor.dtype),
                                     bytes: try weights.data(of: name), owner: weights)

@@ -12,6 +12,15 @@ extension Checkpoint {
                 throw KilnError.missingFile(path: file.path, reason: "no tokenizer in this GGUF (tokenizer.ggml.tokens is absent)")
             }
             return try TokenizerLoader.load(gguf: file)
+        case let .engine(directory, manifest, _):
+            let path = (directory as NSString).appendingPathComponent(manifest.tokenizerFile)
+            if manifest.tokenizerFile.hasSuffix(".gguf") {
+                return try TokenizerLoader.load(gguf: try GGUFFile(path: path))
+            }
+            let configPath = (directory as NSString).appendingPathComponent("tokenizer_config.json")
+            return try TokenizerLoader.load(
+                tokenizerJSON: path,
+                tokenizerConfig: FileManager.default.fileExists(atPath: configPath) ? configPath : nil)
         case let .huggingFace(directory, _):
             let tokenizerPath = (directory as NSString).appendingPathComponent("tokenizer.json")
             guard FileManager.default.fileExists(atPath: tokenizerPath) else {

@@ -13,7 +13,9 @@ enum ChatTemplateSource {
                 throw KilnError.missingFile(path: file.path, reason: "--chat needs a chat template, and this GGUF has no tokenizer.chat_template")
             }
             return template
-        case let .huggingFace(directory, _):
+        case let .engine(directory, manifest, _) where manifest.tokenizerFile.hasSuffix(".gguf"):
+            return try load(.gguf(try GGUFFile(path: (directory as NSString).appendingPathComponent(manifest.tokenizerFile))))
+        case let .huggingFace(directory, _), let .engine(directory, _, _):
             let jinjaPath = (directory as NSString).appendingPathComponent("chat_template.jinja")
             if let data = FileManager.default.contents(atPath: jinjaPath) { return String(decoding: data, as: UTF8.self) }
             let configPath = (directory as NSString).appendingPathComponent("tokenizer_config.json")

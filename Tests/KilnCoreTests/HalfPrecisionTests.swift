@@ -36,3 +36,25 @@ import Testing
         #expect(values == [1])
     }
 }
+
+@Suite struct SHA256Tests {
+    @Test func knownVectors() {
+        var empty = SHA256()
+        #expect(empty.finalizeHex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        var abc = SHA256()
+        abc.update(Array("abc".utf8))
+        #expect(abc.finalizeHex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        // Fed in uneven pieces across block boundaries.
+        let text = Array(String(repeating: "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", count: 3).utf8)
+        var whole = SHA256(), pieces = SHA256()
+        whole.update(text)
+        var offset = 0
+        for size in [1, 63, 2, 64, 7] + Array(repeating: 5, count: 40) where offset < text.count {
+            let end = min(text.count, offset + size)
+            pieces.update(Array(text[offset..<end]))
+            offset = end
+        }
+        if offset < text.count { pieces.update(Array(text[offset...])) }
+        #expect(whole.finalizeHex() == pieces.finalizeHex())
+    }
+}

@@ -6,6 +6,8 @@ import KilnCore
 public enum Checkpoint: Sendable {
     case gguf(GGUFFile)
     case huggingFace(directory: String, weights: SafetensorsCheckpoint)
+    /// A Kiln engine directory written by `kiln build` (kiln-engine.json + safetensors + tokenizer).
+    case engine(directory: String, manifest: EngineManifest, weights: SafetensorsCheckpoint)
 
     /// Opens `path`: a `.gguf` file (by magic, not by name) or a directory with config.json.
     public static func open(_ path: String) throws -> Checkpoint {
@@ -14,6 +16,11 @@ public enum Checkpoint: Sendable {
             throw KilnError.missingFile(path: path, reason: "no such file or directory (expected a .gguf file or a Hugging Face model directory)")
         }
         if isDirectory.boolValue {
+            let manifestPath = (path as NSString).appendingPathComponent(EngineManifest.fileName)
+            if FileManager.default.fileExists(atPath: manifestPath) {
+                let manifest = try EngineManifest.read(directory: path)
+                return .engine(directory: path, manifest: manifest, weights: try SafetensorsCheckpoint(directory: path))
+            }
             let configPath = (path as NSString).appendingPathComponent("config.json")
             guard FileManager.default.fileExists(atPath: configPath) else {
                 throw KilnError.missingFile(path: configPath, reason: "not found: a Hugging Face model directory needs config.json")
@@ -35,6 +42,7 @@ public enum Checkpoint: Sendable {
         switch self {
         case let .gguf(file): return file.path
         case let .huggingFace(directory, _): return directory
+        case let .engine(directory, _, _): return directory
         }
     }
 
@@ -43,6 +51,7 @@ public enum Checkpoint: Sendable {
         switch self {
         case let .gguf(file): return try file.modelConfig()
         case let .huggingFace(directory, _): return try HuggingFaceConfig.load(directory: directory)
+        case let .engine(_, manifest, _): return manifest.config
         }
     }
 
@@ -51,7 +60,7 @@ public enum Checkpoint: Sendable {
         switch self {
         case let .gguf(file):
             return file.tensors.map { TensorSummary(name: $0.name, storageType: $0.type.name, shape: $0.rowMajorShape, byteCount: $0.byteCount) }
-        case let .huggingFace(_, weights):
+        case let .huggingFace(_, weights), let .engine(_, _, weights):
             return weights.tensors.map { TensorSummary(name: $0.name, storageType: $0.dtype.safetensorsName, shape: $0.shape, byteCount: $0.byteCount) }
         }
     }

@@ -39,6 +39,9 @@ public struct CheckpointSummary: Sendable {
         case let .huggingFace(directory, weights):
             format = "safetensors (\(weights.files.count) file\(weights.files.count == 1 ? "" : "s"))"
             name = directory.split(separator: "/").last.map(String.init)
+        case let .engine(directory, manifest, weights):
+            format = "Kiln engine v\(manifest.formatVersion), \(manifest.dtype), \(weights.files.count) weight file\(weights.files.count == 1 ? "" : "s"), built by Kiln \(manifest.kilnVersion)"
+            name = directory.split(separator: "/").last.map(String.init)
         }
         parameterCount = tensors.reduce(0) { $0 + $1.elementCount }
         tensorCount = tensors.count

@@ -31,6 +31,12 @@ public struct SafetensorsWriter {
 
     /// The encoded file contents.
     public static func encode(_ entries: [Entry], metadata: [String: String] = [:]) throws -> [UInt8] {
+        try encode(entries, metadata: metadata, headerOnly: false)
+    }
+
+    /// The size field and header; with `headerOnly` the entries' byte counts come from their
+    /// shapes and their (empty) bytes are not appended.
+    static func encode(_ entries: [Entry], metadata: [String: String], headerOnly: Bool) throws -> [UInt8] {
         let sorted = entries.sorted { $0.name < $1.name }
         var header = "{"
         var parts: [String] = []
@@ -41,21 +47,23 @@ public struct SafetensorsWriter {
         var offset = 0
         for entry in sorted {
             let expected = entry.shape.reduce(1, *) * entry.dtype.byteSize
-            guard expected == entry.bytes.count else {
+            guard headerOnly || expected == entry.bytes.count else {
                 throw KilnError.invalidArgument("tensor '\(entry.name)': \(entry.bytes.count) bytes for shape \(entry.shape) of \(entry.dtype.safetensorsName) (expected \(expected))")
             }
             let shape = entry.shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonString(entry.name)):{\"dtype\":\"\(entry.dtype.safetensorsName)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + entry.bytes.count)]}")
-            offset += entry.bytes.count
+            parts.append("\(jsonString(entry.name)):{\"dtype\":\"\(entry.dtype.safetensorsName)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + expected)]}")
+            offset += expected
         }
         header += parts.joined(separator: ",") + "}"
         var headerBytes = Array(header.utf8)
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
         var output: [UInt8] = []
-        output.reserveCapacity(8 + headerBytes.count + offset)
+        output.reserveCapacity(8 + headerBytes.count + (headerOnly ? 0 : offset))
         withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { output.append(contentsOf: $0) }
         output.append(contentsOf: headerBytes)
-        for entry in sorted { output.append(contentsOf: entry.bytes) }
+        if !headerOnly {
+            for entry in sorted { output.append(contentsOf: entry.bytes) }
+        }
         return output
     }
 
