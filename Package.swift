@@ -30,6 +30,20 @@ let package = Package(
         // The CPU reference backend: fp32 maths that reads like the equations, multithreaded.
         .target(name: "KilnCPU", dependencies: ["KilnBackend", "KilnFormats"], swiftSettings: strictSettings,
                 linkerSettings: [.linkedLibrary("m")]),
+        // The CUDA backend's foundation: driver API and NVRTC opened with dlopen (no CUDA needed to
+        // build), device allocator, streams, kernels as .cu files embedded in the binary and
+        // compiled by NVRTC at first use, cached on disk.
+        .target(
+            name: "KilnCUDA", dependencies: ["KilnBackend", "KilnCore"],
+            resources: [
+                .embedInCode("Kernels/kiln_common.cuh"),
+                .embedInCode("Kernels/embedding.cu"),
+                .embedInCode("Kernels/rms_norm.cu"),
+                .embedInCode("Kernels/rope.cu"),
+                .embedInCode("Kernels/elementwise.cu"),
+                .embedInCode("Kernels/argmax.cu"),
+            ],
+            swiftSettings: strictSettings),
         // Model families (Llama/Qwen2, Gemma 1/2/3) written once against `Backend`.
         .target(name: "KilnModels", dependencies: ["KilnBackend", "KilnFormats"], swiftSettings: strictSettings),
         // `kiln build`: checkpoint -> engine directory (fused layouts, dtype conversion, memory plan).
@@ -41,13 +55,14 @@ let package = Package(
             name: "kiln",
             dependencies: [
                 "KilnCore", "KilnFormats", "KilnTokenizer", "KilnChatTemplate",
-                "KilnBackend", "KilnCPU", "KilnModels", "KilnEngine", "KilnBuild",
+                "KilnBackend", "KilnCPU", "KilnCUDA", "KilnModels", "KilnEngine", "KilnBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "KilnEngineTests", dependencies: ["KilnEngine"], swiftSettings: strictSettings),
         .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels", "KilnCPU", "KilnEngine", "KilnBuild"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
+        .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA"], swiftSettings: strictSettings),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"], swiftSettings: strictSettings),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
         .testTarget(name: "KilnTokenizerTests", dependencies: ["KilnTokenizer", "KilnFormats"], exclude: ["Fixtures"], swiftSettings: strictSettings),

@@ -6,5 +6,5 @@ struct Kiln: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "An LLM inference engine and server for NVIDIA GPUs, with a CPU reference backend.",
-        subcommands: [BuildCommand.self, GenerateCommand.self, InspectCommand.self, TokenizeCommand.self, BenchCommand.self])
+        subcommands: [BuildCommand.self, GenerateCommand.self, InspectCommand.self, TokenizeCommand.self, BenchCommand.self, CheckCommand.self])
 }

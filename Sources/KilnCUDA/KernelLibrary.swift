@@ -1,0 +1,59 @@
+/// One CUDA C++ file of `Kernels/` and the `extern "C"` kernels it defines.
+public struct KernelSource: Sendable {
+    /// File name ("rms_norm.cu"), used in messages and as NVRTC's program name.
+    public let fileName: String
+    /// The CUDA C++ text.
+    public let text: String
+    /// Names of the kernels it exports.
+    public let kernels: [String]
+}
+
+/// The element type a kernel stores activations (or tables) in; arithmetic is always fp32.
+public enum DeviceElementType: String, Sendable, CaseIterable {
+    case f32, bf16
+
+    /// Bytes per element.
+    public var byteSize: Int { self == .f32 ? 4 : 2 }
+    /// Kernel-name suffix.
+    public var suffix: String { rawValue }
+}
+
+/// Every kernel Kiln ships: the `.cu` files embedded in the binary (SwiftPM `.embedInCode`), the
+/// shared header they include, and the NVRTC options they are compiled with.
+public enum KernelLibrary {
+    /// Headers given to NVRTC by include name.
+    public static let headers: [(name: String, text: String)] = [
+        ("kiln_common.cuh", text(PackageResources.kiln_common_cuh)),
+    ]
+
+    /// The kernel files.
+    public static let sources: [KernelSource] = {
+        let types = DeviceElementType.allCases.map(\.suffix)
+        func each(_ stems: [String]) -> [String] { stems.flatMap { stem in types.map { "\(stem)_\($0)" } } }
+        return [
+            KernelSource(fileName: "embedding.cu", text: text(PackageResources.embedding_cu),
+                         kernels: types.flatMap { table in types.map { "embed_\(table)_\($0)" } }),
+            KernelSource(fileName: "rms_norm.cu", text: text(PackageResources.rms_norm_cu),
+                         kernels: each(["rms_norm", "add_rms_norm", "head_rms_norm"])),
+            KernelSource(fileName: "rope.cu", text: text(PackageResources.rope_cu),
+                         kernels: each(["rope_halves", "rope_interleaved"])),
+            KernelSource(fileName: "elementwise.cu", text: text(PackageResources.elementwise_cu),
+                         kernels: each(["gated_silu", "gated_gelu_tanh", "softcap", "add"])),
+            KernelSource(fileName: "argmax.cu", text: text(PackageResources.argmax_cu),
+                         kernels: each(["argmax"])),
+        ]
+    }()
+
+    /// The file that defines `kernel`.
+    public static func source(defining kernel: String) -> KernelSource? {
+        sources.first { $0.kernels.contains(kernel) }
+    }
+
+    /// NVRTC options for `architecture` ("sm_90a"): a CUBIN for exactly that GPU, C++17, and
+    /// IEEE-accurate maths (no --use_fast_math: the CPU twins are the reference).
+    public static func options(architecture: String) -> [String] {
+        ["--gpu-architecture=\(architecture)", "-std=c++17", "-default-device"]
+    }
+
+    private static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+}

@@ -1,0 +1,325 @@
+// Split-K ("flash-decoding") attention over the paged KV cache for query rows that each see
+// their whole visible context on their own (decode: one new token per sequence). CPU twin:
+// CPUBackend.attention. ABI and launch rules: README-attention.md.
+//
+// Row r (a row of `query`, usually sequence r's one new token) at position p = positions[r], of
+// sequence s = rowSequence[r], attends to keys j in (p − window, p] ∩ [0, context(s)): that
+// range is cut into partitions of `partitionSize` keys, one block per (partition, kv head, head
+// chunk, row). A block keeps a running max / sum / output per query head in fp32 and either
+// writes the final output (the row's range fits one partition) or its partial results, which
+// attention_decode_reduce_* combines.
+//
+// GQA: a block serves a chunk of `GroupTile` query heads of one kv head (the group is cut into
+// ceil(group / GroupTile) chunks), so each K/V element loaded feeds GroupTile heads. Inside a
+// warp, the 32 lanes split the head dimension (headDim / 32 each) and a step covers
+// 32 / GroupTile keys: the 32 (key, head) partial dot products are summed across lanes by a
+// transposing butterfly (31 shuffles for 32 sums), after which lane i holds item i.
+// Plain fp32 FMA for both element types (memory-bound; no tensor cores).
+#include "kiln_common.cuh"
+
+namespace {
+
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr int kThreads = 128;
+constexpr int kWarps = kThreads / 32;
+
+// N consecutive elements -> fp32 (N = 2, 4, 8: 4- to 32-byte loads).
+template <int N>
+__device__ __forceinline__ void load_floats(const float* __restrict__ source, float (&value)[N]) {
+    if constexpr (N == 2) {
+        const float2 x = *reinterpret_cast<const float2*>(source);
+        value[0] = x.x; value[1] = x.y;
+    } else {
+#pragma unroll
+        for (int i = 0; i < N; i += 4) {
+            const float4 x = *reinterpret_cast<const float4*>(source + i);
+            value[i] = x.x; value[i + 1] = x.y; value[i + 2] = x.z; value[i + 3] = x.w;
+        }
+    }
+}
+__device__ __forceinline__ void unpack_bf16x2(unsigned bits, float& low, float& high) {
+    low = __uint_as_float(bits << 16);
+    high = __uint_as_float(bits & 0xffff0000u);
+}
+template <int N>
+__device__ __forceinline__ void load_floats(const bf16* __restrict__ source, float (&value)[N]) {
+    if constexpr (N == 2) {
+        const unsigned x = *reinterpret_cast<const unsigned*>(source);
+        unpack_bf16x2(x, value[0], value[1]);
+    } else if constexpr (N == 4) {
+        const uint2 x = *reinterpret_cast<const uint2*>(source);
+        unpack_bf16x2(x.x, value[0], value[1]);
+        unpack_bf16x2(x.y, value[2], value[3]);
+    } else {
+        const uint4 x = *reinterpret_cast<const uint4*>(source);
+        unpack_bf16x2(x.x, value[0], value[1]);
+        unpack_bf16x2(x.y, value[2], value[3]);
+        unpack_bf16x2(x.z, value[4], value[5]);
+        unpack_bf16x2(x.w, value[6], value[7]);
+    }
+}
+
+// Transposing butterfly over the 32 lanes: on entry each lane holds its share of 32 sums
+// (items 0..31); on exit value[0] of lane i is the full sum of item i. At the stage of width w,
+// a lane keeps the half of its items whose bit w matches its own and sends the other half.
+template <int Width>
+__device__ __forceinline__ void transpose_sum(float (&value)[32], int lane) {
+    const bool upper = (lane & Width) != 0;
+#pragma unroll
+    for (int i = 0; i < Width; ++i) {
+        const float send = upper ? value[i] : value[i + Width];
+        const float keep = upper ? value[i + Width] : value[i];
+        value[i] = keep + __shfl_xor_sync(0xffffffffu, send, Width);
+    }
+    if constexpr (Width > 1) transpose_sum<Width / 2>(value, lane);
+}
+
+// The keys row `row` reads: [first, last], and how many partitions cover them (0: none).
+struct RowRange {
+    int first, last, partitions;
+};
+__device__ __forceinline__ RowRange row_range(int position, int contextLength, int slidingWindow, int partitionSize) {
+    RowRange range;
+    range.last = min(position, contextLength - 1);
+    range.first = slidingWindow > 0 ? max(0, position - slidingWindow + 1) : 0;
+    range.partitions = range.last >= range.first ? (range.last - range.first + partitionSize) / partitionSize : 0;
+    return range;
+}
+
+template <typename T, int HeadDim, int GroupTile>
+__device__ __forceinline__ void attention_decode_body(
+    const T* __restrict__ query, int queryStride, const T* __restrict__ keyCache, const T* __restrict__ valueCache,
+    T* __restrict__ out, int outStride, const int* __restrict__ positions, const int* __restrict__ rowSequence,
+    const int* __restrict__ sequenceContextLength, const int* __restrict__ blockTables, int blockTableStride,
+    int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, int partitionSize,
+    float* __restrict__ partialOut, float* __restrict__ partialMax, float* __restrict__ partialSum) {
+    static_assert(HeadDim % 64 == 0 && HeadDim <= 256, "head size 64, 128 or 256");
+    static_assert(GroupTile == 1 || GroupTile == 2 || GroupTile == 4 || GroupTile == 8, "group tile 1, 2, 4 or 8");
+    constexpr int DimsPerLane = HeadDim / 32;
+    constexpr int KeysPerStep = 32 / GroupTile;
+
+    const int group = heads / kvHeads;
+    const int chunks = (group + GroupTile - 1) / GroupTile;
+    const int row = blockIdx.z, kvHead = blockIdx.y / chunks, chunk = blockIdx.y % chunks;
+    const int headBase = kvHead * group + chunk * GroupTile;  // first query head of this block
+    const int headCount = min(GroupTile, group - chunk * GroupTile);
+    const int sequence = rowSequence[row];
+    const int position = positions[row];
+    const RowRange range = row_range(position, sequenceContextLength[sequence], slidingWindow, partitionSize);
+    const int partition = blockIdx.x;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    T* outRow = out + (long long)row * outStride;
+
+    if (range.partitions == 0) {  // nothing visible (only for positions outside the context): zeros
+        if (partition == 0)
+            for (int i = threadIdx.x; i < headCount * HeadDim; i += kThreads) outRow[headBase * HeadDim + i] = from_float<T>(0.0f);
+        return;
+    }
+    if (partition >= range.partitions) return;
+    const int start = range.first + partition * partitionSize;
+    const int end = min(start + partitionSize - 1, range.last);  // inclusive
+    const int* blockTable = blockTables + (long long)sequence * blockTableStride;
+
+    // q of this block's heads, this lane's dims, pre-scaled (log2 units when there is no cap).
+    const float queryScale = softcap > 0.0f ? scale : scale * kLog2e;
+    float q[GroupTile][DimsPerLane];
+#pragma unroll
+    for (int g = 0; g < GroupTile; ++g) {
+        if (g < headCount) {
+            load_floats<DimsPerLane>(query + (long long)row * queryStride + (headBase + g) * HeadDim + lane * DimsPerLane, q[g]);
+#pragma unroll
+            for (int d = 0; d < DimsPerLane; ++d) q[g][d] *= queryScale;
+        } else {
+#pragma unroll
+            for (int d = 0; d < DimsPerLane; ++d) q[g][d] = 0.0f;
+        }
+    }
+
+    float o[GroupTile][DimsPerLane];
+#pragma unroll
+    for (int g = 0; g < GroupTile; ++g)
+#pragma unroll
+        for (int d = 0; d < DimsPerLane; ++d) o[g][d] = 0.0f;
+    // Running max (log2 units) and this lane's share of the sum, for head lane % GroupTile.
+    float runningMax = KILN_NEG_INFINITY, runningSum = 0.0f;
+
+    const long long kvOffset = (long long)kvHead * HeadDim + lane * DimsPerLane;
+    const long long slotStride = (long long)kvHeads * HeadDim;
+    const int steps = (end - start + KeysPerStep) / KeysPerStep;
+    for (int step = warp; step < steps; step += kWarps) {
+        const int keyBase = start + step * KeysPerStep;
+        // Lane k < KeysPerStep resolves key keyBase + k's slot; -1 past the partition.
+        int mySlot = -1;
+        if (lane < KeysPerStep && keyBase + lane <= end) {
+            const int key = keyBase + lane;
+            mySlot = blockTable[key / blockSize] * blockSize + key % blockSize;
+        }
+
+        // partial[k * GroupTile + g] = this lane's share of q[g] · K[key k].
+        float partial[32];
+#pragma unroll
+        for (int k = 0; k < KeysPerStep; ++k) {
+            const int slot = __shfl_sync(0xffffffffu, mySlot, k);
+            float key[DimsPerLane];
+            if (slot >= 0) {
+                load_floats<DimsPerLane>(keyCache + slot * slotStride + kvOffset, key);
+            } else {
+#pragma unroll
+                for (int d = 0; d < DimsPerLane; ++d) key[d] = 0.0f;
+            }
+#pragma unroll
+            for (int g = 0; g < GroupTile; ++g) {
+                float sum = 0.0f;
+#pragma unroll
+                for (int d = 0; d < DimsPerLane; ++d) sum = fmaf(q[g][d], key[d], sum);
+                partial[k * GroupTile + g] = sum;
+            }
+        }
+        transpose_sum<16>(partial, lane);
+        // Lane i: key keyBase + i / GroupTile, head i % GroupTile.
+        const bool valid = keyBase + lane / GroupTile <= end && lane % GroupTile < headCount;
+        float score = partial[0];
+        if (softcap > 0.0f) score = softcap * tanhf(score / softcap) * kLog2e;
+        score = valid ? score : KILN_NEG_INFINITY;
+        float stepMax = score;
+#pragma unroll
+        for (int offset = GroupTile; offset < 32; offset <<= 1) stepMax = fmaxf(stepMax, __shfl_xor_sync(0xffffffffu, stepMax, offset));
+        const float newMax = fmaxf(runningMax, stepMax);
+        const float base = newMax == KILN_NEG_INFINITY ? 0.0f : newMax;
+        const float rescale = exp2f(runningMax - base);
+        const float probability = exp2f(score - base);
+        runningMax = newMax;
+        runningSum = runningSum * rescale + probability;
+
+#pragma unroll
+        for (int g = 0; g < GroupTile; ++g) {
+            const float factor = __shfl_sync(0xffffffffu, rescale, g);
+#pragma unroll
+            for (int d = 0; d < DimsPerLane; ++d) o[g][d] *= factor;
+        }
+#pragma unroll
+        for (int k = 0; k < KeysPerStep; ++k) {
+            const int slot = __shfl_sync(0xffffffffu, mySlot, k);
+            float value[DimsPerLane];
+            if (slot >= 0) {
+                load_floats<DimsPerLane>(valueCache + slot * slotStride + kvOffset, value);
+            } else {
+#pragma unroll
+                for (int d = 0; d < DimsPerLane; ++d) value[d] = 0.0f;
+            }
+#pragma unroll
+            for (int g = 0; g < GroupTile; ++g) {
+                const float p = __shfl_sync(0xffffffffu, probability, k * GroupTile + g);
+#pragma unroll
+                for (int d = 0; d < DimsPerLane; ++d) o[g][d] = fmaf(p, value[d], o[g][d]);
+            }
+        }
+    }
+
+    // Warp totals: lanes with equal lane % GroupTile share a head.
+#pragma unroll
+    for (int offset = GroupTile; offset < 32; offset <<= 1) runningSum += __shfl_xor_sync(0xffffffffu, runningSum, offset);
+
+    // Combine the warps. [kWarps][GroupTile] maxima and sums, [kWarps][GroupTile][HeadDim] outputs.
+    __shared__ float warpMax[kWarps][GroupTile], warpSum[kWarps][GroupTile];
+    __shared__ __align__(16) float warpOut[kWarps][GroupTile][HeadDim];
+    if (lane < GroupTile) {
+        warpMax[warp][lane] = runningMax;
+        warpSum[warp][lane] = runningSum;
+    }
+#pragma unroll
+    for (int g = 0; g < GroupTile; ++g)
+#pragma unroll
+        for (int d = 0; d < DimsPerLane; ++d) warpOut[warp][g][lane * DimsPerLane + d] = o[g][d];
+    __syncthreads();
+
+    const bool single = range.partitions == 1;
+    for (int index = threadIdx.x; index < headCount * HeadDim; index += kThreads) {
+        const int g = index / HeadDim, d = index % HeadDim;
+        float maximum = KILN_NEG_INFINITY;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) maximum = fmaxf(maximum, warpMax[w][g]);
+        float sum = 0.0f, value = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) {
+            const float factor = exp2f(warpMax[w][g] - maximum);  // 0 for a warp that saw no key
+            sum += warpSum[w][g] * factor;
+            value += warpOut[w][g][d] * factor;
+        }
+        if (single) {
+            outRow[(headBase + g) * HeadDim + d] = from_float<T>(value / sum);
+        } else {
+            const long long item = ((long long)row * heads + headBase + g) * gridDim.x + partition;
+            partialOut[item * HeadDim + d] = value;
+            if (d == 0) {
+                partialMax[item] = maximum;
+                partialSum[item] = sum;
+            }
+        }
+    }
+}
+
+// Combines the partitions of rows whose range needed more than one. One block per (head, row).
+template <typename T>
+__device__ __forceinline__ void attention_decode_reduce_body(
+    const float* __restrict__ partialOut, const float* __restrict__ partialMax, const float* __restrict__ partialSum,
+    T* __restrict__ out, int outStride, const int* __restrict__ positions, const int* __restrict__ rowSequence,
+    const int* __restrict__ sequenceContextLength, int heads, int headDim, int slidingWindow, int partitionSize,
+    int maxPartitions) {
+    const int head = blockIdx.x, row = blockIdx.y;
+    const RowRange range = row_range(positions[row], sequenceContextLength[rowSequence[row]], slidingWindow, partitionSize);
+    if (range.partitions <= 1) return;  // written by the split kernel itself
+    const long long base = ((long long)row * heads + head) * maxPartitions;
+    float maximum = KILN_NEG_INFINITY;
+    for (int p = 0; p < range.partitions; ++p) maximum = fmaxf(maximum, partialMax[base + p]);
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+        float sum = 0.0f, value = 0.0f;
+        for (int p = 0; p < range.partitions; ++p) {
+            const float factor = exp2f(partialMax[base + p] - maximum);
+            sum += partialSum[base + p] * factor;
+            value += partialOut[(base + p) * headDim + d] * factor;
+        }
+        out[(long long)row * outStride + head * headDim + d] = from_float<T>(value / sum);
+    }
+}
+
+}  // namespace
+
+#define KILN_DECODE(T, SUFFIX, HEAD_DIM, GROUP_TILE)                                                              \
+    extern "C" __global__ void __launch_bounds__(kThreads) attention_decode_##SUFFIX##_h##HEAD_DIM##_g##GROUP_TILE( \
+        const T* query, int queryStride, const T* keyCache, const T* valueCache, T* out, int outStride,            \
+        const int* positions, const int* rowSequence, const int* sequenceContextLength, const int* blockTables,    \
+        int blockTableStride, int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, \
+        int partitionSize, float* partialOut, float* partialMax, float* partialSum) {                              \
+        attention_decode_body<T, HEAD_DIM, GROUP_TILE>(query, queryStride, keyCache, valueCache, out, outStride,    \
+                                                       positions, rowSequence, sequenceContextLength, blockTables, \
+                                                       blockTableStride, blockSize, heads, kvHeads, scale,         \
+                                                       slidingWindow, softcap, partitionSize, partialOut,          \
+                                                       partialMax, partialSum);                                    \
+    }
+
+#define KILN_DECODE_GROUPS(T, SUFFIX, HEAD_DIM) \
+    KILN_DECODE(T, SUFFIX, HEAD_DIM, 1)         \
+    KILN_DECODE(T, SUFFIX, HEAD_DIM, 2)         \
+    KILN_DECODE(T, SUFFIX, HEAD_DIM, 4)         \
+    KILN_DECODE(T, SUFFIX, HEAD_DIM, 8)
+
+KILN_DECODE_GROUPS(float, f32, 64)
+KILN_DECODE_GROUPS(float, f32, 128)
+KILN_DECODE_GROUPS(float, f32, 256)
+KILN_DECODE_GROUPS(bf16, bf16, 64)
+KILN_DECODE_GROUPS(bf16, bf16, 128)
+KILN_DECODE_GROUPS(bf16, bf16, 256)
+
+#define KILN_DECODE_REDUCE(T, SUFFIX)                                                                              \
+    extern "C" __global__ void attention_decode_reduce_##SUFFIX(                                                   \
+        const float* partialOut, const float* partialMax, const float* partialSum, T* out, int outStride,          \
+        const int* positions, const int* rowSequence, const int* sequenceContextLength, int heads, int headDim,    \
+        int slidingWindow, int partitionSize, int maxPartitions) {                                                 \
+        attention_decode_reduce_body<T>(partialOut, partialMax, partialSum, out, outStride, positions, rowSequence, \
+                                        sequenceContextLength, heads, headDim, slidingWindow, partitionSize,       \
+                                        maxPartitions);                                                            \
+    }
+
+KILN_DECODE_REDUCE(float, f32)
+KILN_DECODE_REDUCE(bf16, bf16)

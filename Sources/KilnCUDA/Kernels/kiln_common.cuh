@@ -1,0 +1,54 @@
+// Kiln's CUDA prelude, included by every kernel file. NVRTC compiles these without the CUDA
+// toolkit's headers or a C++ standard library: element types, conversions and reductions are
+// defined here.
+//
+// Element types. Activations and tables are stored as `float` or `bf16`; every kernel loads
+// them into fp32 registers, computes in fp32 and rounds once on store (round to nearest even).
+// Kernels are templates over the stored type, instantiated under C names with a suffix:
+// `rms_norm_f32`, `rms_norm_bf16`.
+#pragma once
+
+/// bfloat16: the top 16 bits of an IEEE binary32.
+struct bf16 {
+    unsigned short bits;
+};
+
+__device__ __forceinline__ float to_float(float x) { return x; }
+__device__ __forceinline__ float to_float(bf16 x) { return __uint_as_float(((unsigned int)x.bits) << 16); }
+
+template <typename T> __device__ __forceinline__ T from_float(float x);
+template <> __device__ __forceinline__ float from_float<float>(float x) { return x; }
+template <> __device__ __forceinline__ bf16 from_float<bf16>(float x) {
+    // Round to nearest even; NaN stays NaN (quiet bit set), as Kiln's host conversion does.
+    unsigned int u = __float_as_uint(x);
+    bf16 result;
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        result.bits = (unsigned short)((u >> 16) | 0x40u);
+    } else {
+        result.bits = (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+    return result;
+}
+
+#define KILN_NEG_INFINITY __int_as_float(0xff800000)
+#define KILN_NAN __int_as_float(0x7fffffff)
+
+/// Sum over the 32 lanes of a warp; every lane gets the total.
+__device__ __forceinline__ float warp_sum(float value) {
+    #pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
+    return value;
+}
+
+/// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the total.
+/// `scratch` is 32 floats of shared memory, free to reuse once this returns.
+__device__ __forceinline__ float block_sum(float value, float* scratch) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    value = warp_sum(value);
+    if (lane == 0) scratch[warp] = value;
+    __syncthreads();
+    value = lane < warps ? scratch[lane] : 0.0f;
+    value = warp_sum(value);
+    __syncthreads();
+    return value;
+}

@@ -1,0 +1,55 @@
+import Foundation
+import KilnCore
+import Testing
+@testable import KilnCUDA
+
+/// NVRTC is opened once per test process; nil when it is not installed (the tests are skipped).
+let sharedCompiler: NVRTCCompiler? = try? NVRTCCompiler()
+
+@Suite(.enabled(if: sharedCompiler != nil, "NVRTC not found (python3 -m pip install nvidia-cuda-nvrtc)"))
+struct KernelCompileTests {
+    @Test(arguments: ["sm_90a", "sm_80"])
+    func everyKernelCompiles(architecture: String) throws {
+        let compiler = try #require(sharedCompiler)
+        for source in KernelLibrary.sources {
+            let cubin = try compiler.compile(source: source.text, fileName: source.fileName, headers: KernelLibrary.headers,
+                                             options: KernelLibrary.options(architecture: architecture))
+            #expect(cubin.starts(with: [0x7F, 0x45, 0x4C, 0x46]), "\(source.fileName): not an ELF CUBIN")
+            // Every kernel the launchers name is in the symbol table.
+            for kernel in source.kernels {
+                #expect(cubin.firstRange(of: Array(kernel.utf8) + [0]) != nil, "\(source.fileName) lacks \(kernel) for \(architecture)")
+            }
+        }
+    }
+
+    @Test func aCompileErrorCarriesNVRTCsLog() throws {
+        let compiler = try #require(sharedCompiler)
+        #expect {
+            try compiler.compile(source: "extern \"C\" __global__ void broken() { undeclared_name = 1; }", fileName: "broken.cu",
+                                 headers: [], options: KernelLibrary.options(architecture: "sm_80"))
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("broken.cu") && text.contains("undeclared_name") && text.contains("NVRTC \(compiler.versionText)")
+        }
+    }
+
+    @Test func compilerFromPipIsFoundBySitePackagesSearch() throws {
+        let compiler = try #require(sharedCompiler)
+        #expect(compiler.version.major >= 12)
+        #expect(compiler.library.path.contains("nvrtc"))
+    }
+
+    @Test func compiledKernelsGoThroughTheCache() throws {
+        let compiler = try #require(sharedCompiler)
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let source = try #require(KernelLibrary.source(defining: "rms_norm_f32"))
+        let options = KernelLibrary.options(architecture: "sm_90a")
+        let key = KernelCache.key(source: source.text, headers: KernelLibrary.headers, options: options,
+                                  architecture: "sm_90a", compilerVersion: compiler.versionText)
+        let compile = { try compiler.compile(source: source.text, fileName: source.fileName, headers: KernelLibrary.headers, options: options) }
+        let cold = try KernelCache(directory: folder).cubin(key: key, compile: compile)
+        let warm = try KernelCache(directory: folder).cubin(key: key) { Issue.record("compiled on a warm cache"); return [] }
+        #expect(!cold.hit && warm.hit && warm.bytes == cold.bytes)
+    }
+}
