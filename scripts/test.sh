@@ -11,5 +11,11 @@ export KILN_TOKENIZER_VECTORS=${KILN_TOKENIZER_VECTORS:-$(cd .. && pwd)/shared/d
 # Real-model checks run the release binary (a debug build decodes ~20x slower).
 scripts/build-release.sh
 export KILN_BINARY=${KILN_BINARY:-$(pwd)/.build/release/kiln}
+# CUDA kernels (CI has no GPU): NVRTC from the package index, found by Kiln's search of Python's
+# site-packages/nvidia/*/lib; every kernel must compile for Hopper and Ampere. The unit tests
+# below compile them too once NVRTC is there.
+python3 -m pip install -q --disable-pip-version-check 'nvidia-cuda-nvrtc>=13,<14' \
+  || python3 -m pip install -q --disable-pip-version-check --user --break-system-packages 'nvidia-cuda-nvrtc>=13,<14'
+"$KILN_BINARY" check kernels --arch sm_90a,sm_80
 swift build --build-tests
 swift test --skip-build

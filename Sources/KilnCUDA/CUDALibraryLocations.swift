@@ -19,14 +19,15 @@ public struct CUDALibraryLocations: Sendable {
 
     /// The NVRTC search: newest major version first within each folder.
     public func nvrtc(extraDirectories: [String] = []) -> LibrarySearch {
-        LibrarySearch(
+        let sites = sitePackagesDirectories()
+        return LibrarySearch(
             what: "NVRTC, CUDA's run-time compiler",
             fileNames: ["libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12"],
             probeSymbol: "nvrtcVersion",
             preferredDirectories: userDirectories,
             useLoaderPath: true,
-            directories: toolkitDirectories + pythonLibraryDirectories(sitePackages: sitePackagesDirectories()) + extraDirectories,
-            advice: "Install it with `python3 -m pip install nvidia-cuda-nvrtc` (CUDA 13; `nvidia-cuda-nvrtc-cu12` for a CUDA 12 driver) "
+            directories: toolkitDirectories + pythonLibraryDirectories(sitePackages: sites) + extraDirectories,
+            advice: "Python site-packages searched for nvidia/*/lib: \(sites.isEmpty ? "none found" : sites.joined(separator: ", ")). Install it with `python3 -m pip install nvidia-cuda-nvrtc` (CUDA 13; `nvidia-cuda-nvrtc-cu12` for a CUDA 12 driver) "
                 + "or the CUDA toolkit, or set CUDA_HOME or KILN_CUDA_LIBRARY_PATH to the folder that holds libnvrtc.so")
     }
 
@@ -121,7 +122,7 @@ public struct CUDALibraryLocations: Sendable {
     static func sitePackagesReportedByPython() -> [String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import site, sys; print('\\n'.join(site.getsitepackages() + [site.getusersitepackages()] + sys.path))"]
+        process.arguments = ["python3", "-c", "import site; print('\\n'.join(site.getsitepackages() + [site.getusersitepackages()]))"]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
@@ -129,7 +130,8 @@ public struct CUDALibraryLocations: Sendable {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { return [] }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+            .filter { !$0.isEmpty && FileManager.default.fileExists(atPath: $0) }
     }
 
     private func unique(_ items: [String]) -> [String] {

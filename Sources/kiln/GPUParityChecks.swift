@@ -293,7 +293,8 @@ final class GPUParityChecks {
             ok ? (passed += 1) : (failed += 1)
             let measure = kernel == "argmax" ? (error == 0 ? "ids equal" : "\(Int(error)) rows differ").padding(toLength: 16, withPad: " ", startingAt: 0)
                 : String(format: "%-16.2e", error)
-            print("\(ok ? "PASS" : "FAIL")   \(label) \(measure) \(String(format: "%-8.0e", bound)) \(String(format: "%7.1f", micros))")
+            let boundText = kernel == "argmax" ? "exact   " : String(format: "%-8.0e", bound)
+            print("\(ok ? "PASS" : "FAIL")   \(label) \(measure) \(boundText) \(String(format: "%7.1f", micros))")
         } catch {
             failed += 1
             print("FAIL   \(label) error: \(error)")

@@ -5,7 +5,8 @@
 // Element types. Activations and tables are stored as `float` or `bf16`; every kernel loads
 // them into fp32 registers, computes in fp32 and rounds once on store (round to nearest even).
 // Kernels are templates over the stored type, instantiated under C names with a suffix:
-// `rms_norm_f32`, `rms_norm_bf16`.
+// `rms_norm_f32`, `rms_norm_bf16`. The first CUDA backend keeps activations in fp32 (parity with
+// the fp32 CPU reference); the bf16 instantiations are checked too, for the bf16 path to come.
 #pragma once
 
 /// bfloat16: the top 16 bits of an IEEE binary32.
