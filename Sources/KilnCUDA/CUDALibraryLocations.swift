@@ -102,7 +102,7 @@ public struct CUDALibraryLocations: Sendable {
         prefixes += [home + "/.local", "/usr/local", "/usr", "/opt/conda"]
 
         var sites: [String] = (environment["PYTHONPATH"] ?? "").split(separator: ":").map(String.init)
-        for prefix in unique(prefixes) {
+        for prefix in unique(prefixes.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : ($0 == "/" ? "" : $0) }) {
             for lib in [prefix + "/lib", prefix + "/lib64"] {
                 let versions = (try? FileManager.default.contentsOfDirectory(atPath: lib))?.filter { $0.hasPrefix("python3") }.sorted(by: >) ?? []
                 for version in versions {
