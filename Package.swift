@@ -62,7 +62,7 @@ let package = Package(
         ),
         .testTarget(name: "KilnEngineTests", dependencies: ["KilnEngine"], swiftSettings: strictSettings),
         .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels", "KilnCPU", "KilnEngine", "KilnBuild"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
-        .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA"], swiftSettings: strictSettings),
+        .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA", "KilnCore"], swiftSettings: strictSettings),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"], swiftSettings: strictSettings),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats"], resources: [.copy("Fixtures")], swiftSettings: strictSettings),
         .testTarget(name: "KilnTokenizerTests", dependencies: ["KilnTokenizer", "KilnFormats"], exclude: ["Fixtures"], swiftSettings: strictSettings),

@@ -45,6 +45,17 @@ public struct SHA256: Sendable {
         bytes.withUnsafeBytes { update($0) }
     }
 
+    /// Adds a string's UTF-8 bytes.
+    public mutating func update(_ text: String) {
+        update(Array(text.utf8))
+    }
+
+    /// The digest of everything added so far, as lowercase hex (the hash can keep growing).
+    public func hexDigest() -> String {
+        var copy = self
+        return copy.finalizeHex()
+    }
+
     /// The digest as lowercase hex.
     public mutating func finalizeHex() -> String {
         let bitLength = length &* 8
