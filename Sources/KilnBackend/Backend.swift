@@ -4,6 +4,7 @@
 /// Activations are 2-D `[rows, columns]` tensors (rows = tokens of the batch). Weights keep
 /// their checkpoint storage (dense or quantised blocks); a backend may repack them at load.
 /// The KV cache is paged: attention reads it through each sequence's block table.
+/// Every op may throw (a device backend reports launch and memory errors); the CPU's never do.
 public protocol Backend: AnyObject, Sendable {
     /// A device activation tensor.
     associatedtype Tensor
@@ -20,33 +21,36 @@ public protocol Backend: AnyObject, Sendable {
     /// Makes a device fp32 vector weight from host values (norm weights after offsets, biases).
     func loadVector(_ values: [Float], name: String) throws -> Weight
     /// A zeroed `[rows, columns]` activation.
-    func makeTensor(rows: Int, columns: Int) -> Tensor
+    func makeTensor(rows: Int, columns: Int) throws -> Tensor
     /// A zeroed paged KV cache.
     func makeCache(_ shape: KVCacheShape) throws -> Cache
 
+    /// Called once at the start of every step with the step's batch, before any op: a device
+    /// backend uploads the batch's tokens, positions, slots and block tables here, once.
+    func prepare(_ batch: ForwardBatch) throws
     /// out[t] = table[tokens[t]] * scale. out: `[tokens, columns]`.
-    func embed(tokens: [Int], table: Weight, scale: Float, into out: Tensor)
+    func embed(tokens: [Int], table: Weight, scale: Float, into out: Tensor) throws
     /// out[t] = x[t] / rms(x[t]) * weight, per row. x, out: `[rows, columns]`.
-    func rmsNorm(_ x: Tensor, weight: Weight, epsilon: Float, into out: Tensor)
+    func rmsNorm(_ x: Tensor, weight: Weight, epsilon: Float, into out: Tensor) throws
     /// RMSNorm of each head of each row in place. x: `[rows, heads * headDim]`, weight `[headDim]`.
-    func headRMSNorm(_ x: Tensor, heads: Int, headDim: Int, weight: Weight, epsilon: Float)
+    func headRMSNorm(_ x: Tensor, heads: Int, headDim: Int, weight: Weight, epsilon: Float) throws
     /// out = x · weightᵀ (+ bias). x: `[rows, in]`, weight `[out, in]`, out `[rows, out]`.
-    func linear(_ x: Tensor, weight: Weight, bias: Weight?, into out: Tensor)
+    func linear(_ x: Tensor, weight: Weight, bias: Weight?, into out: Tensor) throws
     /// accumulator += x, elementwise.
-    func add(_ x: Tensor, into accumulator: Tensor)
+    func add(_ x: Tensor, into accumulator: Tensor) throws
     /// out = act(gate) * up, elementwise.
-    func gatedActivation(gate: Tensor, up: Tensor, activation: GateActivation, into out: Tensor)
+    func gatedActivation(gate: Tensor, up: Tensor, activation: GateActivation, into out: Tensor) throws
     /// Rotates each head of each row in place by its token's position. x: `[rows, heads * headDim]`.
-    func rope(_ x: Tensor, heads: Int, headDim: Int, positions: [Int], parameters: RopeParameters)
+    func rope(_ x: Tensor, heads: Int, headDim: Int, positions: [Int], parameters: RopeParameters) throws
     /// Writes `keys`/`values` (`[tokens, kvHeads * headDim]`) to `layer` of the cache at `slots`.
-    func writeCache(_ cache: Cache, layer: Int, keys: Tensor, values: Tensor, slots: [Int])
+    func writeCache(_ cache: Cache, layer: Int, keys: Tensor, values: Tensor, slots: [Int]) throws
     /// Causal attention of `query` (`[tokens, heads * headDim]`) over the cached K/V of `layer`,
     /// per sequence of `batch`. out: `[tokens, heads * headDim]`.
-    func attention(query: Tensor, cache: Cache, layer: Int, batch: ForwardBatch, parameters: AttentionParameters, into out: Tensor)
+    func attention(query: Tensor, cache: Cache, layer: Int, batch: ForwardBatch, parameters: AttentionParameters, into out: Tensor) throws
     /// x = cap * tanh(x / cap), in place.
-    func softcap(_ x: Tensor, cap: Float)
+    func softcap(_ x: Tensor, cap: Float) throws
     /// out[i] = x[rows[i]]. out: `[rows.count, columns]`.
-    func gatherRows(_ x: Tensor, rows: [Int], into out: Tensor)
+    func gatherRows(_ x: Tensor, rows: [Int], into out: Tensor) throws
     /// The tensor's values on the host, row-major.
-    func read(_ x: Tensor) -> [Float]
+    func read(_ x: Tensor) throws -> [Float]
 }

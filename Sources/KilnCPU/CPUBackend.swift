@@ -33,6 +33,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         CPUKVCache(shape: shape)
     }
 
+    /// Nothing to upload: the CPU reads the batch's host arrays directly.
+    public func prepare(_ batch: ForwardBatch) {}
+
     public func embed(tokens: [Int], table: CPUWeight, scale: Float, into out: CPUTensor) {
         precondition(out.rows == tokens.count && out.columns == table.columns)
         for (row, token) in tokens.enumerated() {

@@ -55,7 +55,7 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
         var position = 0
         while position < promptIDs.count {
             let chunk = Array(promptIDs[position..<min(promptIDs.count, position + prefillChunk)])
-            logits = model.forward(.single(tokens: chunk, startPosition: position, blockTable: blockTable, blockSize: blockSize), cache: cache)[0]
+            logits = try model.forward(.single(tokens: chunk, startPosition: position, blockTable: blockTable, blockSize: blockSize), cache: cache)[0]
             position += chunk.count
         }
         let prefillSeconds = Date().timeIntervalSince(prefillStart)
@@ -80,7 +80,7 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
                 finish = reason
                 break
             }
-            logits = model.forward(.single(tokens: [token.id], startPosition: promptIDs.count + outputIDs.count - 1,
+            logits = try model.forward(.single(tokens: [token.id], startPosition: promptIDs.count + outputIDs.count - 1,
                                             blockTable: blockTable, blockSize: blockSize), cache: cache)[0]
         }
         let decodeSeconds = Date().timeIntervalSince(decodeStart)

@@ -111,67 +111,68 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
 
     /// Runs one step: writes the batch's K/V into `cache` and returns the logits of
     /// `batch.logitRows`, `[logitRows.count][vocabularySize]`.
-    public func forward(_ batch: ForwardBatch, cache: B.Cache) -> [[Float]] {
+    public func forward(_ batch: ForwardBatch, cache: B.Cache) throws -> [[Float]] {
         let tokens = batch.tokens.count
+        try backend.prepare(batch)
         let hidden = config.hiddenSize, headDim = config.headDim
         let heads = config.attentionHeads, kvHeads = config.kvHeads
         let b = backend
 
-        let residual = b.makeTensor(rows: tokens, columns: hidden)      // [tokens, hidden]
-        b.embed(tokens: batch.tokens, table: embedding,
+        let residual = try b.makeTensor(rows: tokens, columns: hidden)      // [tokens, hidden]
+        try b.embed(tokens: batch.tokens, table: embedding,
                 scale: architecture.scalesEmbedding ? Float(hidden).squareRoot() : 1, into: residual)
-        let normed = b.makeTensor(rows: tokens, columns: hidden)        // [tokens, hidden]
-        let query = b.makeTensor(rows: tokens, columns: heads * headDim)  // [tokens, heads * headDim]
-        let key = b.makeTensor(rows: tokens, columns: kvHeads * headDim)  // [tokens, kvHeads * headDim]
-        let value = b.makeTensor(rows: tokens, columns: kvHeads * headDim)
-        let attended = b.makeTensor(rows: tokens, columns: heads * headDim)
-        let projected = b.makeTensor(rows: tokens, columns: hidden)
-        let gate = b.makeTensor(rows: tokens, columns: config.intermediateSize) // [tokens, mlp]
-        let up = b.makeTensor(rows: tokens, columns: config.intermediateSize)
+        let normed = try b.makeTensor(rows: tokens, columns: hidden)        // [tokens, hidden]
+        let query = try b.makeTensor(rows: tokens, columns: heads * headDim)  // [tokens, heads * headDim]
+        let key = try b.makeTensor(rows: tokens, columns: kvHeads * headDim)  // [tokens, kvHeads * headDim]
+        let value = try b.makeTensor(rows: tokens, columns: kvHeads * headDim)
+        let attended = try b.makeTensor(rows: tokens, columns: heads * headDim)
+        let projected = try b.makeTensor(rows: tokens, columns: hidden)
+        let gate = try b.makeTensor(rows: tokens, columns: config.intermediateSize) // [tokens, mlp]
+        let up = try b.makeTensor(rows: tokens, columns: config.intermediateSize)
         let scalar = config.queryPreAttentionScalar ?? Float(headDim)
         let epsilon = config.rmsNormEpsilon
 
         for (index, layer) in layers.enumerated() {
-            b.rmsNorm(residual, weight: layer.attentionNorm, epsilon: epsilon, into: normed)
-            b.linear(normed, weight: layer.query, bias: layer.queryBias, into: query)
-            b.linear(normed, weight: layer.key, bias: layer.keyBias, into: key)
-            b.linear(normed, weight: layer.value, bias: layer.valueBias, into: value)
+            try b.rmsNorm(residual, weight: layer.attentionNorm, epsilon: epsilon, into: normed)
+            try b.linear(normed, weight: layer.query, bias: layer.queryBias, into: query)
+            try b.linear(normed, weight: layer.key, bias: layer.keyBias, into: key)
+            try b.linear(normed, weight: layer.value, bias: layer.valueBias, into: value)
             if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
-                b.headRMSNorm(query, heads: heads, headDim: headDim, weight: queryNorm, epsilon: epsilon)
-                b.headRMSNorm(key, heads: kvHeads, headDim: headDim, weight: keyNorm, epsilon: epsilon)
+                try b.headRMSNorm(query, heads: heads, headDim: headDim, weight: queryNorm, epsilon: epsilon)
+                try b.headRMSNorm(key, heads: kvHeads, headDim: headDim, weight: keyNorm, epsilon: epsilon)
             }
             let rope = layer.isSliding ? localRope : globalRope
-            b.rope(query, heads: heads, headDim: headDim, positions: batch.positions, parameters: rope)
-            b.rope(key, heads: kvHeads, headDim: headDim, positions: batch.positions, parameters: rope)
-            b.writeCache(cache, layer: index, keys: key, values: value, slots: batch.slots)
+            try b.rope(query, heads: heads, headDim: headDim, positions: batch.positions, parameters: rope)
+            try b.rope(key, heads: kvHeads, headDim: headDim, positions: batch.positions, parameters: rope)
+            try b.writeCache(cache, layer: index, keys: key, values: value, slots: batch.slots)
             let parameters = AttentionParameters(
                 heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / scalar.squareRoot(),
                 slidingWindow: layer.isSliding ? config.slidingWindow : nil, softcap: config.attentionLogitSoftcap)
-            b.attention(query: query, cache: cache, layer: index, batch: batch, parameters: parameters, into: attended)
-            b.linear(attended, weight: layer.attentionOutput, bias: nil, into: projected)
+            try b.attention(query: query, cache: cache, layer: index, batch: batch, parameters: parameters, into: attended)
+            try b.linear(attended, weight: layer.attentionOutput, bias: nil, into: projected)
             if let norm = layer.postAttentionNorm {
-                b.rmsNorm(projected, weight: norm, epsilon: epsilon, into: projected)
+                try b.rmsNorm(projected, weight: norm, epsilon: epsilon, into: projected)
             }
-            b.add(projected, into: residual)
+            try b.add(projected, into: residual)
 
-            b.rmsNorm(residual, weight: layer.feedForwardNorm, epsilon: epsilon, into: normed)
-            b.linear(normed, weight: layer.gate, bias: nil, into: gate)
-            b.linear(normed, weight: layer.up, bias: nil, into: up)
-            b.gatedActivation(gate: gate, up: up, activation: architecture.activation, into: gate)
-            b.linear(gate, weight: layer.down, bias: nil, into: projected)
+            try b.rmsNorm(residual, weight: layer.feedForwardNorm, epsilon: epsilon, into: normed)
+            try b.linear(normed, weight: layer.gate, bias: nil, into: gate)
+            try b.linear(normed, weight: layer.up, bias: nil, into: up)
+            try b.gatedActivation(gate: gate, up: up, activation: architecture.activation, into: gate)
+            try b.linear(gate, weight: layer.down, bias: nil, into: projected)
             if let norm = layer.postFeedForwardNorm {
-                b.rmsNorm(projected, weight: norm, epsilon: epsilon, into: projected)
+                try b.rmsNorm(projected, weight: norm, epsilon: epsilon, into: projected)
             }
-            b.add(projected, into: residual)
+            try b.add(projected, into: residual)
         }
 
-        let selected = b.makeTensor(rows: batch.logitRows.count, columns: hidden)
-        b.gatherRows(residual, rows: batch.logitRows, into: selected)
-        b.rmsNorm(selected, weight: finalNorm, epsilon: epsilon, into: selected)
-        let logits = b.makeTensor(rows: batch.logitRows.count, columns: config.vocabularySize)
-        b.linear(selected, weight: output, bias: nil, into: logits)
-        if let cap = config.finalLogitSoftcap { b.softcap(logits, cap: cap) }
-        let flat = b.read(logits)
+        let selected = try b.makeTensor(rows: batch.logitRows.count, columns: hidden)
+        try b.gatherRows(residual, rows: batch.logitRows, into: selected)
+        try b.rmsNorm(selected, weight: finalNorm, epsilon: epsilon, into: selected)
+        let logits = try b.makeTensor(rows: batch.logitRows.count, columns: config.vocabularySize)
+        try b.linear(selected, weight: output, bias: nil, into: logits)
+        if let cap = config.finalLogitSoftcap { try b.softcap(logits, cap: cap) }
+        let flat = try b.read(logits)
         return (0..<batch.logitRows.count).map { Array(flat[($0 * config.vocabularySize)..<(($0 + 1) * config.vocabularySize)]) }
     }
 }

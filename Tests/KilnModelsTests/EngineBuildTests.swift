@@ -18,7 +18,7 @@ import Testing
         let backend = CPUBackend()
         let model = try DecoderModel(provider: try CheckpointWeights(checkpoint: try Checkpoint.open(path)), backend: backend)
         let cache = try backend.makeCache(model.cacheShape(blocks: 8, blockSize: 16))
-        return model.forward(.single(tokens: prompt, startPosition: 0, blockTable: Array(0..<8), blockSize: 16, allLogits: true), cache: cache)
+        return try model.forward(.single(tokens: prompt, startPosition: 0, blockTable: Array(0..<8), blockSize: 16, allLogits: true), cache: cache)
     }
 
     /// An f32 engine holds the same values, only fused: logits are bit-identical to the source's.

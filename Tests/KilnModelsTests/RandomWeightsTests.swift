@@ -10,7 +10,7 @@ import Testing
             let backend = CPUBackend()
             let model = try DecoderModel(provider: RandomWeights(config: preset.config, seed: 3), backend: backend)
             let cache = try backend.makeCache(model.cacheShape(blocks: 2, blockSize: 8))
-            return model.forward(.single(tokens: [1, 2, 3, 4, 5], startPosition: 0, blockTable: [0, 1], blockSize: 8), cache: cache)[0]
+            return try model.forward(.single(tokens: [1, 2, 3, 4, 5], startPosition: 0, blockTable: [0, 1], blockSize: 8), cache: cache)[0]
         }
         let first = try logits()
         #expect(first.count == preset.config.vocabularySize)

@@ -34,7 +34,7 @@ import Testing
             let cache = try backend.makeCache(model.cacheShape(blocks: blocks + 1, blockSize: blockSize))
             // A scrambled block table: pages need not be contiguous.
             let table = Array((0...blocks).reversed())
-            let logits = model.forward(.single(tokens: prompt, startPosition: 0, blockTable: table, blockSize: blockSize, allLogits: true), cache: cache)
+            let logits = try model.forward(.single(tokens: prompt, startPosition: 0, blockTable: table, blockSize: blockSize, allLogits: true), cache: cache)
             for (index, position) in reference.positions[promptIndex].enumerated() {
                 let expected = reference.logits[promptIndex][index]
                 let actual = logits[position]
@@ -55,12 +55,12 @@ import Testing
         let blockSize = 16
         let table = Array(0..<((prompt.count + reference.greedy.count) / blockSize + 1))
         let cache = try backend.makeCache(model.cacheShape(blocks: table.count, blockSize: blockSize))
-        var logits = model.forward(.single(tokens: prompt, startPosition: 0, blockTable: table, blockSize: blockSize), cache: cache)[0]
+        var logits = try model.forward(.single(tokens: prompt, startPosition: 0, blockTable: table, blockSize: blockSize), cache: cache)[0]
         var generated: [Int] = []
         for step in 0..<reference.greedy.count {
             let next = logits.indices.max { logits[$0] < logits[$1] }!
             generated.append(next)
-            logits = model.forward(.single(tokens: [next], startPosition: prompt.count + step, blockTable: table, blockSize: blockSize), cache: cache)[0]
+            logits = try model.forward(.single(tokens: [next], startPosition: prompt.count + step, blockTable: table, blockSize: blockSize), cache: cache)[0]
         }
         #expect(generated == reference.greedy, "\(family)")
     }
