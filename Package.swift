@@ -42,6 +42,9 @@ let package = Package(
                 .embedInCode("Kernels/rope.cu"),
                 .embedInCode("Kernels/elementwise.cu"),
                 .embedInCode("Kernels/argmax.cu"),
+                .embedInCode("Kernels/backend_misc.cu"),
+                .embedInCode("Kernels/kv_cache_write.cu"),
+                .embedInCode("Kernels/attention_prefill.cu"),
             ],
             swiftSettings: strictSettings),
         // Model families (Llama/Qwen2, Gemma 1/2/3) written once against `Backend`.

@@ -41,6 +41,12 @@ public enum KernelLibrary {
                          kernels: each(["gated_silu", "gated_gelu_tanh", "softcap", "add"])),
             KernelSource(fileName: "argmax.cu", text: text(PackageResources.argmax_cu),
                          kernels: each(["argmax"])),
+            KernelSource(fileName: "backend_misc.cu", text: text(PackageResources.backend_misc_cu),
+                         kernels: ["linear_reference_f32", "linear_reference_bf16", "gather_rows_f32"]),
+            KernelSource(fileName: "kv_cache_write.cu", text: text(PackageResources.kv_cache_write_cu),
+                         kernels: each(["kv_cache_write"])),
+            KernelSource(fileName: "attention_prefill.cu", text: text(PackageResources.attention_prefill_cu),
+                         kernels: types.flatMap { type in [64, 128, 256].map { "attention_prefill_\(type)_h\($0)" } }),
         ]
     }()
 

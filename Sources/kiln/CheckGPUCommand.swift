@@ -26,6 +26,12 @@ struct CheckGPUCommand: ParsableCommand {
     @Option(help: "GPU ordinal.")
     var device = 0
 
+    @Option(parsing: .upToNextOption, help: "Also check these models (GGUF files, HF or engine directories) end to end against the CPU.")
+    var models: [String] = []
+
+    @Option(help: "Greedy tokens compared per model.")
+    var greedyTokens = 32
+
     func run() throws {
         var failures = 0
         try reportingErrors {
@@ -57,12 +63,14 @@ struct CheckGPUCommand: ParsableCommand {
             print("inputs: random, seed \(seed) (rerun with --seed \(seed)); outputs poisoned with NaN before each launch")
             let checks = try GPUParityChecks(runtime: runtime, seed: seed, quick: quick)
             try checks.runAll()
+            var modelChecks = GPUModelChecks(runtime: runtime, seed: seed)
+            for model in models { try modelChecks.check(model, promptLength: 40, greedyTokens: greedyTokens) }
             let stats = runtime.allocator.statistics
             print("allocator: \(stats.requests) requests, \(stats.poolHits) from the pool, \(stats.deviceAllocations) cuMemAlloc, "
                   + "peak \(DeviceAllocator.bytesText(stats.peakBytesReserved)) held")
             print(String(format: "total: %.2f s", Date().timeIntervalSince(start)))
-            print("\(checks.passed) passed, \(checks.failed) failed")
-            failures = checks.failed
+            print("\(checks.passed + modelChecks.passed) passed, \(checks.failed + modelChecks.failed) failed")
+            failures = checks.failed + modelChecks.failed
         }
         if failures > 0 { throw ExitCode(1) }
     }

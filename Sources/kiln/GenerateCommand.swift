@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import KilnChatTemplate
 import KilnCore
+import KilnBackend
 import KilnCPU
+import KilnCUDA
 import KilnEngine
 import KilnFormats
 import KilnModels
@@ -24,8 +26,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "System message for --chat.")
     var system: String?
 
-    @Option(help: "Backend: cpu (the CUDA backend is not in this build yet).")
-    var backend: String = "cpu"
+    @Option(help: "Backend: cpu, cuda, or auto (CUDA when a GPU is found).")
+    var backend: String = "auto"
 
     @Option(help: "Use deterministic random weights of a published shape instead of a checkpoint: \(RandomWeightPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var randomWeights: String?
@@ -40,49 +42,70 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard backend == "cpu" else {
-                throw KilnError.invalidArgument("--backend \(backend): this build of Kiln has only the cpu backend")
+            guard ["cpu", "cuda", "auto"].contains(backend) else {
+                throw KilnError.invalidArgument("--backend \(backend): choose cpu, cuda or auto")
             }
             let parameters = try sampling.parameters()
-            let cpu = CPUBackend()
             let loadStart = Date()
-            if let randomWeights {
-                let preset = try RandomWeightPreset.named(randomWeights)
-                guard arguments.isEmpty else {
-                    throw KilnError.invalidArgument("--random-weights takes no model or prompt; use --prompt-length")
-                }
-                guard promptLength >= 1 else { throw KilnError.invalidArgument("--prompt-length must be >= 1") }
-                let model = try DecoderModel(provider: RandomWeights(config: preset.config), backend: cpu)
-                var generator = SeededGenerator(seed: 1)
-                let prompt = (0..<promptLength).map { _ in Int(generator.next() % UInt64(preset.config.vocabularySize)) }
-                try run(TextGenerator(model: model, tokenizer: nil), prompt: prompt, parameters: parameters,
-                        loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: nil)
-                return
+            if let cuda = try openCUDA() {
+                try generate(on: cuda, parameters: parameters, loadStart: loadStart)
+            } else {
+                try generate(on: CPUBackend(), parameters: parameters, loadStart: loadStart)
             }
-            let (modelPath, prompt) = try modelAndPrompt()
-            let checkpoint = try Checkpoint.open(modelPath)
-            // The config first: an unsupported model type is reported before anything else.
-            let weights = try CheckpointWeights(checkpoint: checkpoint)
-            _ = try ModelArchitecture.forConfig(weights.config)
-            let tokenizer = try checkpoint.loadTokenizer()
-            var text = prompt
-            if chat {
-                let template = try ChatTemplate(source: try ChatTemplateSource.load(checkpoint))
-                var messages: [ChatMessage] = []
-                if let system { messages.append(ChatMessage(role: "system", content: system)) }
-                messages.append(ChatMessage(role: "user", content: prompt))
-                text = try template.render(messages: messages, addGenerationPrompt: true,
-                                           bosToken: tokenizer.specialTokens.bos.flatMap(tokenizer.tokenString),
-                                           eosToken: tokenizer.specialTokens.eos.flatMap(tokenizer.tokenString))
-            } else if system != nil {
-                throw KilnError.invalidArgument("--system needs --chat")
-            }
-            // Chat templates write BOS themselves (as transformers' apply_chat_template assumes).
-            let ids = tokenizer.encode(text, addSpecialTokens: !chat, parseSpecial: true)
-            let model = try DecoderModel(provider: weights, backend: cpu)
-            try run(TextGenerator(model: model, tokenizer: tokenizer), prompt: ids, parameters: parameters,
-                    loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: tokenizer)
         }
+    }
+
+    /// The CUDA backend for `--backend cuda` (an error when no GPU can be used) or `auto` (nil
+    /// when none can, so the CPU runs).
+    func openCUDA() throws -> CUDABackend? {
+        guard backend != "cpu" else { return nil }
+        do {
+            return try CUDABackend(runtime: try CUDARuntime())
+        } catch let error as KilnError {
+            if backend == "cuda" { throw error }
+            return nil
+        }
+    }
+
+    func generate<B: Backend>(on device: B, parameters: SamplingParameters, loadStart: Date) throws {
+        if let randomWeights {
+            let preset = try RandomWeightPreset.named(randomWeights)
+            guard arguments.isEmpty else {
+                throw KilnError.invalidArgument("--random-weights takes no model or prompt; use --prompt-length")
+            }
+            guard promptLength >= 1 else { throw KilnError.invalidArgument("--prompt-length must be >= 1") }
+            let model = try DecoderModel(provider: RandomWeights(config: preset.config), backend: device)
+            printError("backend: \(device.name)")
+            var generator = SeededGenerator(seed: 1)
+            let prompt = (0..<promptLength).map { _ in Int(generator.next() % UInt64(preset.config.vocabularySize)) }
+            try run(TextGenerator(model: model, tokenizer: nil), prompt: prompt, parameters: parameters,
+                    loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: nil)
+            return
+        }
+        let (modelPath, prompt) = try modelAndPrompt()
+        let checkpoint = try Checkpoint.open(modelPath)
+        // The config first: an unsupported model type is reported before anything else.
+        let weights = try CheckpointWeights(checkpoint: checkpoint)
+        _ = try ModelArchitecture.forConfig(weights.config)
+        let tokenizer = try checkpoint.loadTokenizer()
+        var text = prompt
+        if chat {
+            let template = try ChatTemplate(source: try ChatTemplateSource.load(checkpoint))
+            var messages: [ChatMessage] = []
+            if let system { messages.append(ChatMessage(role: "system", content: system)) }
+            messages.append(ChatMessage(role: "user", content: prompt))
+            text = try template.render(messages: messages, addGenerationPrompt: true,
+                                       bosToken: tokenizer.specialTokens.bos.flatMap(tokenizer.tokenString),
+                                       eosToken: tokenizer.specialTokens.eos.flatMap(tokenizer.tokenString))
+        } else if system != nil {
+            throw KilnError.invalidArgument("--system needs --chat")
+        }
+        // Chat templates write BOS themselves (as transformers' apply_chat_template assumes).
+        let ids = tokenizer.encode(text, addSpecialTokens: !chat, parseSpecial: true)
+        let model = try DecoderModel(provider: weights, backend: device)
+        if !json { printError("backend: \(device.name)") }
+        try run(TextGenerator(model: model, tokenizer: tokenizer), prompt: ids, parameters: parameters,
+                loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: tokenizer)
     }
 
     /// MODEL and PROMPT from the positional arguments (MODEL defaults to the small real model).
@@ -101,7 +124,7 @@ struct GenerateCommand: ParsableCommand {
         }
     }
 
-    func run(_ generator: TextGenerator<CPUBackend>, prompt: [Int], parameters: SamplingParameters, loadSeconds: Double,
+    func run<B: Backend>(_ generator: TextGenerator<B>, prompt: [Int], parameters: SamplingParameters, loadSeconds: Double,
              tokenizer: (any Tokenizer)?) throws {
         let output = FileHandle.standardOutput
         let result = try generator.generate(promptIDs: prompt, parameters: parameters) { token, text in

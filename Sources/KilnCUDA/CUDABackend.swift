@@ -1,0 +1,221 @@
+import Foundation
+import KilnBackend
+import KilnCore
+
+/// The CUDA backend: every `Backend` op as kernels queued on one stream. Activations and the KV
+/// cache are fp32 (the CPU reference's precision); weights are fp32 (`.f32`, the parity mode) or
+/// bf16. Each step's batch is uploaded once by `prepare`; `read` synchronises.
+///
+/// Matrix products here use the reference kernel (one warp per output, fp32 accumulation):
+/// correct for every shape and precise, not fast. cuBLASLt and the GEMV kernels replace it.
+public final class CUDABackend: Backend, @unchecked Sendable {
+    public typealias Tensor = DeviceTensor
+    public typealias Weight = CUDAWeight
+    public typealias Cache = CUDAKVCache
+
+    /// Driver, device, kernels, allocator.
+    public let runtime: CUDARuntime
+    /// The stream every op is queued on.
+    public let stream: CUDAStream
+    /// Matrix weights' element type on the device.
+    public let weightType: DeviceElementType
+    let activationType: DeviceElementType = .f32
+    var step: CUDAStepBuffers?
+    private var ropeTables: [[Float]: DeviceBuffer] = [:]
+    private let lock = NSLock()
+
+    /// Opens GPU `ordinal` with matrix weights stored as `weightType`.
+    public init(runtime: CUDARuntime, weightType: DeviceElementType = .f32) throws {
+        self.runtime = runtime
+        self.stream = try CUDAStream(device: runtime.device)
+        self.weightType = weightType
+    }
+
+    public var name: String { "cuda:\(runtime.device.ordinal) (\(runtime.device.name))" }
+
+    var kernels: CUDAKernels { runtime.kernels }
+
+    public func loadWeight(_ source: WeightSource) throws -> CUDAWeight {
+        let values = try source.floats()
+        let type: DeviceElementType = source.shape.count == 1 ? .f32 : weightType
+        return try upload(values, rows: source.rows, columns: source.columns, as: type)
+    }
+
+    public func loadVector(_ values: [Float], name: String) throws -> CUDAWeight {
+        try upload(values, rows: 1, columns: values.count, as: .f32)
+    }
+
+    private func upload(_ values: [Float], rows: Int, columns: Int, as type: DeviceElementType) throws -> CUDAWeight {
+        let buffer = try runtime.allocator.allocate(byteCount: max(4, values.count * type.byteSize))
+        switch type {
+        case .f32:
+            try values.withUnsafeBytes { try stream.copy(from: $0, to: buffer) }
+        case .bf16:
+            let words = values.map { HalfPrecision.floatToBF16($0) }
+            try words.withUnsafeBytes { try stream.copy(from: $0, to: buffer) }
+        }
+        return CUDAWeight(buffer: buffer, rows: rows, columns: columns, elementType: type)
+    }
+
+    public func makeTensor(rows: Int, columns: Int) throws -> DeviceTensor {
+        let tensor = try DeviceTensor(rows: rows, columns: columns, elementType: activationType, allocator: runtime.allocator)
+        try stream.fill(tensor.buffer, byte: 0)
+        return tensor
+    }
+
+    public func makeCache(_ shape: KVCacheShape) throws -> CUDAKVCache {
+        try CUDAKVCache(shape: shape, elementType: activationType, allocator: runtime.allocator, stream: stream)
+    }
+
+    public func prepare(_ batch: ForwardBatch) throws {
+        // The previous step's buffers go back to the pool only once its kernels are done.
+        if step != nil { try stream.synchronize() }
+        step = try CUDAStepBuffers(batch: batch, allocator: runtime.allocator, stream: stream)
+    }
+
+    /// The prepared step; ops that index with the batch use its device copies.
+    func currentStep(rows: Int) throws -> CUDAStepBuffers {
+        guard let step, step.batch.tokens.count == rows else {
+            throw KilnError.invalidArgument("CUDABackend: an op of \(rows) rows ran without prepare(batch) for that batch")
+        }
+        return step
+    }
+
+    public func embed(tokens: [Int], table: CUDAWeight, scale: Float, into out: DeviceTensor) throws {
+        let step = try currentStep(rows: tokens.count)
+        try kernels.embed(tokens: step.tokens, table: table.buffer, tableType: table.elementType, vocabulary: table.rows,
+                          scale: scale, into: out, on: stream)
+    }
+
+    public func rmsNorm(_ x: DeviceTensor, weight: CUDAWeight, epsilon: Float, into out: DeviceTensor) throws {
+        try kernels.rmsNorm(x, weight: weight.buffer, epsilon: epsilon, into: out, on: stream)
+    }
+
+    public func headRMSNorm(_ x: DeviceTensor, heads: Int, headDim: Int, weight: CUDAWeight, epsilon: Float) throws {
+        try kernels.headRMSNorm(x, heads: heads, headDim: headDim, weight: weight.buffer, epsilon: epsilon, on: stream)
+    }
+
+    public func linear(_ x: DeviceTensor, weight: CUDAWeight, bias: CUDAWeight?, into out: DeviceTensor) throws {
+        precondition(x.columns == weight.columns && out.columns == weight.rows && out.rows == x.rows,
+                     "linear: x [\(x.rows), \(x.columns)] · w [\(weight.rows), \(weight.columns)] -> out [\(out.rows), \(out.columns)]")
+        guard x.rows > 0, weight.rows > 0 else { return }
+        var arguments = KernelArguments()
+        arguments.pointer(x.buffer)
+        arguments.pointer(weight.buffer)
+        arguments.pointer(bias?.buffer)
+        arguments.pointer(out.buffer)
+        arguments.int32(x.rows)
+        arguments.int32(weight.rows)
+        arguments.int32(x.columns)
+        try stream.launch(try kernels.function("linear_reference_\(weight.elementType.suffix)"),
+                          grid: ((weight.rows + 7) / 8, x.rows, 1), block: (256, 1, 1), arguments: arguments)
+    }
+
+    public func add(_ x: DeviceTensor, into accumulator: DeviceTensor) throws {
+        try kernels.add(x, into: accumulator, on: stream)
+    }
+
+    public func gatedActivation(gate: DeviceTensor, up: DeviceTensor, activation: GateActivation, into out: DeviceTensor) throws {
+        try kernels.gatedActivation(gate: gate, up: up, activation: activation, into: out, on: stream)
+    }
+
+    public func rope(_ x: DeviceTensor, heads: Int, headDim: Int, positions: [Int], parameters: RopeParameters) throws {
+        let step = try currentStep(rows: positions.count)
+        let table = try ropeTable(parameters.inverseFrequencies)
+        try kernels.rope(x, heads: heads, headDim: headDim, positions: step.positions, inverseFrequencies: table,
+                         pairs: parameters.inverseFrequencies.count, style: parameters.style, on: stream)
+    }
+
+    /// Inverse-frequency tables are uploaded once per distinct table (a model has one or two).
+    private func ropeTable(_ frequencies: [Float]) throws -> DeviceBuffer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let table = ropeTables[frequencies] { return table }
+        let buffer = try runtime.allocator.allocate(byteCount: max(4, frequencies.count * 4))
+        try frequencies.withUnsafeBytes { try stream.copy(from: $0, to: buffer) }
+        ropeTables[frequencies] = buffer
+        return buffer
+    }
+
+    public func writeCache(_ cache: CUDAKVCache, layer: Int, keys: DeviceTensor, values: DeviceTensor, slots: [Int]) throws {
+        let step = try currentStep(rows: slots.count)
+        let width = cache.shape.kvHeads * cache.shape.headDim
+        precondition(keys.columns >= width && values.columns >= width && keys.rows == slots.count)
+        guard !slots.isEmpty else { return }
+        var arguments = KernelArguments()
+        arguments.pointer(keys.buffer)
+        arguments.pointer(values.buffer)
+        arguments.pointer(cache.keys[layer])
+        arguments.pointer(cache.values[layer])
+        arguments.pointer(step.slots)
+        arguments.int32(width)
+        arguments.int32(keys.columns)
+        arguments.int32(values.columns)
+        try stream.launch(try kernels.function("kv_cache_write_\(keys.elementType.suffix)"),
+                          grid: (slots.count, 2, 1), block: (128, 1, 1), arguments: arguments)
+    }
+
+    public func attention(query: DeviceTensor, cache: CUDAKVCache, layer: Int, batch: ForwardBatch,
+                          parameters: AttentionParameters, into out: DeviceTensor) throws {
+        let step = try currentStep(rows: batch.tokens.count)
+        guard [64, 128, 256].contains(parameters.headDim) else {
+            throw KilnError.unsupported(path: name, reason: "attention head size \(parameters.headDim) (the CUDA kernels take 64, 128, 256)")
+        }
+        let group = parameters.heads / parameters.kvHeads
+        let type = query.elementType
+        // ABI of attention_prefill_* (README-attention.md): 128 threads, a tile of packed
+        // (token, head-of-group) rows per block in x, kv heads in y, sequences in z.
+        let rowsPerBlock = type == .bf16 ? 64 : 32
+        let shared = type == .bf16 ? 3 * 64 * (parameters.headDim + 8) * 2 : 3 * 32 * (parameters.headDim + 4) * 4 + 32 * 4
+        let function = try kernels.function("attention_prefill_\(type.suffix)_h\(parameters.headDim)")
+        if shared > 48 * 1024 { try kernels.setMaxDynamicSharedMemory(function, bytes: shared) }
+        let longest = batch.sequences.map(\.tokenCount).max() ?? 0
+        guard longest > 0 else { return }
+        var arguments = KernelArguments()
+        arguments.pointer(query.buffer)
+        arguments.int32(query.columns)
+        arguments.pointer(cache.keys[layer])
+        arguments.pointer(cache.values[layer])
+        arguments.pointer(out.buffer)
+        arguments.int32(out.columns)
+        arguments.pointer(step.positions)
+        arguments.pointer(step.sequenceTokenStart)
+        arguments.pointer(step.sequenceTokenCount)
+        arguments.pointer(step.sequenceContextLength)
+        arguments.pointer(step.blockTables)
+        arguments.int32(step.blockTableStride)
+        arguments.int32(cache.shape.blockSize)
+        arguments.int32(parameters.heads)
+        arguments.int32(parameters.kvHeads)
+        arguments.float(parameters.scale)
+        arguments.int32(parameters.slidingWindow ?? 0)
+        arguments.float(parameters.softcap ?? 0)
+        try stream.launch(function, grid: ((longest * group + rowsPerBlock - 1) / rowsPerBlock, parameters.kvHeads, batch.sequences.count),
+                          block: (128, 1, 1), sharedBytes: shared, arguments: arguments)
+    }
+
+    public func softcap(_ x: DeviceTensor, cap: Float) throws {
+        try kernels.softcap(x, cap: cap, on: stream)
+    }
+
+    public func gatherRows(_ x: DeviceTensor, rows: [Int], into out: DeviceTensor) throws {
+        guard !rows.isEmpty else { return }
+        let indices = try runtime.allocator.allocate(byteCount: rows.count * 4)
+        let values = rows.map { Int32($0) }
+        try values.withUnsafeBytes { try stream.copy(from: $0, to: indices) }
+        var arguments = KernelArguments()
+        arguments.pointer(x.buffer)
+        arguments.pointer(indices)
+        arguments.pointer(out.buffer)
+        arguments.int32(x.columns)
+        try stream.launch(try kernels.function("gather_rows_f32"), grid: (rows.count, 1, 1), block: (256, 1, 1), arguments: arguments)
+        try stream.synchronize() // `indices` is released on return
+    }
+
+    public func read(_ x: DeviceTensor) throws -> [Float] {
+        var values = [Float](repeating: 0, count: x.count)
+        try values.withUnsafeMutableBytes { try stream.copy(from: x.buffer, to: $0) }
+        try stream.synchronize()
+        return values
+    }
+}

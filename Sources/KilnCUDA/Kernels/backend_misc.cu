@@ -1,0 +1,40 @@
+// Small kernels the CUDA backend needs besides the fused ones: a reference fp32 matrix product
+// (the CPU-parity path; cuBLASLt and the GEMV kernels are the fast paths) and a row gather.
+#include "kiln_common.cuh"
+
+// out[m, n] = Σ_k x[m, k] · w[n, k] (+ bias[n]).  x: [M, K] fp32; w: [N, K] of W (fp32 or bf16);
+// bias: [N] fp32 or null; out: [M, N] fp32. One warp per output element, fp32 accumulation in a
+// fixed order (lane-strided partial sums, then a tree), so results are deterministic.
+// grid = (ceil(N / 8), M), block = 256 (8 warps, one output column each).
+template <typename W>
+__device__ __forceinline__ void linear_reference_body(const float* __restrict__ x, const W* __restrict__ w,
+                                                      const float* __restrict__ bias, float* __restrict__ out,
+                                                      int rows, int columns, int inner) {
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int n = blockIdx.x * 8 + warp;
+    const int m = blockIdx.y;
+    if (n >= columns || m >= rows) return;
+    const float* xRow = x + (long long)m * inner;
+    const W* wRow = w + (long long)n * inner;
+    float sum = 0.f;
+    for (int k = lane; k < inner; k += 32) sum += xRow[k] * to_float(wRow[k]);
+    for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_down_sync(0xffffffffu, sum, offset);
+    if (lane == 0) out[(long long)m * columns + n] = sum + (bias ? bias[n] : 0.f);
+}
+
+extern "C" __global__ void linear_reference_f32(const float* x, const float* w, const float* bias, float* out,
+                                                int rows, int columns, int inner) {
+    linear_reference_body<float>(x, w, bias, out, rows, columns, inner);
+}
+extern "C" __global__ void linear_reference_bf16(const float* x, const bf16* w, const float* bias, float* out,
+                                                 int rows, int columns, int inner) {
+    linear_reference_body<bf16>(x, w, bias, out, rows, columns, inner);
+}
+
+// out[i, :] = x[rows[i], :]. x: [*, columns]; out: [count, columns]; rows: [count] int32.
+// grid = count, block = 256.
+extern "C" __global__ void gather_rows_f32(const float* x, const int* rows, float* out, int columns) {
+    const long long source = rows[blockIdx.x];
+    for (int c = threadIdx.x; c < columns; c += blockDim.x)
+        out[(long long)blockIdx.x * columns + c] = x[source * columns + c];
+}
