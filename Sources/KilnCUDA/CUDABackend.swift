@@ -159,7 +159,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
                           parameters: AttentionParameters, into out: DeviceTensor) throws {
         let step = try currentStep(rows: batch.tokens.count)
         guard [64, 128, 256].contains(parameters.headDim) else {
-            throw KilnError.unsupported(path: name, reason: "attention head size \(parameters.headDim) (the CUDA kernels take 64, 128, 256)")
+            try referenceAttention(query: query, cache: cache, layer: layer, batch: batch, step: step, parameters: parameters, into: out)
+            return
         }
         let group = parameters.heads / parameters.kvHeads
         let type = query.elementType
@@ -192,6 +193,37 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         arguments.float(parameters.softcap ?? 0)
         try stream.launch(function, grid: ((longest * group + rowsPerBlock - 1) / rowsPerBlock, parameters.kvHeads, batch.sequences.count),
                           block: (128, 1, 1), sharedBytes: shared, arguments: arguments)
+    }
+
+    /// Head sizes the tuned kernels do not take (tiny test models): one warp per query head.
+    func referenceAttention(query: DeviceTensor, cache: CUDAKVCache, layer: Int, batch: ForwardBatch, step: CUDAStepBuffers,
+                            parameters: AttentionParameters, into out: DeviceTensor) throws {
+        guard parameters.headDim <= 256, query.elementType == .f32 else {
+            throw KilnError.unsupported(path: name, reason: "attention head size \(parameters.headDim) in \(query.elementType)")
+        }
+        let longest = batch.sequences.map(\.tokenCount).max() ?? 0
+        guard longest > 0 else { return }
+        var arguments = KernelArguments()
+        arguments.pointer(query.buffer)
+        arguments.int32(query.columns)
+        arguments.pointer(cache.keys[layer])
+        arguments.pointer(cache.values[layer])
+        arguments.pointer(out.buffer)
+        arguments.int32(out.columns)
+        arguments.pointer(step.positions)
+        arguments.pointer(step.sequenceTokenStart)
+        arguments.pointer(step.sequenceTokenCount)
+        arguments.pointer(step.blockTables)
+        arguments.int32(step.blockTableStride)
+        arguments.int32(cache.shape.blockSize)
+        arguments.int32(parameters.heads)
+        arguments.int32(parameters.kvHeads)
+        arguments.int32(parameters.headDim)
+        arguments.float(parameters.scale)
+        arguments.int32(parameters.slidingWindow ?? 0)
+        arguments.float(parameters.softcap ?? 0)
+        try stream.launch(try kernels.function("attention_reference_f32"), grid: (longest, parameters.heads, batch.sequences.count),
+                          block: (32, 1, 1), arguments: arguments)
     }
 
     public func softcap(_ x: DeviceTensor, cap: Float) throws {

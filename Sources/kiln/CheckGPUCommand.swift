@@ -64,7 +64,13 @@ struct CheckGPUCommand: ParsableCommand {
             let checks = try GPUParityChecks(runtime: runtime, seed: seed, quick: quick)
             try checks.runAll()
             var modelChecks = GPUModelChecks(runtime: runtime, seed: seed)
-            for model in models { try modelChecks.check(model, promptLength: 40, greedyTokens: greedyTokens) }
+            for model in models {
+                do {
+                    try modelChecks.check(model, promptLength: 40, greedyTokens: greedyTokens)
+                } catch let error as KilnError {
+                    modelChecks.recordFailure("model \((model as NSString).lastPathComponent): \(error.description)")
+                }
+            }
             let stats = runtime.allocator.statistics
             print("allocator: \(stats.requests) requests, \(stats.poolHits) from the pool, \(stats.deviceAllocations) cuMemAlloc, "
                   + "peak \(DeviceAllocator.bytesText(stats.peakBytesReserved)) held")

@@ -70,6 +70,9 @@ struct GPUModelChecks {
         record(agreed == greedyTokens, "model \(name): greedy tokens identical to the CPU for \(agreed) of \(greedyTokens)")
     }
 
+    /// Counts a model that could not be checked at all as a failure.
+    mutating func recordFailure(_ line: String) { record(false, line) }
+
     private mutating func record(_ ok: Bool, _ line: String) {
         print((ok ? "PASS " : "FAIL ") + line)
         if ok { passed += 1 } else { failed += 1 }

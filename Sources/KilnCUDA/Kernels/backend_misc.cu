@@ -38,3 +38,62 @@ extern "C" __global__ void gather_rows_f32(const float* x, const int* rows, floa
     for (int c = threadIdx.x; c < columns; c += blockDim.x)
         out[(long long)blockIdx.x * columns + c] = x[source * columns + c];
 }
+
+// Reference paged attention for any head size <= 256 (the tuned kernels take 64/128/256): one
+// warp per (sequence, new token, query head), keys visited in order with an online softmax in
+// fp32. Same semantics and ABI (less the strides of the tuned kernels) as attention_prefill.
+// grid = (longest token count, heads, sequences), block = 32.
+extern "C" __global__ void attention_reference_f32(
+    const float* query, int queryStride, const float* keyCache, const float* valueCache, float* out, int outStride,
+    const int* positions, const int* sequenceTokenStart, const int* sequenceTokenCount, const int* blockTables,
+    int blockTableStride, int blockSize, int heads, int kvHeads, int headDim, float scale, int slidingWindow,
+    float softcap) {
+    const int sequence = blockIdx.z, head = blockIdx.y, lane = threadIdx.x;
+    if ((int)blockIdx.x >= sequenceTokenCount[sequence]) return;
+    const int row = sequenceTokenStart[sequence] + blockIdx.x;
+    const int position = positions[row];
+    const int kvHead = head / (heads / kvHeads);
+    const int width = kvHeads * headDim;
+    const int* table = blockTables + (long long)sequence * blockTableStride;
+    const float* q = query + (long long)row * queryStride + head * headDim;
+    constexpr int kMaxPerLane = 8;  // headDim <= 256
+    float accumulator[kMaxPerLane];
+    float qPart[kMaxPerLane];
+    #pragma unroll
+    for (int i = 0; i < kMaxPerLane; ++i) {
+        const int d = lane + 32 * i;
+        accumulator[i] = 0.f;
+        qPart[i] = d < headDim ? q[d] : 0.f;
+    }
+    float runningMax = KILN_NEG_INFINITY, runningSum = 0.f;
+    const int first = slidingWindow > 0 ? max(0, position - slidingWindow + 1) : 0;
+    for (int key = first; key <= position; ++key) {
+        const long long slot = (long long)table[key / blockSize] * blockSize + key % blockSize;
+        const float* k = keyCache + slot * width + kvHead * headDim;
+        const float* v = valueCache + slot * width + kvHead * headDim;
+        float partial = 0.f;
+        #pragma unroll
+        for (int i = 0; i < kMaxPerLane; ++i) {
+            const int d = lane + 32 * i;
+            if (d < headDim) partial += qPart[i] * k[d];
+        }
+        float score = warp_sum(partial) * scale;
+        if (softcap > 0.f) score = softcap * tanhf(score / softcap);
+        const float newMax = fmaxf(runningMax, score);
+        const float correction = expf(runningMax - newMax);
+        const float weight = expf(score - newMax);
+        runningSum = runningSum * correction + weight;
+        #pragma unroll
+        for (int i = 0; i < kMaxPerLane; ++i) {
+            const int d = lane + 32 * i;
+            accumulator[i] = accumulator[i] * correction + (d < headDim ? weight * v[d] : 0.f);
+        }
+        runningMax = newMax;
+    }
+    float* destination = out + (long long)row * outStride + head * headDim;
+    #pragma unroll
+    for (int i = 0; i < kMaxPerLane; ++i) {
+        const int d = lane + 32 * i;
+        if (d < headDim) destination[d] = accumulator[i] / runningSum;
+    }
+}
