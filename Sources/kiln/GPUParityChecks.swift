@@ -47,6 +47,7 @@ final class GPUParityChecks {
         checkGatedActivation()
         checkSoftcap()
         checkArgmax()
+        try GPUMatmulChecks(runtime: runtime, stream: stream, seed: random.next(), quick: quick).runAll { $0 ? (passed += 1) : (failed += 1) }
     }
 
     // MARK: - Kernels
