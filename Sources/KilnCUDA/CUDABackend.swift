@@ -6,8 +6,9 @@ import KilnCore
 /// cache are fp32 (the CPU reference's precision); weights are fp32 (`.f32`, the parity mode) or
 /// bf16. Each step's batch is uploaded once by `prepare`; `read` synchronises.
 ///
-/// Matrix products here use the reference kernel (one warp per output, fp32 accumulation):
-/// correct for every shape and precise, not fast. cuBLASLt and the GEMV kernels replace it.
+/// Matrix products go through cuBLASLt (autotuned per shape bucket, fp32 compute, no TF32) when
+/// `libcublasLt` loads and weights and activations share a type; otherwise through the reference
+/// kernel (one warp per output, fp32 accumulation).
 public final class CUDABackend: Backend, @unchecked Sendable {
     public typealias Tensor = DeviceTensor
     public typealias Weight = CUDAWeight
@@ -19,6 +20,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public let stream: CUDAStream
     /// Matrix weights' element type on the device.
     public let weightType: DeviceElementType
+    /// cuBLASLt products, nil when the library is not found (the reference kernel then runs).
+    public let matmul: MatmulEngine?
     let activationType: DeviceElementType = .f32
     var step: CUDAStepBuffers?
     private var ropeTables: [[Float]: DeviceBuffer] = [:]
@@ -29,9 +32,12 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.runtime = runtime
         self.stream = try CUDAStream(device: runtime.device)
         self.weightType = weightType
+        matmul = try? MatmulEngine(runtime: runtime)
     }
 
-    public var name: String { "cuda:\(runtime.device.ordinal) (\(runtime.device.name))" }
+    public var name: String {
+        "cuda:\(runtime.device.ordinal) (\(runtime.device.name), matmul: \(matmul.map { "cuBLASLt \($0.blas.versionText)" } ?? "reference kernel"))"
+    }
 
     var kernels: CUDAKernels { runtime.kernels }
 
@@ -99,6 +105,11 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         precondition(x.columns == weight.columns && out.columns == weight.rows && out.rows == x.rows,
                      "linear: x [\(x.rows), \(x.columns)] · w [\(weight.rows), \(weight.columns)] -> out [\(out.rows), \(out.columns)]")
         guard x.rows > 0, weight.rows > 0 else { return }
+        if let matmul, weight.elementType == x.elementType {
+            let matrix = DeviceTensor(buffer: weight.buffer, rows: weight.rows, columns: weight.columns, elementType: weight.elementType)
+            try matmul.linear(x: x, weight: matrix, bias: bias?.buffer, out: out, on: stream)
+            return
+        }
         var arguments = KernelArguments()
         arguments.pointer(x.buffer)
         arguments.pointer(weight.buffer)
