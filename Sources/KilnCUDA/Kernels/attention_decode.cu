@@ -59,6 +59,45 @@ __device__ __forceinline__ void load_floats(const bf16* __restrict__ source, flo
     }
 }
 
+// N elements of T as they sit in memory (N * sizeof(T) / 4 words), so a step can have its K and
+// V loads in flight before it converts anything.
+template <typename T, int N>
+struct RawVector {
+    static constexpr int Words = N * (int)sizeof(T) / 4;
+    unsigned word[Words];
+};
+template <typename T, int N>
+__device__ __forceinline__ void load_raw(const T* __restrict__ source, RawVector<T, N>& raw) {
+    constexpr int Words = RawVector<T, N>::Words;
+    if constexpr (Words == 1) {
+        raw.word[0] = *reinterpret_cast<const unsigned*>(source);
+    } else if constexpr (Words == 2) {
+        const uint2 x = *reinterpret_cast<const uint2*>(source);
+        raw.word[0] = x.x; raw.word[1] = x.y;
+    } else {
+#pragma unroll
+        for (int i = 0; i < Words; i += 4) {
+            const uint4 x = reinterpret_cast<const uint4*>(source)[i / 4];
+            raw.word[i] = x.x; raw.word[i + 1] = x.y; raw.word[i + 2] = x.z; raw.word[i + 3] = x.w;
+        }
+    }
+}
+template <typename T, int N>
+__device__ __forceinline__ void clear_raw(RawVector<T, N>& raw) {
+#pragma unroll
+    for (int i = 0; i < RawVector<T, N>::Words; ++i) raw.word[i] = 0u;
+}
+template <int N>
+__device__ __forceinline__ void raw_to_floats(const RawVector<float, N>& raw, float (&value)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) value[i] = __uint_as_float(raw.word[i]);
+}
+template <int N>
+__device__ __forceinline__ void raw_to_floats(const RawVector<bf16, N>& raw, float (&value)[N]) {
+#pragma unroll
+    for (int i = 0; i < N / 2; ++i) unpack_bf16x2(raw.word[i], value[2 * i], value[2 * i + 1]);
+}
+
 // Transposing butterfly over the 32 lanes: on entry each lane holds its share of 32 sums
 // (items 0..31); on exit value[0] of lane i is the full sum of item i. At the stage of width w,
 // a lane keeps the half of its items whose bit w matches its own and sends the other half.
@@ -97,6 +136,9 @@ __device__ __forceinline__ void attention_decode_body(
     static_assert(GroupTile == 1 || GroupTile == 2 || GroupTile == 4 || GroupTile == 8, "group tile 1, 2, 4 or 8");
     constexpr int DimsPerLane = HeadDim / 32;
     constexpr int KeysPerStep = 32 / GroupTile;
+    // V loads go out with the K loads when a step's V fits in 32 registers (bf16: every
+    // instantiation but g1 of head 128 and g1, g2 of head 256).
+    constexpr bool PreloadValues = KeysPerStep * RawVector<T, DimsPerLane>::Words <= 32;
 
     const int group = heads / kvHeads;
     const int chunks = (group + GroupTile - 1) / GroupTile;
@@ -155,18 +197,27 @@ __device__ __forceinline__ void attention_decode_body(
             mySlot = blockTable[key / blockSize] * blockSize + key % blockSize;
         }
 
+        // Every K load of the step (and its V loads, when they fit in registers) goes out first.
+        RawVector<T, DimsPerLane> keyRaw[KeysPerStep];
+        RawVector<T, DimsPerLane> valueRaw[PreloadValues ? KeysPerStep : 1];
+#pragma unroll
+        for (int k = 0; k < KeysPerStep; ++k) {
+            const int slot = __shfl_sync(0xffffffffu, mySlot, k);
+            if (slot >= 0) {
+                load_raw(keyCache + slot * slotStride + kvOffset, keyRaw[k]);
+                if constexpr (PreloadValues) load_raw(valueCache + slot * slotStride + kvOffset, valueRaw[k]);
+            } else {
+                clear_raw(keyRaw[k]);
+                if constexpr (PreloadValues) clear_raw(valueRaw[k]);
+            }
+        }
+
         // partial[k * GroupTile + g] = this lane's share of q[g] · K[key k].
         float partial[32];
 #pragma unroll
         for (int k = 0; k < KeysPerStep; ++k) {
-            const int slot = __shfl_sync(0xffffffffu, mySlot, k);
             float key[DimsPerLane];
-            if (slot >= 0) {
-                load_floats<DimsPerLane>(keyCache + slot * slotStride + kvOffset, key);
-            } else {
-#pragma unroll
-                for (int d = 0; d < DimsPerLane; ++d) key[d] = 0.0f;
-            }
+            raw_to_floats(keyRaw[k], key);
 #pragma unroll
             for (int g = 0; g < GroupTile; ++g) {
                 float sum = 0.0f;
@@ -199,13 +250,17 @@ __device__ __forceinline__ void attention_decode_body(
         }
 #pragma unroll
         for (int k = 0; k < KeysPerStep; ++k) {
-            const int slot = __shfl_sync(0xffffffffu, mySlot, k);
             float value[DimsPerLane];
-            if (slot >= 0) {
-                load_floats<DimsPerLane>(valueCache + slot * slotStride + kvOffset, value);
+            if constexpr (PreloadValues) {
+                raw_to_floats(valueRaw[k], value);
             } else {
+                const int slot = __shfl_sync(0xffffffffu, mySlot, k);
+                if (slot >= 0) {
+                    load_floats<DimsPerLane>(valueCache + slot * slotStride + kvOffset, value);
+                } else {
 #pragma unroll
-                for (int d = 0; d < DimsPerLane; ++d) value[d] = 0.0f;
+                    for (int d = 0; d < DimsPerLane; ++d) value[d] = 0.0f;
+                }
             }
 #pragma unroll
             for (int g = 0; g < GroupTile; ++g) {
