@@ -2,9 +2,11 @@ import Foundation
 import KilnBackend
 import KilnCore
 
-/// The CUDA backend: every `Backend` op as kernels queued on one stream. Activations and the KV
-/// cache are fp32 (the CPU reference's precision); weights are fp32 (`.f32`, the parity mode) or
-/// bf16. Each step's batch is uploaded once by `prepare`; `read` synchronises.
+/// The CUDA backend: every `Backend` op as kernels queued on one stream, in one precision:
+/// `.f32` (weights, activations and KV cache in fp32: the parity mode, checked against the CPU
+/// reference) or `.bf16` (all three in bf16, fp32 arithmetic inside every kernel: the fast
+/// path). Norm weights and biases stay fp32. Each step's batch is uploaded once by `prepare`;
+/// `read` synchronises.
 ///
 /// Matrix products go through cuBLASLt (autotuned per shape bucket, fp32 compute, no TF32) when
 /// `libcublasLt` loads and weights and activations share a type; otherwise through the reference
@@ -18,20 +20,20 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public let runtime: CUDARuntime
     /// The stream every op is queued on.
     public let stream: CUDAStream
-    /// Matrix weights' element type on the device.
-    public let weightType: DeviceElementType
+    /// Element type of matrix weights, activations and the KV cache.
+    public let precision: DeviceElementType
     /// cuBLASLt products, nil when the library is not found (the reference kernel then runs).
     public let matmul: MatmulEngine?
-    let activationType: DeviceElementType = .f32
+    var activationType: DeviceElementType { precision }
     var step: CUDAStepBuffers?
     private var ropeTables: [[Float]: DeviceBuffer] = [:]
     private let lock = NSLock()
 
-    /// Opens GPU `ordinal` with matrix weights stored as `weightType`.
-    public init(runtime: CUDARuntime, weightType: DeviceElementType = .f32) throws {
+    /// A backend on `runtime`'s GPU computing in `precision`.
+    public init(runtime: CUDARuntime, precision: DeviceElementType = .f32) throws {
         self.runtime = runtime
         self.stream = try CUDAStream(device: runtime.device)
-        self.weightType = weightType
+        self.precision = precision
         matmul = try? MatmulEngine(runtime: runtime)
     }
 
@@ -43,12 +45,15 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     public func loadWeight(_ source: WeightSource) throws -> CUDAWeight {
         let values = try source.floats()
-        let type: DeviceElementType = source.shape.count == 1 ? .f32 : weightType
-        return try upload(values, rows: source.rows, columns: source.columns, as: type)
+        if source.shape.count == 1 { return try loadVector(values, name: source.name) }
+        return try upload(values, rows: source.rows, columns: source.columns, as: precision)
     }
 
     public func loadVector(_ values: [Float], name: String) throws -> CUDAWeight {
-        try upload(values, rows: 1, columns: values.count, as: .f32)
+        let vector = try upload(values, rows: 1, columns: values.count, as: .f32)
+        guard precision == .bf16 else { return vector }
+        let copy = try upload(values, rows: 1, columns: values.count, as: .bf16)
+        return CUDAWeight(buffer: vector.buffer, rows: 1, columns: values.count, elementType: .f32, bf16Copy: copy.buffer)
     }
 
     private func upload(_ values: [Float], rows: Int, columns: Int, as type: DeviceElementType) throws -> CUDAWeight {
@@ -107,8 +112,12 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         guard x.rows > 0, weight.rows > 0 else { return }
         if let matmul, weight.elementType == x.elementType {
             let matrix = DeviceTensor(buffer: weight.buffer, rows: weight.rows, columns: weight.columns, elementType: weight.elementType)
-            try matmul.linear(x: x, weight: matrix, bias: bias?.buffer, out: out, on: stream)
+            let biasBuffer = out.elementType == .bf16 ? bias?.bf16Copy : bias?.buffer
+            try matmul.linear(x: x, weight: matrix, bias: biasBuffer, out: out, on: stream)
             return
+        }
+        guard x.elementType == .f32 else {
+            throw KilnError.unsupported(path: name, reason: "a \(x.elementType) product without cuBLASLt (install libcublasLt, e.g. pip install nvidia-cublas)")
         }
         var arguments = KernelArguments()
         arguments.pointer(x.buffer)
@@ -251,14 +260,20 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         arguments.pointer(indices)
         arguments.pointer(out.buffer)
         arguments.int32(x.columns)
-        try stream.launch(try kernels.function("gather_rows_f32"), grid: (rows.count, 1, 1), block: (256, 1, 1), arguments: arguments)
+        try stream.launch(try kernels.function("gather_rows_\(x.elementType.suffix)"), grid: (rows.count, 1, 1), block: (256, 1, 1), arguments: arguments)
         try stream.synchronize() // `indices` is released on return
     }
 
     public func read(_ x: DeviceTensor) throws -> [Float] {
-        var values = [Float](repeating: 0, count: x.count)
-        try values.withUnsafeMutableBytes { try stream.copy(from: x.buffer, to: $0) }
-        try stream.synchronize()
-        return values
+        switch x.elementType {
+        case .f32:
+            var values = [Float](repeating: 0, count: x.count)
+            try values.withUnsafeMutableBytes { try stream.copy(from: x.buffer, to: $0) }
+            return values
+        case .bf16:
+            var words = [UInt16](repeating: 0, count: x.count)
+            try words.withUnsafeMutableBytes { try stream.copy(from: x.buffer, to: $0) }
+            return words.map { HalfPrecision.bf16ToFloat($0) }
+        }
     }
 }

@@ -7,11 +7,15 @@ public final class CUDAWeight: @unchecked Sendable {
     public let columns: Int
     /// Stored element type.
     public let elementType: DeviceElementType
+    /// For fp32 vectors: a bf16 copy, for epilogues of bf16 products (cuBLASLt wants the bias in
+    /// the output's type). Nil for matrices.
+    public let bf16Copy: DeviceBuffer?
 
-    init(buffer: DeviceBuffer, rows: Int, columns: Int, elementType: DeviceElementType) {
+    init(buffer: DeviceBuffer, rows: Int, columns: Int, elementType: DeviceElementType, bf16Copy: DeviceBuffer? = nil) {
         self.buffer = buffer
         self.rows = rows
         self.columns = columns
         self.elementType = elementType
+        self.bf16Copy = bf16Copy
     }
 }

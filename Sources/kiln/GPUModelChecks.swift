@@ -24,7 +24,7 @@ struct GPUModelChecks {
         let checkpoint = try Checkpoint.open(path)
         let provider = try CheckpointWeights(checkpoint: checkpoint)
         let cpu = try DecoderModel(provider: provider, backend: CPUBackend())
-        let gpu = try DecoderModel(provider: provider, backend: try CUDABackend(runtime: runtime, weightType: .f32))
+        let gpu = try DecoderModel(provider: provider, backend: try CUDABackend(runtime: runtime, precision: .f32))
         var generator = SplitMixGenerator(seed: seed)
         let vocabulary = provider.config.vocabularySize
         let prompt = (0..<promptLength).map { _ in Int(generator.next() % UInt64(vocabulary)) }
@@ -68,6 +68,18 @@ struct GPUModelChecks {
             gpuNext = argmax(try gpu.forward(next, cache: gpuCache)[0])
         }
         record(agreed == greedyTokens, "model \(name): greedy tokens identical to the CPU for \(agreed) of \(greedyTokens)")
+
+        // The bf16 fast path: weights, activations and KV cache in bf16 (fp32 inside kernels).
+        let fast = try DecoderModel(provider: provider, backend: try CUDABackend(runtime: runtime, precision: .bf16))
+        let fastCache = try fast.backend.makeCache(fast.cacheShape(blocks: blocks, blockSize: blockSize))
+        let fastLogits = try fast.forward(batch, cache: fastCache)
+        var fastDifference = 0.0
+        for (a, b) in zip(fastLogits, cpuLogits) {
+            for (x, y) in zip(a, b) { fastDifference += Double(x - y) * Double(x - y) }
+        }
+        let fastError = (fastDifference / max(reference, 1e-30)).squareRoot()
+        record(fastError < 5e-2 && fastError.isFinite,
+               String(format: "model %@: bf16 path prompt logits rel error %.2e vs the fp32 CPU (bound 5e-2)", name, fastError))
     }
 
     /// Counts a model that could not be checked at all as a failure.

@@ -29,6 +29,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Backend: cpu, cuda, or auto (CUDA when a GPU is found).")
     var backend: String = "auto"
 
+    @Option(help: "CUDA precision of weights, activations and KV cache: bf16 (fast) or f32 (matches the CPU reference).")
+    var precision: String = "bf16"
+
     @Option(help: "Use deterministic random weights of a published shape instead of a checkpoint: \(RandomWeightPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var randomWeights: String?
 
@@ -59,8 +62,11 @@ struct GenerateCommand: ParsableCommand {
     /// when none can, so the CPU runs).
     func openCUDA() throws -> CUDABackend? {
         guard backend != "cpu" else { return nil }
+        guard let type = DeviceElementType(rawValue: precision) else {
+            throw KilnError.invalidArgument("--precision \(precision): choose bf16 or f32")
+        }
         do {
-            return try CUDABackend(runtime: try CUDARuntime())
+            return try CUDABackend(runtime: try CUDARuntime(), precision: type)
         } catch let error as KilnError {
             if backend == "cuda" { throw error }
             return nil

@@ -97,3 +97,10 @@ extern "C" __global__ void attention_reference_f32(
         if (d < headDim) destination[d] = accumulator[i] / runningSum;
     }
 }
+
+// gather_rows for bf16 activations (same ABI as gather_rows_f32).
+extern "C" __global__ void gather_rows_bf16(const bf16* x, const int* rows, bf16* out, int columns) {
+    const long long source = rows[blockIdx.x];
+    for (int c = threadIdx.x; c < columns; c += blockDim.x)
+        out[(long long)blockIdx.x * columns + c] = x[source * columns + c];
+}
