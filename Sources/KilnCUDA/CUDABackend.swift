@@ -218,8 +218,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Head sizes the tuned kernels do not take (tiny test models): one warp per query head.
     func referenceAttention(query: DeviceTensor, cache: CUDAKVCache, layer: Int, batch: ForwardBatch, step: CUDAStepBuffers,
                             parameters: AttentionParameters, into out: DeviceTensor) throws {
-        guard parameters.headDim <= 256, query.elementType == .f32 else {
-            throw KilnError.unsupported(path: name, reason: "attention head size \(parameters.headDim) in \(query.elementType)")
+        guard parameters.headDim <= 256 else {
+            throw KilnError.unsupported(path: name, reason: "attention head size \(parameters.headDim) (at most 256)")
         }
         let longest = batch.sequences.map(\.tokenCount).max() ?? 0
         guard longest > 0 else { return }
@@ -242,7 +242,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         arguments.float(parameters.scale)
         arguments.int32(parameters.slidingWindow ?? 0)
         arguments.float(parameters.softcap ?? 0)
-        try stream.launch(try kernels.function("attention_reference_f32"), grid: (longest, parameters.heads, batch.sequences.count),
+        try stream.launch(try kernels.function("attention_reference_\(query.elementType.suffix)"), grid: (longest, parameters.heads, batch.sequences.count),
                           block: (32, 1, 1), arguments: arguments)
     }
 

@@ -42,7 +42,7 @@ public enum KernelLibrary {
             KernelSource(fileName: "argmax.cu", text: text(PackageResources.argmax_cu),
                          kernels: each(["argmax"])),
             KernelSource(fileName: "backend_misc.cu", text: text(PackageResources.backend_misc_cu),
-                         kernels: ["linear_reference_f32", "linear_reference_bf16", "gather_rows_f32", "gather_rows_bf16", "attention_reference_f32"]),
+                         kernels: ["linear_reference_f32", "linear_reference_bf16", "gather_rows_f32", "gather_rows_bf16", "attention_reference_f32", "attention_reference_bf16"]),
             KernelSource(fileName: "kv_cache_write.cu", text: text(PackageResources.kv_cache_write_cu),
                          kernels: each(["kv_cache_write"])),
             KernelSource(fileName: "attention_prefill.cu", text: text(PackageResources.attention_prefill_cu),

@@ -42,9 +42,10 @@ extern "C" __global__ void gather_rows_f32(const float* x, const int* rows, floa
 // Reference paged attention for any head size <= 256 (the tuned kernels take 64/128/256): one
 // warp per (sequence, new token, query head), keys visited in order with an online softmax in
 // fp32. Same semantics and ABI (less the strides of the tuned kernels) as attention_prefill.
-// grid = (longest token count, heads, sequences), block = 32.
-extern "C" __global__ void attention_reference_f32(
-    const float* query, int queryStride, const float* keyCache, const float* valueCache, float* out, int outStride,
+// grid = (longest token count, heads, sequences), block = 32. T: float or bf16 (fp32 arithmetic).
+template <typename T>
+__device__ __forceinline__ void attention_reference_body(
+    const T* query, int queryStride, const T* keyCache, const T* valueCache, T* out, int outStride,
     const int* positions, const int* sequenceTokenStart, const int* sequenceTokenCount, const int* blockTables,
     int blockTableStride, int blockSize, int heads, int kvHeads, int headDim, float scale, int slidingWindow,
     float softcap) {
@@ -55,7 +56,7 @@ extern "C" __global__ void attention_reference_f32(
     const int kvHead = head / (heads / kvHeads);
     const int width = kvHeads * headDim;
     const int* table = blockTables + (long long)sequence * blockTableStride;
-    const float* q = query + (long long)row * queryStride + head * headDim;
+    const T* q = query + (long long)row * queryStride + head * headDim;
     constexpr int kMaxPerLane = 8;  // headDim <= 256
     float accumulator[kMaxPerLane];
     float qPart[kMaxPerLane];
@@ -63,19 +64,19 @@ extern "C" __global__ void attention_reference_f32(
     for (int i = 0; i < kMaxPerLane; ++i) {
         const int d = lane + 32 * i;
         accumulator[i] = 0.f;
-        qPart[i] = d < headDim ? q[d] : 0.f;
+        qPart[i] = d < headDim ? to_float(q[d]) : 0.f;
     }
     float runningMax = KILN_NEG_INFINITY, runningSum = 0.f;
     const int first = slidingWindow > 0 ? max(0, position - slidingWindow + 1) : 0;
     for (int key = first; key <= position; ++key) {
         const long long slot = (long long)table[key / blockSize] * blockSize + key % blockSize;
-        const float* k = keyCache + slot * width + kvHead * headDim;
-        const float* v = valueCache + slot * width + kvHead * headDim;
+        const T* k = keyCache + slot * width + kvHead * headDim;
+        const T* v = valueCache + slot * width + kvHead * headDim;
         float partial = 0.f;
         #pragma unroll
         for (int i = 0; i < kMaxPerLane; ++i) {
             const int d = lane + 32 * i;
-            if (d < headDim) partial += qPart[i] * k[d];
+            if (d < headDim) partial += qPart[i] * to_float(k[d]);
         }
         float score = warp_sum(partial) * scale;
         if (softcap > 0.f) score = softcap * tanhf(score / softcap);
@@ -86,17 +87,30 @@ extern "C" __global__ void attention_reference_f32(
         #pragma unroll
         for (int i = 0; i < kMaxPerLane; ++i) {
             const int d = lane + 32 * i;
-            accumulator[i] = accumulator[i] * correction + (d < headDim ? weight * v[d] : 0.f);
+            accumulator[i] = accumulator[i] * correction + (d < headDim ? weight * to_float(v[d]) : 0.f);
         }
         runningMax = newMax;
     }
-    float* destination = out + (long long)row * outStride + head * headDim;
+    T* destination = out + (long long)row * outStride + head * headDim;
     #pragma unroll
     for (int i = 0; i < kMaxPerLane; ++i) {
         const int d = lane + 32 * i;
-        if (d < headDim) destination[d] = accumulator[i] / runningSum;
+        if (d < headDim) destination[d] = from_float<T>(accumulator[i] / runningSum);
     }
 }
+
+#define KILN_ATTENTION_REFERENCE(T, SUFFIX)                                                                       \
+    extern "C" __global__ void attention_reference_##SUFFIX(                                                      \
+        const T* query, int queryStride, const T* keyCache, const T* valueCache, T* out, int outStride,           \
+        const int* positions, const int* sequenceTokenStart, const int* sequenceTokenCount, const int* blockTables, \
+        int blockTableStride, int blockSize, int heads, int kvHeads, int headDim, float scale, int slidingWindow,  \
+        float softcap) {                                                                                          \
+        attention_reference_body<T>(query, queryStride, keyCache, valueCache, out, outStride, positions,          \
+                                    sequenceTokenStart, sequenceTokenCount, blockTables, blockTableStride,        \
+                                    blockSize, heads, kvHeads, headDim, scale, slidingWindow, softcap);           \
+    }
+KILN_ATTENTION_REFERENCE(float, f32)
+KILN_ATTENTION_REFERENCE(bf16, bf16)
 
 // gather_rows for bf16 activations (same ABI as gather_rows_f32).
 extern "C" __global__ void gather_rows_bf16(const bf16* x, const int* rows, bf16* out, int columns) {
