@@ -81,11 +81,10 @@ struct GenerateCommand: ParsableCommand {
             }
             guard promptLength >= 1 else { throw KilnError.invalidArgument("--prompt-length must be >= 1") }
             let model = try DecoderModel(provider: RandomWeights(config: preset.config), backend: device)
-            printError("backend: \(device.name)")
             var generator = SeededGenerator(seed: 1)
             let prompt = (0..<promptLength).map { _ in Int(generator.next() % UInt64(preset.config.vocabularySize)) }
             try run(TextGenerator(model: model, tokenizer: nil), prompt: prompt, parameters: parameters,
-                    loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: nil)
+                    loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: nil, backendName: device.name)
             return
         }
         let (modelPath, prompt) = try modelAndPrompt()
@@ -109,9 +108,8 @@ struct GenerateCommand: ParsableCommand {
         // Chat templates write BOS themselves (as transformers' apply_chat_template assumes).
         let ids = tokenizer.encode(text, addSpecialTokens: !chat, parseSpecial: true)
         let model = try DecoderModel(provider: weights, backend: device)
-        if !json { printError("backend: \(device.name)") }
         try run(TextGenerator(model: model, tokenizer: tokenizer), prompt: ids, parameters: parameters,
-                loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: tokenizer)
+                loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: tokenizer, backendName: device.name)
     }
 
     /// MODEL and PROMPT from the positional arguments (MODEL defaults to the small real model).
@@ -131,17 +129,17 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run<B: Backend>(_ generator: TextGenerator<B>, prompt: [Int], parameters: SamplingParameters, loadSeconds: Double,
-             tokenizer: (any Tokenizer)?) throws {
+             tokenizer: (any Tokenizer)?, backendName: String) throws {
         let output = FileHandle.standardOutput
         let result = try generator.generate(promptIDs: prompt, parameters: parameters) { token, text in
             if !json, !text.isEmpty { output.write(Data(text.utf8)) }
             if !json, tokenizer == nil { output.write(Data("\(token.id) ".utf8)) }
         }
         if json {
-            print(try GenerateReport.json(result, loadSeconds: loadSeconds))
+            print(try GenerateReport.json(result, loadSeconds: loadSeconds, backend: backendName))
         } else {
             output.write(Data("\n".utf8))
-            printError(GenerateReport.summary(result, loadSeconds: loadSeconds))
+            printError(GenerateReport.summary(result, loadSeconds: loadSeconds, backend: backendName))
         }
     }
 }

@@ -3,8 +3,9 @@ import KilnEngine
 
 /// The JSON object and the closing line of `kiln generate`.
 enum GenerateReport {
-    static func json(_ result: GenerationResult, loadSeconds: Double) throws -> String {
+    static func json(_ result: GenerationResult, loadSeconds: Double, backend: String) throws -> String {
         var object: [String: Any] = [
+            "backend": backend,
             "prompt_ids": result.promptIDs,
             "output_ids": result.outputIDs,
             "text": result.text,
@@ -24,9 +25,9 @@ enum GenerateReport {
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func summary(_ result: GenerationResult, loadSeconds: Double) -> String {
+    static func summary(_ result: GenerationResult, loadSeconds: Double, backend: String) -> String {
         let prefillRate = result.prefillSeconds > 0 ? Double(result.promptIDs.count) / result.prefillSeconds : 0
-        return String(format: "[load %.2f s | prompt %d tokens, %.2f s (%.1f tokens/s) | %d tokens at %.2f tokens/s | finish: %@]",
+        return "[\(backend) | " + String(format: "load %.2f s | prompt %d tokens, %.2f s (%.1f tokens/s) | %d tokens at %.2f tokens/s | finish: %@]",
                       loadSeconds, result.promptIDs.count, result.prefillSeconds, prefillRate,
                       result.outputIDs.count, result.decodeTokensPerSecond, result.finishReason.openAIName)
     }
