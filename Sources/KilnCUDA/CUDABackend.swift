@@ -192,6 +192,14 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         if shared > 48 * 1024 { try kernels.setMaxDynamicSharedMemory(function, bytes: shared) }
         let longest = batch.sequences.map(\.tokenCount).max() ?? 0
         guard longest > 0 else { return }
+        let arguments = attentionArguments(query: query, cache: cache, layer: layer, step: step, parameters: parameters, out: out)
+        try stream.launch(function, grid: ((longest * group + rowsPerBlock - 1) / rowsPerBlock, parameters.kvHeads, batch.sequences.count),
+                          block: (128, 1, 1), sharedBytes: shared, arguments: arguments)
+    }
+
+    /// The parameters shared by attention_prefill_* and attention_reference_* (README-attention.md).
+    func attentionArguments(query: DeviceTensor, cache: CUDAKVCache, layer: Int, step: CUDAStepBuffers,
+                            parameters: AttentionParameters, out: DeviceTensor) -> KernelArguments {
         var arguments = KernelArguments()
         arguments.pointer(query.buffer)
         arguments.int32(query.columns)
@@ -211,8 +219,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         arguments.float(parameters.scale)
         arguments.int32(parameters.slidingWindow ?? 0)
         arguments.float(parameters.softcap ?? 0)
-        try stream.launch(function, grid: ((longest * group + rowsPerBlock - 1) / rowsPerBlock, parameters.kvHeads, batch.sequences.count),
-                          block: (128, 1, 1), sharedBytes: shared, arguments: arguments)
+        return arguments
     }
 
     /// Head sizes the tuned kernels do not take (tiny test models): one warp per query head.
@@ -223,25 +230,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         }
         let longest = batch.sequences.map(\.tokenCount).max() ?? 0
         guard longest > 0 else { return }
-        var arguments = KernelArguments()
-        arguments.pointer(query.buffer)
-        arguments.int32(query.columns)
-        arguments.pointer(cache.keys[layer])
-        arguments.pointer(cache.values[layer])
-        arguments.pointer(out.buffer)
-        arguments.int32(out.columns)
-        arguments.pointer(step.positions)
-        arguments.pointer(step.sequenceTokenStart)
-        arguments.pointer(step.sequenceTokenCount)
-        arguments.pointer(step.blockTables)
-        arguments.int32(step.blockTableStride)
-        arguments.int32(cache.shape.blockSize)
-        arguments.int32(parameters.heads)
-        arguments.int32(parameters.kvHeads)
+        var arguments = attentionArguments(query: query, cache: cache, layer: layer, step: step, parameters: parameters, out: out)
         arguments.int32(parameters.headDim)
-        arguments.float(parameters.scale)
-        arguments.int32(parameters.slidingWindow ?? 0)
-        arguments.float(parameters.softcap ?? 0)
         try stream.launch(try kernels.function("attention_reference_\(query.elementType.suffix)"), grid: (longest, parameters.heads, batch.sequences.count),
                           block: (32, 1, 1), arguments: arguments)
     }

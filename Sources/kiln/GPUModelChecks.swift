@@ -3,6 +3,7 @@ import KilnBackend
 import KilnCore
 import KilnCPU
 import KilnCUDA
+import KilnEngine
 import KilnFormats
 import KilnModels
 
@@ -25,7 +26,7 @@ struct GPUModelChecks {
         let provider = try CheckpointWeights(checkpoint: checkpoint)
         let cpu = try DecoderModel(provider: provider, backend: CPUBackend())
         let gpu = try DecoderModel(provider: provider, backend: try CUDABackend(runtime: runtime, precision: .f32))
-        var generator = SplitMixGenerator(seed: seed)
+        var generator = SeededGenerator(seed: seed)
         let vocabulary = provider.config.vocabularySize
         let prompt = (0..<promptLength).map { _ in Int(generator.next() % UInt64(vocabulary)) }
         let name = (path as NSString).lastPathComponent
@@ -88,18 +89,5 @@ struct GPUModelChecks {
     private mutating func record(_ ok: Bool, _ line: String) {
         print((ok ? "PASS " : "FAIL ") + line)
         if ok { passed += 1 } else { failed += 1 }
-    }
-}
-
-/// SplitMix64, for the checks' random prompts.
-struct SplitMixGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -41,14 +41,15 @@ extern "C" __global__ void gather_rows_f32(const float* x, const int* rows, floa
 
 // Reference paged attention for any head size <= 256 (the tuned kernels take 64/128/256): one
 // warp per (sequence, new token, query head), keys visited in order with an online softmax in
-// fp32. Same semantics and ABI (less the strides of the tuned kernels) as attention_prefill.
+// fp32. Same semantics and parameters as attention_prefill (sequenceContextLength unused), then
+// the head size.
 // grid = (longest token count, heads, sequences), block = 32. T: float or bf16 (fp32 arithmetic).
 template <typename T>
 __device__ __forceinline__ void attention_reference_body(
     const T* query, int queryStride, const T* keyCache, const T* valueCache, T* out, int outStride,
     const int* positions, const int* sequenceTokenStart, const int* sequenceTokenCount, const int* blockTables,
-    int blockTableStride, int blockSize, int heads, int kvHeads, int headDim, float scale, int slidingWindow,
-    float softcap) {
+    int blockTableStride, int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap,
+    int headDim) {
     const int sequence = blockIdx.z, head = blockIdx.y, lane = threadIdx.x;
     if ((int)blockIdx.x >= sequenceTokenCount[sequence]) return;
     const int row = sequenceTokenStart[sequence] + blockIdx.x;
@@ -102,12 +103,12 @@ __device__ __forceinline__ void attention_reference_body(
 #define KILN_ATTENTION_REFERENCE(T, SUFFIX)                                                                       \
     extern "C" __global__ void attention_reference_##SUFFIX(                                                      \
         const T* query, int queryStride, const T* keyCache, const T* valueCache, T* out, int outStride,           \
-        const int* positions, const int* sequenceTokenStart, const int* sequenceTokenCount, const int* blockTables, \
-        int blockTableStride, int blockSize, int heads, int kvHeads, int headDim, float scale, int slidingWindow,  \
-        float softcap) {                                                                                          \
+        const int* positions, const int* sequenceTokenStart, const int* sequenceTokenCount,                       \
+        const int* sequenceContextLength, const int* blockTables, int blockTableStride, int blockSize, int heads,  \
+        int kvHeads, float scale, int slidingWindow, float softcap, int headDim) {                                \
         attention_reference_body<T>(query, queryStride, keyCache, valueCache, out, outStride, positions,          \
                                     sequenceTokenStart, sequenceTokenCount, blockTables, blockTableStride,        \
-                                    blockSize, heads, kvHeads, headDim, scale, slidingWindow, softcap);           \
+                                    blockSize, heads, kvHeads, scale, slidingWindow, softcap, headDim);           \
     }
 KILN_ATTENTION_REFERENCE(float, f32)
 KILN_ATTENTION_REFERENCE(bf16, bf16)
