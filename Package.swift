@@ -35,6 +35,7 @@ let package = Package(
         // compiled by NVRTC at first use, cached on disk.
         .target(
             name: "KilnCUDA", dependencies: ["KilnBackend", "KilnCore"],
+            exclude: ["Kernels/README-attention.md", "Kernels/README-gemv.md"],
             resources: [
                 .embedInCode("Kernels/kiln_common.cuh"),
                 .embedInCode("Kernels/embedding.cu"),
@@ -45,6 +46,8 @@ let package = Package(
                 .embedInCode("Kernels/backend_misc.cu"),
                 .embedInCode("Kernels/kv_cache_write.cu"),
                 .embedInCode("Kernels/attention_prefill.cu"),
+                .embedInCode("Kernels/attention_decode.cu"),
+                .embedInCode("Kernels/gemv.cu"),
             ],
             swiftSettings: strictSettings),
         // Model families (Llama/Qwen2, Gemma 1/2/3) written once against `Backend`.
