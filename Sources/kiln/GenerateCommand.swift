@@ -26,11 +26,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "System message for --chat.")
     var system: String?
 
-    @Option(help: "Backend: cpu, cuda, or auto (CUDA when a GPU is found).")
-    var backend: String = "auto"
-
-    @Option(help: "CUDA precision of weights, activations and KV cache: bf16 (fast) or f32 (matches the CPU reference).")
-    var precision: String = "bf16"
+    @OptionGroup var device: BackendOptions
 
     @Option(help: "Use deterministic random weights of a published shape instead of a checkpoint: \(RandomWeightPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var randomWeights: String?
@@ -45,31 +41,19 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard ["cpu", "cuda", "auto"].contains(backend) else {
-                throw KilnError.invalidArgument("--backend \(backend): choose cpu, cuda or auto")
-            }
             let parameters = try sampling.parameters()
-            let loadStart = Date()
-            if let cuda = try openCUDA() {
-                try generate(on: cuda, parameters: parameters, loadStart: loadStart)
-            } else {
-                try generate(on: CPUBackend(), parameters: parameters, loadStart: loadStart)
-            }
+            try device.dispatch(Work(command: self, parameters: parameters, loadStart: Date()))
         }
     }
 
-    /// The CUDA backend for `--backend cuda` (an error when no GPU can be used) or `auto` (nil
-    /// when none can, so the CPU runs).
-    func openCUDA() throws -> CUDABackend? {
-        guard backend != "cpu" else { return nil }
-        guard let type = DeviceElementType(rawValue: precision) else {
-            throw KilnError.invalidArgument("--precision \(precision): choose bf16 or f32")
-        }
-        do {
-            return try CUDABackend(runtime: try CUDARuntime(), precision: type)
-        } catch let error as KilnError {
-            if backend == "cuda" { throw error }
-            return nil
+    /// The command's body, generic over the backend the flags chose.
+    struct Work: BackendWork {
+        let command: GenerateCommand
+        let parameters: SamplingParameters
+        let loadStart: Date
+
+        func run<B: Backend>(on device: B) throws {
+            try command.generate(on: device, parameters: parameters, loadStart: loadStart)
         }
     }
 
