@@ -1,3 +1,5 @@
+import KilnCore
+
 /// The operations a decoder-only transformer needs, implemented once per device (CPU, CUDA).
 /// Model code in `KilnModels` is written against this protocol only.
 ///
@@ -53,4 +55,61 @@ public protocol Backend: AnyObject, Sendable {
     func gatherRows(_ x: Tensor, rows: [Int], into out: Tensor) throws
     /// The tensor's values on the host, row-major.
     func read(_ x: Tensor) throws -> [Float]
+
+    /// Joins matrices of equal width into one whose rows are theirs in order (gate rows, then up
+    /// rows), when one product beats several on this backend; nil keeps the parts (the CPU keeps
+    /// each weight in its checkpoint storage, which may differ between the parts).
+    func concatenateRows(_ parts: [Weight]) throws -> Weight?
+    /// out = act(x · gateᵀ) * (x · upᵀ) for a weight from `concatenateRows([gate, up])`,
+    /// `[2 * mlp, in]`. x: `[rows, in]`, out: `[rows, mlp]`.
+    func gatedLinear(_ x: Tensor, gateUp: Weight, activation: GateActivation, into out: Tensor) throws
+    /// Runs one step: `body` queues the step's ops and returns its output. The backend calls
+    /// `prepare(batch)` first; it may record the ops the first times it meets a step shape and
+    /// replay the recording for later steps of that shape without calling `body` (the output is
+    /// then the recorded step's tensor, holding this step's values).
+    func runStep(_ batch: ForwardBatch, cache: Cache, recording: StepRecording, _ body: () throws -> Tensor) throws -> Tensor
+    /// For each of `x`'s rows (`columns` wide), the index of its largest value: the lowest index
+    /// among equals, NaN never chosen (0 for a row of NaN and -inf).
+    func argmaxRows(_ x: Tensor, columns: Int) throws -> [Int]
+}
+
+/// What a backend needs to know to record a step and replay it safely.
+public struct StepRecording: Sendable, Hashable {
+    /// The model queuing the step (its weights' addresses are part of a recording).
+    public var owner: ObjectIdentifier
+    /// The longest sequence the model takes, in tokens.
+    public var contextLimit: Int
+
+    /// Creates a description.
+    public init(owner: ObjectIdentifier, contextLimit: Int) {
+        self.owner = owner
+        self.contextLimit = contextLimit
+    }
+}
+
+extension Backend {
+    public func concatenateRows(_ parts: [Weight]) throws -> Weight? { nil }
+
+    public func gatedLinear(_ x: Tensor, gateUp: Weight, activation: GateActivation, into out: Tensor) throws {
+        throw KilnError.unsupported(path: name, reason: "gatedLinear without concatenated gate/up weights")
+    }
+
+    public func runStep(_ batch: ForwardBatch, cache: Cache, recording: StepRecording, _ body: () throws -> Tensor) throws -> Tensor {
+        try prepare(batch)
+        return try body()
+    }
+
+    public func argmaxRows(_ x: Tensor, columns: Int) throws -> [Int] {
+        let values = try read(x)
+        guard columns > 0 else { return [] }
+        return stride(from: 0, to: values.count, by: columns).map { start in
+            var best = 0
+            var bestValue = -Float.infinity
+            for i in 0..<columns where values[start + i] > bestValue {
+                best = i
+                bestValue = values[start + i]
+            }
+            return best
+        }
+    }
 }

@@ -25,7 +25,18 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// cuBLASLt products, nil when the library is not found (the reference kernel then runs).
     public let matmul: MatmulEngine?
     var activationType: DeviceElementType { precision }
+    /// The step the ops index with: `eagerStep`, or a recorded step's own buffers.
     var step: CUDAStepBuffers?
+    /// Step buffers reused by steps that run without a recording.
+    var eagerStep: CUDAStepBuffers?
+    /// Whether decode steps are recorded as CUDA graphs and replayed (`KILN_CUDA_GRAPHS=0` turns
+    /// it off, for comparisons).
+    public var usesGraphs: Bool
+    /// The recording being made, if any.
+    var recording: StepRecorder?
+    /// Recorded steps by shape, and the shapes seen once (recorded at their second step).
+    var recordedSteps: [RecordedStepKey: RecordedStep] = [:]
+    var seenStepKeys: Set<RecordedStepKey> = []
     private var ropeTables: [[Float]: DeviceBuffer] = [:]
     private let lock = NSLock()
 
@@ -35,6 +46,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.stream = try CUDAStream(device: runtime.device)
         self.precision = precision
         matmul = try? MatmulEngine(runtime: runtime)
+        usesGraphs = runtime.device.driver.graphFunctions != nil && ProcessInfo.processInfo.environment["KILN_CUDA_GRAPHS"] != "0"
     }
 
     public var name: String {
@@ -43,35 +55,23 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     var kernels: CUDAKernels { runtime.kernels }
 
-    public func loadWeight(_ source: WeightSource) throws -> CUDAWeight {
-        let values = try source.floats()
-        if source.shape.count == 1 { return try loadVector(values, name: source.name) }
-        return try upload(values, rows: source.rows, columns: source.columns, as: precision)
-    }
-
-    public func loadVector(_ values: [Float], name: String) throws -> CUDAWeight {
-        let vector = try upload(values, rows: 1, columns: values.count, as: .f32)
-        guard precision == .bf16 else { return vector }
-        let copy = try upload(values, rows: 1, columns: values.count, as: .bf16)
-        return CUDAWeight(buffer: vector.buffer, rows: 1, columns: values.count, elementType: .f32, bf16Copy: copy.buffer)
-    }
-
-    private func upload(_ values: [Float], rows: Int, columns: Int, as type: DeviceElementType) throws -> CUDAWeight {
-        let buffer = try runtime.allocator.allocate(byteCount: max(4, values.count * type.byteSize))
-        switch type {
-        case .f32:
-            try values.withUnsafeBytes { try stream.copy(from: $0, to: buffer) }
-        case .bf16:
-            let words = values.map { HalfPrecision.floatToBF16($0) }
-            try words.withUnsafeBytes { try stream.copy(from: $0, to: buffer) }
-        }
-        return CUDAWeight(buffer: buffer, rows: rows, columns: columns, elementType: type)
-    }
-
+    /// An uninitialised activation (every kernel writes its whole output, so no fill is queued).
+    /// While a step is being recorded, its memory stays with the recording.
     public func makeTensor(rows: Int, columns: Int) throws -> DeviceTensor {
         let tensor = try DeviceTensor(rows: rows, columns: columns, elementType: activationType, allocator: runtime.allocator)
-        try stream.fill(tensor.buffer, byte: 0)
+        retainForStep(tensor.buffer)
         return tensor
+    }
+
+    /// Scratch memory for one op of the current step (kept by a recording being made).
+    func scratch(byteCount: Int) throws -> DeviceBuffer {
+        let buffer = try runtime.allocator.allocate(byteCount: max(4, byteCount))
+        retainForStep(buffer)
+        return buffer
+    }
+
+    private func retainForStep(_ buffer: DeviceBuffer) {
+        lock.withLock { recording?.retained.append(buffer) }
     }
 
     public func makeCache(_ shape: KVCacheShape) throws -> CUDAKVCache {
@@ -79,9 +79,14 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
 
     public func prepare(_ batch: ForwardBatch) throws {
-        // The previous step's buffers go back to the pool only once its kernels are done.
-        if step != nil { try stream.synchronize() }
-        step = try CUDAStepBuffers(batch: batch, allocator: runtime.allocator, stream: stream)
+        // The previous step's kernels must be done reading the buffers before they are rewritten.
+        try stream.synchronize()
+        if let eager = eagerStep, eager.fits(batch, blockSize: nil) {
+            try eager.upload(batch, blockSize: nil, stream: stream)
+        } else {
+            eagerStep = try CUDAStepBuffers(batch: batch, allocator: runtime.allocator, stream: stream)
+        }
+        step = eagerStep
     }
 
     /// The prepared step; ops that index with the batch use its device copies.
@@ -104,31 +109,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     public func headRMSNorm(_ x: DeviceTensor, heads: Int, headDim: Int, weight: CUDAWeight, epsilon: Float) throws {
         try kernels.headRMSNorm(x, heads: heads, headDim: headDim, weight: weight.buffer, epsilon: epsilon, on: stream)
-    }
-
-    public func linear(_ x: DeviceTensor, weight: CUDAWeight, bias: CUDAWeight?, into out: DeviceTensor) throws {
-        precondition(x.columns == weight.columns && out.columns == weight.rows && out.rows == x.rows,
-                     "linear: x [\(x.rows), \(x.columns)] · w [\(weight.rows), \(weight.columns)] -> out [\(out.rows), \(out.columns)]")
-        guard x.rows > 0, weight.rows > 0 else { return }
-        if let matmul, weight.elementType == x.elementType {
-            let matrix = DeviceTensor(buffer: weight.buffer, rows: weight.rows, columns: weight.columns, elementType: weight.elementType)
-            let biasBuffer = out.elementType == .bf16 ? bias?.bf16Copy : bias?.buffer
-            try matmul.linear(x: x, weight: matrix, bias: biasBuffer, out: out, on: stream)
-            return
-        }
-        guard x.elementType == .f32 else {
-            throw KilnError.unsupported(path: name, reason: "a \(x.elementType) product without cuBLASLt (install libcublasLt, e.g. pip install nvidia-cublas)")
-        }
-        var arguments = KernelArguments()
-        arguments.pointer(x.buffer)
-        arguments.pointer(weight.buffer)
-        arguments.pointer(bias?.buffer)
-        arguments.pointer(out.buffer)
-        arguments.int32(x.rows)
-        arguments.int32(weight.rows)
-        arguments.int32(x.columns)
-        try stream.launch(try kernels.function("linear_reference_\(weight.elementType.suffix)"),
-                          grid: ((weight.rows + 7) / 8, x.rows, 1), block: (256, 1, 1), arguments: arguments)
     }
 
     public func add(_ x: DeviceTensor, into accumulator: DeviceTensor) throws {
@@ -167,73 +147,12 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         arguments.pointer(values.buffer)
         arguments.pointer(cache.keys[layer])
         arguments.pointer(cache.values[layer])
-        arguments.pointer(step.slots)
+        arguments.address(step.slots)
         arguments.int32(width)
         arguments.int32(keys.columns)
         arguments.int32(values.columns)
         try stream.launch(try kernels.function("kv_cache_write_\(keys.elementType.suffix)"),
                           grid: (slots.count, 2, 1), block: (128, 1, 1), arguments: arguments)
-    }
-
-    public func attention(query: DeviceTensor, cache: CUDAKVCache, layer: Int, batch: ForwardBatch,
-                          parameters: AttentionParameters, into out: DeviceTensor) throws {
-        let step = try currentStep(rows: batch.tokens.count)
-        guard [64, 128, 256].contains(parameters.headDim) else {
-            try referenceAttention(query: query, cache: cache, layer: layer, batch: batch, step: step, parameters: parameters, into: out)
-            return
-        }
-        let group = parameters.heads / parameters.kvHeads
-        let type = query.elementType
-        // ABI of attention_prefill_* (README-attention.md): 128 threads, a tile of packed
-        // (token, head-of-group) rows per block in x, kv heads in y, sequences in z.
-        let rowsPerBlock = type == .bf16 ? 64 : 32
-        let shared = type == .bf16 ? 3 * 64 * (parameters.headDim + 8) * 2 : 3 * 32 * (parameters.headDim + 4) * 4 + 32 * 4
-        let function = try kernels.function("attention_prefill_\(type.suffix)_h\(parameters.headDim)")
-        if shared > 48 * 1024 { try kernels.setMaxDynamicSharedMemory(function, bytes: shared) }
-        let longest = batch.sequences.map(\.tokenCount).max() ?? 0
-        guard longest > 0 else { return }
-        let arguments = attentionArguments(query: query, cache: cache, layer: layer, step: step, parameters: parameters, out: out)
-        try stream.launch(function, grid: ((longest * group + rowsPerBlock - 1) / rowsPerBlock, parameters.kvHeads, batch.sequences.count),
-                          block: (128, 1, 1), sharedBytes: shared, arguments: arguments)
-    }
-
-    /// The parameters shared by attention_prefill_* and attention_reference_* (README-attention.md).
-    func attentionArguments(query: DeviceTensor, cache: CUDAKVCache, layer: Int, step: CUDAStepBuffers,
-                            parameters: AttentionParameters, out: DeviceTensor) -> KernelArguments {
-        var arguments = KernelArguments()
-        arguments.pointer(query.buffer)
-        arguments.int32(query.columns)
-        arguments.pointer(cache.keys[layer])
-        arguments.pointer(cache.values[layer])
-        arguments.pointer(out.buffer)
-        arguments.int32(out.columns)
-        arguments.pointer(step.positions)
-        arguments.pointer(step.sequenceTokenStart)
-        arguments.pointer(step.sequenceTokenCount)
-        arguments.pointer(step.sequenceContextLength)
-        arguments.pointer(step.blockTables)
-        arguments.int32(step.blockTableStride)
-        arguments.int32(cache.shape.blockSize)
-        arguments.int32(parameters.heads)
-        arguments.int32(parameters.kvHeads)
-        arguments.float(parameters.scale)
-        arguments.int32(parameters.slidingWindow ?? 0)
-        arguments.float(parameters.softcap ?? 0)
-        return arguments
-    }
-
-    /// Head sizes the tuned kernels do not take (tiny test models): one warp per query head.
-    func referenceAttention(query: DeviceTensor, cache: CUDAKVCache, layer: Int, batch: ForwardBatch, step: CUDAStepBuffers,
-                            parameters: AttentionParameters, into out: DeviceTensor) throws {
-        guard parameters.headDim <= 256 else {
-            throw KilnError.unsupported(path: name, reason: "attention head size \(parameters.headDim) (at most 256)")
-        }
-        let longest = batch.sequences.map(\.tokenCount).max() ?? 0
-        guard longest > 0 else { return }
-        var arguments = attentionArguments(query: query, cache: cache, layer: layer, step: step, parameters: parameters, out: out)
-        arguments.int32(parameters.headDim)
-        try stream.launch(try kernels.function("attention_reference_\(query.elementType.suffix)"), grid: (longest, parameters.heads, batch.sequences.count),
-                          block: (32, 1, 1), arguments: arguments)
     }
 
     public func softcap(_ x: DeviceTensor, cap: Float) throws {
@@ -242,16 +161,28 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     public func gatherRows(_ x: DeviceTensor, rows: [Int], into out: DeviceTensor) throws {
         guard !rows.isEmpty else { return }
-        let indices = try runtime.allocator.allocate(byteCount: rows.count * 4)
-        let values = rows.map { Int32($0) }
-        try values.withUnsafeBytes { try stream.copy(from: $0, to: indices) }
+        precondition(out.rows == rows.count && out.columns == x.columns, "gatherRows: out must be [\(rows.count), \(x.columns)]")
         var arguments = KernelArguments()
         arguments.pointer(x.buffer)
-        arguments.pointer(indices)
+        if let step, step.batch.logitRows == rows {
+            arguments.address(step.logitRows) // uploaded with the step: no copy, no wait
+        } else {
+            let indices = try scratch(byteCount: rows.count * 4)
+            try stream.upload(rows.map { Int32($0) }, to: indices)
+            arguments.pointer(indices)
+        }
         arguments.pointer(out.buffer)
         arguments.int32(x.columns)
         try stream.launch(try kernels.function("gather_rows_\(x.elementType.suffix)"), grid: (rows.count, 1, 1), block: (256, 1, 1), arguments: arguments)
-        try stream.synchronize() // `indices` is released on return
+    }
+
+    public func argmaxRows(_ x: DeviceTensor, columns: Int) throws -> [Int] {
+        precondition(columns == x.columns, "argmaxRows: \(columns) columns asked of a [\(x.rows), \(x.columns)] tensor")
+        guard x.rows > 0 else { return [] }
+        let ids = try runtime.allocator.allocate(byteCount: x.rows * 4)
+        let values = try runtime.allocator.allocate(byteCount: x.rows * 4)
+        try kernels.argmax(x, ids: ids, values: values, on: stream)
+        return try stream.download(Int32.self, count: x.rows, from: ids).map { Int($0) }
     }
 
     public func read(_ x: DeviceTensor) throws -> [Float] {

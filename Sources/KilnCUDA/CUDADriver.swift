@@ -10,12 +10,15 @@ public final class CUDADriver: @unchecked Sendable {
     /// `cuDriverGetVersion`: 1000 * major + 10 * minor (13000 is CUDA 13.0).
     public let version: Int
     let functions: DriverFunctions
+    /// CUDA graph calls; nil when this driver lacks one (steps then run without graphs).
+    let graphFunctions: GraphFunctions?
 
     /// Opens libcuda and calls `cuInit`. Throws a `KilnError` saying what is missing: the
     /// library (no driver installed), a driver too old, or no GPU.
     public init(locations: CUDALibraryLocations = CUDALibraryLocations()) throws {
         library = try DynamicLibrary.open(locations.driver())
         functions = try DriverFunctions(library)
+        graphFunctions = try? GraphFunctions(library)
         var driverVersion: Int32 = 0
         _ = functions.cuDriverGetVersion(&driverVersion)
         version = Int(driverVersion)

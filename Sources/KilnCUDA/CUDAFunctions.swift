@@ -26,6 +26,28 @@ enum CUDAConstant {
     static let functionAttributeMaxDynamicSharedSize: Int32 = 8
     static let streamNonBlocking: UInt32 = 1
     static let eventDefault: UInt32 = 0
+    /// CU_STREAM_CAPTURE_MODE_RELAXED: allocation calls (cuMemAlloc) are allowed while capturing.
+    static let captureModeRelaxed: UInt32 = 2
+}
+
+/// The CUDA graph functions (driver API 10+; cuGraphInstantiateWithFlags 11.4+), resolved
+/// separately so that a driver without them only turns graphs off.
+struct GraphFunctions: @unchecked Sendable {
+    let cuStreamBeginCapture: @convention(c) (CUhandle?, UInt32) -> CUresult
+    let cuStreamEndCapture: @convention(c) (CUhandle?, UnsafeMutablePointer<CUhandle?>) -> CUresult
+    let cuGraphInstantiateWithFlags: @convention(c) (UnsafeMutablePointer<CUhandle?>, CUhandle?, UInt64) -> CUresult
+    let cuGraphLaunch: @convention(c) (CUhandle?, CUhandle?) -> CUresult
+    let cuGraphExecDestroy: @convention(c) (CUhandle?) -> CUresult
+    let cuGraphDestroy: @convention(c) (CUhandle?) -> CUresult
+
+    init(_ library: DynamicLibrary) throws {
+        cuStreamBeginCapture = try library.function("cuStreamBeginCapture_v2")
+        cuStreamEndCapture = try library.function("cuStreamEndCapture")
+        cuGraphInstantiateWithFlags = try library.function("cuGraphInstantiateWithFlags")
+        cuGraphLaunch = try library.function("cuGraphLaunch")
+        cuGraphExecDestroy = try library.function("cuGraphExecDestroy")
+        cuGraphDestroy = try library.function("cuGraphDestroy")
+    }
 }
 
 /// The driver API functions Kiln calls, resolved from libcuda.so.1.

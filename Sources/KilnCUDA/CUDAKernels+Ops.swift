@@ -22,11 +22,18 @@ extension CUDAKernels {
     /// table: `[vocabulary, out.columns]` of `tableType`; out: `[count, columns]`.
     public func embed(tokens: DeviceBuffer, table: DeviceBuffer, tableType: DeviceElementType, vocabulary: Int,
                       scale: Float, into out: DeviceTensor, on stream: CUDAStream) throws {
-        precondition(tokens.byteCount >= out.rows * 4 && table.byteCount >= vocabulary * out.columns * tableType.byteSize,
-                     "embed: buffers smaller than [\(out.rows)] ids and a [\(vocabulary), \(out.columns)] table")
+        precondition(tokens.byteCount >= out.rows * 4, "embed: ids smaller than [\(out.rows)]")
+        try embed(tokens: tokens.address, table: table, tableType: tableType, vocabulary: vocabulary, scale: scale, into: out, on: stream)
+    }
+
+    /// `embed` with the ids at a device address (a slice of a step's packed buffer).
+    public func embed(tokens: CUdeviceptr, table: DeviceBuffer, tableType: DeviceElementType, vocabulary: Int,
+                      scale: Float, into out: DeviceTensor, on stream: CUDAStream) throws {
+        precondition(table.byteCount >= vocabulary * out.columns * tableType.byteSize,
+                     "embed: a table smaller than [\(vocabulary), \(out.columns)]")
         guard out.rows > 0, out.columns > 0 else { return }
         var arguments = KernelArguments()
-        arguments.pointer(tokens)
+        arguments.address(tokens)
         arguments.pointer(table)
         arguments.pointer(out.buffer)
         arguments.int32(out.columns)
@@ -93,12 +100,20 @@ extension CUDAKernels {
     /// pairs <= headDim / 2.
     public func rope(_ x: DeviceTensor, heads: Int, headDim: Int, positions: DeviceBuffer, inverseFrequencies: DeviceBuffer,
                      pairs: Int, style: RopeStyle, on stream: CUDAStream) throws {
-        precondition(heads * headDim <= x.columns && 2 * pairs <= headDim && positions.byteCount >= x.rows * 4
+        precondition(positions.byteCount >= x.rows * 4, "rope: positions smaller than [\(x.rows)]")
+        try rope(x, heads: heads, headDim: headDim, positions: positions.address, inverseFrequencies: inverseFrequencies,
+                 pairs: pairs, style: style, on: stream)
+    }
+
+    /// `rope` with the positions at a device address (a slice of a step's packed buffer).
+    public func rope(_ x: DeviceTensor, heads: Int, headDim: Int, positions: CUdeviceptr, inverseFrequencies: DeviceBuffer,
+                     pairs: Int, style: RopeStyle, on stream: CUDAStream) throws {
+        precondition(heads * headDim <= x.columns && 2 * pairs <= headDim
                      && inverseFrequencies.byteCount >= pairs * 4, "rope: \(heads) heads of \(headDim), \(pairs) pairs, rows of \(x.columns)")
         guard x.rows > 0, heads > 0, pairs > 0 else { return }
         var arguments = KernelArguments()
         arguments.pointer(x.buffer)
-        arguments.pointer(positions)
+        arguments.address(positions)
         arguments.pointer(inverseFrequencies)
         arguments.int32(heads)
         arguments.int32(headDim)

@@ -47,14 +47,13 @@ public enum KernelLibrary {
                          kernels: each(["kv_cache_write"])),
             KernelSource(fileName: "attention_prefill.cu", text: text(PackageResources.attention_prefill_cu),
                          kernels: types.flatMap { type in [64, 128, 256].map { "attention_prefill_\(type)_h\($0)" } }),
-            // Compiled and checked (CuPy on the GPU, NVRTC in CI) but not yet called by CUDABackend.
             KernelSource(fileName: "attention_decode.cu", text: text(PackageResources.attention_decode_cu),
                          kernels: types.flatMap { type in
                              [64, 128, 256].flatMap { head in [1, 2, 4, 8].map { "attention_decode_\(type)_h\(head)_g\($0)" } }
                                  + ["attention_decode_reduce_\(type)"]
                          }),
             KernelSource(fileName: "gemv.cu", text: text(PackageResources.gemv_cu),
-                         kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"]),
+                         kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"].flatMap { [$0, $0 + "_c1"] }),
         ]
     }()
 

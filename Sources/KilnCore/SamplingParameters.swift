@@ -51,6 +51,12 @@ public struct SamplingParameters: Sendable, Equatable, Codable {
     /// Whether decoding is deterministic argmax.
     public var isGreedy: Bool { temperature == 0 }
 
+    /// Greedy with nothing that needs the logits on the host (no penalties, no logprobs): the
+    /// argmax can be taken where the logits are (on the GPU) and only ids read back.
+    public var isPlainGreedy: Bool {
+        isGreedy && repetitionPenalty == 1 && presencePenalty == 0 && frequencyPenalty == 0 && logprobs == nil
+    }
+
     /// Checks every value is in range; the error names the parameter and the allowed range.
     public func validate() throws {
         func bad(_ text: String) -> KilnError { .invalidArgument("invalid sampling parameter: \(text)") }

@@ -60,13 +60,13 @@ public struct StaticBatchRunner<B: Backend> {
             logitRows.append(tokens.count - 1)
         }
         let start = Date()
-        var logits = try model.forward(ForwardBatch(tokens: tokens, positions: positions, slots: slots,
-                                                    sequences: sequences, logitRows: logitRows), cache: cache)
+        // Greedy ids are chosen on the backend (argmax where the logits are): only ids come back.
+        var next = try model.forwardGreedy(ForwardBatch(tokens: tokens, positions: positions, slots: slots,
+                                                        sequences: sequences, logitRows: logitRows), cache: cache)
         let prefillSeconds = Date().timeIntervalSince(start)
         var outputs = Array(repeating: [Int](), count: prompts.count)
         let decodeStart = Date()
         for step in 0..<outputTokens {
-            let next = logits.map { row in row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }! }
             for s in prompts.indices { outputs[s].append(next[s]) }
             if step + 1 == outputTokens { break }
             let positions = prompts.map { $0.count + step }
@@ -75,7 +75,7 @@ public struct StaticBatchRunner<B: Backend> {
                 slots: prompts.indices.map { slot($0, positions[$0]) },
                 sequences: prompts.indices.map { .init(tokenStart: $0, tokenCount: 1, contextLength: positions[$0] + 1, blockTable: tables[$0]) },
                 logitRows: Array(prompts.indices))
-            logits = try model.forward(batch, cache: cache)
+            next = try model.forwardGreedy(batch, cache: cache)
         }
         let decodeSeconds = Date().timeIntervalSince(decodeStart)
         let total = prefillSeconds + decodeSeconds

@@ -50,12 +50,18 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
         var stops = StopChecker(parameters: parameters, modelStopTokenIDs: tokenizer?.specialTokens.stopIDs ?? Set(config.eosTokenIDs))
         var detokenizer = tokenizer.map { IncrementalDetokenizer(tokenizer: $0) }
 
+        // Plain greedy requests take the argmax where the logits are and read back only the id.
+        let onDevice = parameters.isPlainGreedy
+        func step(_ batch: ForwardBatch) throws -> StepResult {
+            onDevice ? .token(try model.forwardGreedy(batch, cache: cache)[0]) : .logits(try model.forward(batch, cache: cache)[0])
+        }
+
         let prefillStart = Date()
-        var logits: [Float] = []
+        var result = StepResult.logits([])
         var position = 0
         while position < promptIDs.count {
             let chunk = Array(promptIDs[position..<min(promptIDs.count, position + prefillChunk)])
-            logits = try model.forward(.single(tokens: chunk, startPosition: position, blockTable: blockTable, blockSize: blockSize), cache: cache)[0]
+            result = try step(.single(tokens: chunk, startPosition: position, blockTable: blockTable, blockSize: blockSize))
             position += chunk.count
         }
         let prefillSeconds = Date().timeIntervalSince(prefillStart)
@@ -66,7 +72,11 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
         var text = ""
         var finish: FinishReason = .length
         while true {
-            let token = sampler.sample(logits: logits)
+            let token: SampledToken
+            switch result {
+            case let .token(id): token = SampledToken(id: id)
+            case let .logits(logits): token = sampler.sample(logits: logits)
+            }
             outputIDs.append(token.id)
             sampled.append(token)
             let delta = detokenizer?.append(token.id) ?? ""
@@ -80,13 +90,19 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
                 finish = reason
                 break
             }
-            logits = try model.forward(.single(tokens: [token.id], startPosition: promptIDs.count + outputIDs.count - 1,
-                                            blockTable: blockTable, blockSize: blockSize), cache: cache)[0]
+            result = try step(.single(tokens: [token.id], startPosition: promptIDs.count + outputIDs.count - 1,
+                                      blockTable: blockTable, blockSize: blockSize))
         }
         let decodeSeconds = Date().timeIntervalSince(decodeStart)
         return GenerationResult(promptIDs: promptIDs, outputIDs: outputIDs, tokens: sampled, text: text,
                                 finishReason: finish, prefillSeconds: prefillSeconds, decodeSeconds: decodeSeconds)
     }
+}
+
+/// One step's output: the logits of its last token, or (plain greedy) the chosen id.
+enum StepResult {
+    case logits([Float])
+    case token(Int)
 }
 
 /// What one generation produced, with its timings.

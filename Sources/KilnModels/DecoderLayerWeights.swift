@@ -6,7 +6,11 @@ struct DecoderLayerWeights<Weight> {
     let queryNorm: Weight?, keyNorm: Weight?
     let postAttentionNorm: Weight?
     let feedForwardNorm: Weight
-    let gate: Weight, up: Weight, down: Weight
+    /// Separate gate and up matrices, or (when the backend fuses them) nil and `gateUp`.
+    let gate: Weight?, up: Weight?
+    /// Gate rows then up rows, `[2 * mlp, hidden]`, when the backend joined them.
+    let gateUp: Weight?
+    let down: Weight
     let postFeedForwardNorm: Weight?
     /// Sliding-window layer (local RoPE base, windowed attention).
     let isSliding: Bool

@@ -68,7 +68,12 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
         }
         finalNorm = try vector(.finalNorm, length: hidden)!
         layers = try (0..<config.layerCount).map { i in
-            DecoderLayerWeights(
+            let gate = try matrix(.gate(layer: i), rows: mlp, columns: hidden)
+            let up = try matrix(.up(layer: i), rows: mlp, columns: hidden)
+            // One product for both halves where the backend gains from it (GPU decode: one pass
+            // over the weights with the activation fused).
+            let gateUp = try backend.concatenateRows([gate, up])
+            return DecoderLayerWeights(
                 attentionNorm: try vector(.attentionNorm(layer: i), length: hidden)!,
                 query: try matrix(.query(layer: i), rows: qWidth, columns: hidden),
                 key: try matrix(.key(layer: i), rows: kvWidth, columns: hidden),
@@ -81,8 +86,9 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
                 keyNorm: architecture.hasQueryKeyNorm ? try vector(.keyNorm(layer: i), length: config.headDim) : nil,
                 postAttentionNorm: architecture.hasPostNorms ? try vector(.postAttentionNorm(layer: i), length: hidden) : nil,
                 feedForwardNorm: try vector(.feedForwardNorm(layer: i), length: hidden)!,
-                gate: try matrix(.gate(layer: i), rows: mlp, columns: hidden),
-                up: try matrix(.up(layer: i), rows: mlp, columns: hidden),
+                gate: gateUp == nil ? gate : nil,
+                up: gateUp == nil ? up : nil,
+                gateUp: gateUp,
                 down: try matrix(.down(layer: i), rows: hidden, columns: mlp),
                 postFeedForwardNorm: architecture.hasPostNorms ? try vector(.postFeedForwardNorm(layer: i), length: hidden) : nil,
                 isSliding: config.slidingLayers.isEmpty ? false : config.slidingLayers[i])
@@ -112,8 +118,29 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
     /// Runs one step: writes the batch's K/V into `cache` and returns the logits of
     /// `batch.logitRows`, `[logitRows.count][vocabularySize]`.
     public func forward(_ batch: ForwardBatch, cache: B.Cache) throws -> [[Float]] {
+        let logits = try logitsTensor(batch, cache: cache)
+        let flat = try backend.read(logits)
+        let vocabulary = config.vocabularySize
+        return (0..<batch.logitRows.count).map { Array(flat[($0 * vocabulary)..<(($0 + 1) * vocabulary)]) }
+    }
+
+    /// Runs one step like `forward` and returns the greedy token of each logit row (the largest
+    /// logit, lowest id among equals), chosen on the device: only the ids leave it.
+    public func forwardGreedy(_ batch: ForwardBatch, cache: B.Cache) throws -> [Int] {
+        try backend.argmaxRows(try logitsTensor(batch, cache: cache), columns: config.vocabularySize)
+    }
+
+    /// The step's logits `[logitRows.count, vocabularySize]` on the backend (possibly a recorded
+    /// step's replay).
+    func logitsTensor(_ batch: ForwardBatch, cache: B.Cache) throws -> B.Tensor {
+        try backend.runStep(batch, cache: cache, recording: StepRecording(owner: ObjectIdentifier(self), contextLimit: config.contextLength)) {
+            try queueStep(batch, cache: cache)
+        }
+    }
+
+    /// Queues every op of one step (after `prepare`) and returns the logits tensor.
+    func queueStep(_ batch: ForwardBatch, cache: B.Cache) throws -> B.Tensor {
         let tokens = batch.tokens.count
-        try backend.prepare(batch)
         let hidden = config.hiddenSize, headDim = config.headDim
         let heads = config.attentionHeads, kvHeads = config.kvHeads
         let b = backend
@@ -128,7 +155,7 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
         let attended = try b.makeTensor(rows: tokens, columns: heads * headDim)
         let projected = try b.makeTensor(rows: tokens, columns: hidden)
         let gate = try b.makeTensor(rows: tokens, columns: config.intermediateSize) // [tokens, mlp]
-        let up = try b.makeTensor(rows: tokens, columns: config.intermediateSize)
+        let up = layers.first?.gateUp == nil ? try b.makeTensor(rows: tokens, columns: config.intermediateSize) : gate
         let scalar = config.queryPreAttentionScalar ?? Float(headDim)
         let epsilon = config.rmsNormEpsilon
 
@@ -156,9 +183,13 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
             try b.add(projected, into: residual)
 
             try b.rmsNorm(residual, weight: layer.feedForwardNorm, epsilon: epsilon, into: normed)
-            try b.linear(normed, weight: layer.gate, bias: nil, into: gate)
-            try b.linear(normed, weight: layer.up, bias: nil, into: up)
-            try b.gatedActivation(gate: gate, up: up, activation: architecture.activation, into: gate)
+            if let gateUp = layer.gateUp {
+                try b.gatedLinear(normed, gateUp: gateUp, activation: architecture.activation, into: gate)
+            } else if let gateWeight = layer.gate, let upWeight = layer.up {
+                try b.linear(normed, weight: gateWeight, bias: nil, into: gate)
+                try b.linear(normed, weight: upWeight, bias: nil, into: up)
+                try b.gatedActivation(gate: gate, up: up, activation: architecture.activation, into: gate)
+            }
             try b.linear(gate, weight: layer.down, bias: nil, into: projected)
             if let norm = layer.postFeedForwardNorm {
                 try b.rmsNorm(projected, weight: norm, epsilon: epsilon, into: projected)
@@ -172,7 +203,6 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
         let logits = try b.makeTensor(rows: batch.logitRows.count, columns: config.vocabularySize)
         try b.linear(selected, weight: output, bias: nil, into: logits)
         if let cap = config.finalLogitSoftcap { try b.softcap(logits, cap: cap) }
-        let flat = try b.read(logits)
-        return (0..<batch.logitRows.count).map { Array(flat[($0 * config.vocabularySize)..<(($0 + 1) * config.vocabularySize)]) }
+        return logits
     }
 }

@@ -57,16 +57,25 @@ public final class RandomWeights: WeightProvider, @unchecked Sendable {
 
     private func makeBuffer(_ weight: LogicalWeight, count: Int, fanIn: Int) -> UnsafeMutableRawBufferPointer {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * 2, alignment: 64)
-        var state = seed ^ UInt64(truncatingIfNeeded: "\(weight)".hashValueStable)
+        let key = seed ^ UInt64(truncatingIfNeeded: "\(weight)".hashValueStable)
         let isGemma = config.modelType.hasPrefix("gemma")
         // Uniform in [-a, a] with a = sqrt(3 / fanIn): unit variance outputs for unit inputs.
         let amplitude: Float = weight.isNorm ? 0.1 : (3 / Float(fanIn)).squareRoot()
         let center: Float = weight.isNorm && !isGemma ? 1 : 0
-        let words = buffer.bindMemory(to: UInt16.self)
-        for index in 0..<count {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            let unit = Float(state >> 40) / Float(1 << 24) * 2 - 1 // [-1, 1)
-            words[index] = HalfPrecision.floatToBF16(center + amplitude * unit)
+        // Element i is a hash of (key, i), so bands fill in parallel (a 2.5B-parameter model in
+        // well under a second on 16 cores) and the values do not depend on the band split.
+        let address = UInt(bitPattern: buffer.baseAddress!)
+        let band = 1 << 20
+        DispatchQueue.concurrentPerform(iterations: (count + band - 1) / band) { b in
+            let words = UnsafeMutablePointer<UInt16>(bitPattern: address)!
+            for index in (b * band)..<min(count, (b + 1) * band) {
+                var z = key &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                z ^= z >> 31
+                let unit = Float(z >> 40) / Float(1 << 24) * 2 - 1 // [-1, 1)
+                words[index] = HalfPrecision.floatToBF16(center + amplitude * unit)
+            }
         }
         return buffer
     }

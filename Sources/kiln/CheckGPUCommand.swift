@@ -63,6 +63,8 @@ struct CheckGPUCommand: ParsableCommand {
             print("inputs: random, seed \(seed) (rerun with --seed \(seed)); outputs poisoned with NaN before each launch")
             let checks = try GPUParityChecks(runtime: runtime, seed: seed, quick: quick)
             try checks.runAll()
+            let backendChecks = GPUBackendChecks(runtime: runtime, seed: seed &+ 1, quick: quick)
+            try backendChecks.runAll()
             var modelChecks = GPUModelChecks(runtime: runtime, seed: seed)
             for model in models {
                 do {
@@ -75,8 +77,9 @@ struct CheckGPUCommand: ParsableCommand {
             print("allocator: \(stats.requests) requests, \(stats.poolHits) from the pool, \(stats.deviceAllocations) cuMemAlloc, "
                   + "peak \(DeviceAllocator.bytesText(stats.peakBytesReserved)) held")
             print(String(format: "total: %.2f s", Date().timeIntervalSince(start)))
-            print("\(checks.passed + modelChecks.passed) passed, \(checks.failed + modelChecks.failed) failed")
-            failures = checks.failed + modelChecks.failed
+            let passed = checks.passed + backendChecks.passed + modelChecks.passed
+            failures = checks.failed + backendChecks.failed + modelChecks.failed
+            print("\(passed) passed, \(failures) failed")
         }
         if failures > 0 { throw ExitCode(1) }
     }

@@ -81,6 +81,31 @@ struct GPUModelChecks {
         let fastError = (fastDifference / max(reference, 1e-30)).squareRoot()
         record(fastError < 5e-2 && fastError.isFinite,
                String(format: "model %@: bf16 path prompt logits rel error %.2e vs the fp32 CPU (bound 5e-2)", name, fastError))
+
+        // bf16 decode steps (GEMV products, split-K decode attention): recorded as CUDA graphs and
+        // replayed on `fast`, op by op on `eager`: the same bits; both near the fp32 CPU.
+        let eagerBackend = try CUDABackend(runtime: runtime, precision: .bf16)
+        eagerBackend.usesGraphs = false
+        let eager = try DecoderModel(provider: provider, backend: eagerBackend)
+        let eagerCache = try eager.backend.makeCache(eager.cacheShape(blocks: blocks, blockSize: blockSize))
+        let referenceCache = try cpu.backend.makeCache(cpu.cacheShape(blocks: blocks, blockSize: blockSize))
+        _ = try eager.forward(batch, cache: eagerCache)
+        _ = try cpu.forward(batch, cache: referenceCache)
+        var token = argmax(cpuLogits[promptLength - 1])
+        var identical = 0, worst = 0.0
+        let steps = min(greedyTokens, 12)
+        for step in 0..<steps {
+            let next = ForwardBatch.single(tokens: [token], startPosition: promptLength + step, blockTable: table, blockSize: blockSize)
+            let replayed = try fast.forward(next, cache: fastCache)[0]
+            let direct = try eager.forward(next, cache: eagerCache)[0]
+            let reference = try cpu.forward(next, cache: referenceCache)[0]
+            if replayed.elementsEqual(direct, by: { $0.bitPattern == $1.bitPattern }) { identical += 1 }
+            worst = max(worst, GPUParityChecks.relativeError(replayed, reference))
+            token = argmax(reference)
+        }
+        record(identical == steps, "model \(name): bf16 decode steps, CUDA graph replay bit-identical to op-by-op for \(identical) of \(steps)")
+        record(worst < 5e-2 && worst.isFinite,
+               String(format: "model %@: bf16 decode logits worst rel error %.2e over %d steps vs the fp32 CPU (bound 5e-2)", name, worst, steps))
     }
 
     /// Counts a model that could not be checked at all as a failure.

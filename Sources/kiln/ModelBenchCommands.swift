@@ -39,12 +39,13 @@ struct LatencyBench: ParsableCommand {
     @Option(help: "Prompt tokens.") var input = 128
     @Option(help: "Generated tokens.") var output = 256
     @Option(help: "Timed runs (after one warm-up run).") var runs = 3
+    @Option(help: "Most prompt tokens per prefill step (default: the whole prompt in one step).") var prefillChunk: Int?
 
     struct Work: BackendWork {
         let command: LatencyBench
         func run<B: Backend>(on device: B) throws {
             let model = try DecoderModel(provider: try command.source.provider(), backend: device)
-            let generator = TextGenerator(model: model, tokenizer: nil)
+            let generator = TextGenerator(model: model, tokenizer: nil, prefillChunk: command.prefillChunk ?? command.input)
             let prompt = BenchModelOptions.prompt(command.input, vocabulary: model.config.vocabularySize, seed: 7)
             let parameters = SamplingParameters(temperature: 0, maxTokens: command.output, ignoreEOS: true)
             _ = try generator.generate(promptIDs: prompt, parameters: parameters) // warm-up: kernels, autotuning
@@ -64,7 +65,9 @@ struct LatencyBench: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard input >= 1, output >= 2, runs >= 1 else { throw KilnError.invalidArgument("--input >= 1, --output >= 2, --runs >= 1") }
+            guard input >= 1, output >= 2, runs >= 1, (prefillChunk ?? 1) >= 1 else {
+                throw KilnError.invalidArgument("--input >= 1, --output >= 2, --runs >= 1, --prefill-chunk >= 1")
+            }
             try device.dispatch(Work(command: self))
         }
     }

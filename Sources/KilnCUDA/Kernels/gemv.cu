@@ -198,22 +198,10 @@ __device__ __forceinline__ void gemv_body(const bf16* __restrict__ weight, const
     // Batch rows past `batch` read the last one: C's columns are independent and never stored.
     const uint4* input = reinterpret_cast<const uint4*>(x) + (long long)min(g, batch - 1) * (ldx >> 3);
 
-    // Before the previous kernel has finished: let the next one launch, and start pulling this
-    // warp's first step of weights into L2 (weights are never written by a decode step).
+    // Before the previous kernel has finished: let the next one launch. (An L2 prefetch of the
+    // block's first weights here cost up to 40% where the first k step is most of a warp's data:
+    // README-gemv.md; it was removed.)
     gemv_launch_dependents();
-    if (blockIdx.x * TILES < tiles && stepBegin + warp < stepEnd) {
-        #pragma unroll
-        for (int t = 0; t < TILES; t++) {
-            int r0, r1;
-            gemv_rows<Mode>(blockIdx.x * TILES + t, g, rows, r0, r1);
-            #pragma unroll
-            for (int c = 0; c < CHUNKS; c++) {
-                const int chunk = min((stepBegin + warp) * stepChunks + 4 * c + q, chunksPerRow - 1);
-                gemv_prefetch(weights + (long long)r0 * chunksPerRow + chunk);
-                gemv_prefetch(weights + (long long)r1 * chunksPerRow + chunk);
-            }
-        }
-    }
     gemv_wait_dependencies();
 
     for (int firstTile = blockIdx.x * TILES; firstTile < tiles; firstTile += gridDim.x * TILES) {
@@ -314,6 +302,12 @@ KILN_GEMV_PLAIN(gemv_bf16, bf16, KILN_GEMV_CHUNKS, KILN_GEMV_TILES)
 KILN_GEMV_PLAIN(gemv_bf16_f32, float, KILN_GEMV_CHUNKS, KILN_GEMV_TILES)
 KILN_GEMV_GATEUP(gemv_gateup_silu_bf16, 1, KILN_GEMV_CHUNKS, KILN_GEMV_TILES)
 KILN_GEMV_GATEUP(gemv_gateup_gelu_bf16, 2, KILN_GEMV_CHUNKS, KILN_GEMV_TILES)
+// One chunk (16 bytes of each row per thread per k step): the faster configuration for matrices
+// of many tiles (gate/up, the LM head) in the H200 timings; the launcher picks by tile count.
+KILN_GEMV_PLAIN(gemv_bf16_c1, bf16, 1, 1)
+KILN_GEMV_PLAIN(gemv_bf16_f32_c1, float, 1, 1)
+KILN_GEMV_GATEUP(gemv_gateup_silu_bf16_c1, 1, 1, 1)
+KILN_GEMV_GATEUP(gemv_gateup_gelu_bf16_c1, 2, 1, 1)
 
 #ifdef KILN_GEMV_TUNING
 // Other configurations, compiled only by scripts/check_gemv_kernels.py to compare them:

@@ -1,0 +1,164 @@
+import KilnBackend
+import KilnCore
+
+/// Attention over the paged cache (README-attention.md): the split-K decode kernel when every
+/// sequence of the batch brings one token, the FlashAttention-style prefill kernel otherwise, and
+/// the reference kernel for head sizes the tuned kernels do not take.
+extension CUDABackend {
+    public func attention(query: DeviceTensor, cache: CUDAKVCache, layer: Int, batch: ForwardBatch,
+                          parameters: AttentionParameters, into out: DeviceTensor) throws {
+        let step = try currentStep(rows: batch.tokens.count)
+        guard !batch.sequences.isEmpty, batch.sequences.contains(where: { $0.tokenCount > 0 }) else { return }
+        guard [64, 128, 256].contains(parameters.headDim) else {
+            try referenceAttention(query: query, cache: cache, layer: layer, batch: batch, step: step, parameters: parameters, into: out)
+            return
+        }
+        if Self.isDecode(batch) {
+            try decodeAttention(query: query, cache: cache, layer: layer, batch: batch, step: step, parameters: parameters, into: out)
+        } else {
+            try prefillAttention(query: query, cache: cache, layer: layer, batch: batch, step: step, parameters: parameters, into: out)
+        }
+    }
+
+    /// One new token per sequence, sequence i on row i.
+    static func isDecode(_ batch: ForwardBatch) -> Bool {
+        batch.sequences.count == batch.tokens.count
+            && batch.sequences.enumerated().allSatisfy { $0.element.tokenCount == 1 && $0.element.tokenStart == $0.offset }
+    }
+
+    /// How the decode kernel splits keys: partitions of `partitionSize` keys, at most
+    /// `maxPartitions` per row (the split kernel's grid.x), from README-attention.md's rule (about
+    /// two blocks per SM for the longest row, partitions of at least 64 keys).
+    struct DecodeSplit: Equatable {
+        var groupTile: Int
+        var chunks: Int
+        var partitionSize: Int
+        var maxPartitions: Int
+
+        init(rows: Int, heads: Int, kvHeads: Int, visibleKeys: Int, multiprocessors: Int) {
+            let group = heads / kvHeads
+            var tile = 1
+            while tile < group && tile < 8 { tile *= 2 }
+            groupTile = tile
+            chunks = (group + tile - 1) / tile
+            let keys = max(1, visibleKeys)
+            let wanted = (2 * multiprocessors) / max(1, rows * kvHeads * chunks)
+            let partitions = min(max(wanted, 1), (keys + 63) / 64)
+            partitionSize = ((keys + partitions - 1) / partitions + 31) / 32 * 32
+            maxPartitions = (keys + partitionSize - 1) / partitionSize
+        }
+    }
+
+    func decodeAttention(query: DeviceTensor, cache: CUDAKVCache, layer: Int, batch: ForwardBatch, step: CUDAStepBuffers,
+                         parameters: AttentionParameters, into out: DeviceTensor) throws {
+        let rows = batch.tokens.count, heads = parameters.heads, headDim = parameters.headDim
+        // A recording is replayed for contexts up to its bucket: split for the bucket.
+        let longest = recording?.contextBucket ?? batch.sequences.map(\.contextLength).max() ?? 1
+        let visible = parameters.slidingWindow.map { min($0, longest) } ?? longest
+        let split = DecodeSplit(rows: rows, heads: heads, kvHeads: parameters.kvHeads, visibleKeys: visible,
+                                multiprocessors: runtime.device.multiprocessors)
+        let slots = rows * heads * split.maxPartitions
+        let partials = try scratch(byteCount: 4 * slots * (headDim + 2))
+        let partialOut = partials.address
+        let partialMax = partialOut + CUdeviceptr(4 * slots * headDim)
+        let partialSum = partialMax + CUdeviceptr(4 * slots)
+        let type = query.elementType.suffix
+
+        var arguments = KernelArguments()
+        arguments.pointer(query.buffer)
+        arguments.int32(query.columns)
+        arguments.pointer(cache.keys[layer])
+        arguments.pointer(cache.values[layer])
+        arguments.pointer(out.buffer)
+        arguments.int32(out.columns)
+        arguments.address(step.positions)
+        arguments.address(step.rowSequence)
+        arguments.address(step.sequenceContextLength)
+        arguments.address(step.blockTables)
+        arguments.int32(step.blockTableStride)
+        arguments.int32(cache.shape.blockSize)
+        arguments.int32(heads)
+        arguments.int32(parameters.kvHeads)
+        arguments.float(parameters.scale)
+        arguments.int32(parameters.slidingWindow ?? 0)
+        arguments.float(parameters.softcap ?? 0)
+        arguments.int32(split.partitionSize)
+        arguments.address(partialOut)
+        arguments.address(partialMax)
+        arguments.address(partialSum)
+        try stream.launch(try kernels.function("attention_decode_\(type)_h\(headDim)_g\(split.groupTile)"),
+                          grid: (split.maxPartitions, parameters.kvHeads * split.chunks, rows), block: (128, 1, 1), arguments: arguments)
+        guard split.maxPartitions > 1 else { return }
+
+        var reduce = KernelArguments()
+        reduce.address(partialOut)
+        reduce.address(partialMax)
+        reduce.address(partialSum)
+        reduce.pointer(out.buffer)
+        reduce.int32(out.columns)
+        reduce.address(step.positions)
+        reduce.address(step.rowSequence)
+        reduce.address(step.sequenceContextLength)
+        reduce.int32(heads)
+        reduce.int32(headDim)
+        reduce.int32(parameters.slidingWindow ?? 0)
+        reduce.int32(split.partitionSize)
+        reduce.int32(split.maxPartitions)
+        try stream.launch(try kernels.function("attention_decode_reduce_\(type)"), grid: (heads, rows, 1), block: (128, 1, 1), arguments: reduce)
+    }
+
+    func prefillAttention(query: DeviceTensor, cache: CUDAKVCache, layer: Int, batch: ForwardBatch, step: CUDAStepBuffers,
+                          parameters: AttentionParameters, into out: DeviceTensor) throws {
+        let group = parameters.heads / parameters.kvHeads
+        let type = query.elementType
+        // ABI of attention_prefill_* (README-attention.md): 128 threads, a tile of packed
+        // (token, head-of-group) rows per block in x, kv heads in y, sequences in z.
+        let rowsPerBlock = type == .bf16 ? 64 : 32
+        let shared = type == .bf16 ? 3 * 64 * (parameters.headDim + 8) * 2 : 3 * 32 * (parameters.headDim + 4) * 4 + 32 * 4
+        let function = try kernels.function("attention_prefill_\(type.suffix)_h\(parameters.headDim)")
+        if shared > 48 * 1024 { try kernels.setMaxDynamicSharedMemory(function, bytes: shared) }
+        let longest = batch.sequences.map(\.tokenCount).max() ?? 0
+        let arguments = attentionArguments(query: query, cache: cache, layer: layer, step: step, parameters: parameters, out: out)
+        try stream.launch(function, grid: ((longest * group + rowsPerBlock - 1) / rowsPerBlock, parameters.kvHeads, batch.sequences.count),
+                          block: (128, 1, 1), sharedBytes: shared, arguments: arguments)
+    }
+
+    /// The parameters shared by attention_prefill_* and attention_reference_* (README-attention.md).
+    func attentionArguments(query: DeviceTensor, cache: CUDAKVCache, layer: Int, step: CUDAStepBuffers,
+                            parameters: AttentionParameters, out: DeviceTensor) -> KernelArguments {
+        var arguments = KernelArguments()
+        arguments.pointer(query.buffer)
+        arguments.int32(query.columns)
+        arguments.pointer(cache.keys[layer])
+        arguments.pointer(cache.values[layer])
+        arguments.pointer(out.buffer)
+        arguments.int32(out.columns)
+        arguments.address(step.positions)
+        arguments.address(step.sequenceTokenStart)
+        arguments.address(step.sequenceTokenCount)
+        arguments.address(step.sequenceContextLength)
+        arguments.address(step.blockTables)
+        arguments.int32(step.blockTableStride)
+        arguments.int32(cache.shape.blockSize)
+        arguments.int32(parameters.heads)
+        arguments.int32(parameters.kvHeads)
+        arguments.float(parameters.scale)
+        arguments.int32(parameters.slidingWindow ?? 0)
+        arguments.float(parameters.softcap ?? 0)
+        return arguments
+    }
+
+    /// Head sizes the tuned kernels do not take (tiny test models): one warp per query head.
+    func referenceAttention(query: DeviceTensor, cache: CUDAKVCache, layer: Int, batch: ForwardBatch, step: CUDAStepBuffers,
+                            parameters: AttentionParameters, into out: DeviceTensor) throws {
+        guard parameters.headDim <= 256 else {
+            throw KilnError.unsupported(path: name, reason: "attention head size \(parameters.headDim) (at most 256)")
+        }
+        let longest = batch.sequences.map(\.tokenCount).max() ?? 0
+        guard longest > 0 else { return }
+        var arguments = attentionArguments(query: query, cache: cache, layer: layer, step: step, parameters: parameters, out: out)
+        arguments.int32(parameters.headDim)
+        try stream.launch(try kernels.function("attention_reference_\(query.elementType.suffix)"), grid: (longest, parameters.heads, batch.sequences.count),
+                          block: (32, 1, 1), arguments: arguments)
+    }
+}

@@ -1,0 +1,103 @@
+import KilnBackend
+import KilnCore
+
+/// A recording being made: the memory its kernels use (kept alive with the graph) and the
+/// context length its attention launches are split for.
+final class StepRecorder {
+    var retained: [DeviceBuffer] = []
+    let contextBucket: Int
+    init(contextBucket: Int) { self.contextBucket = contextBucket }
+}
+
+/// What a recorded step is valid for: one model, one decode batch size, one cache (its
+/// addresses), contexts up to a bucket.
+struct RecordedStepKey: Hashable {
+    var owner: ObjectIdentifier
+    var rows: Int
+    var contextBucket: Int
+    var cacheAddresses: [CUdeviceptr]
+}
+
+/// A decode step recorded as a CUDA graph, with the buffers its kernels read and write.
+final class RecordedStep {
+    let graph: CUDAGraph
+    let step: CUDAStepBuffers
+    let retained: [DeviceBuffer]
+    let output: DeviceTensor
+
+    init(graph: CUDAGraph, step: CUDAStepBuffers, retained: [DeviceBuffer], output: DeviceTensor) {
+        self.graph = graph
+        self.step = step
+        self.retained = retained
+        self.output = output
+    }
+}
+
+/// Decode steps as CUDA graphs: a decode step launches a few hundred small kernels, whose host
+/// launch cost (several microseconds each) exceeds their GPU time at batch 1. The first step of a
+/// shape runs normally (compiling kernels, autotuning products, uploading tables), the second is
+/// recorded, and every later one is one graph launch after one upload of the batch.
+extension CUDABackend {
+    /// Most recordings kept (each holds its activations); past it they are all dropped.
+    static let maximumRecordedSteps = 64
+    /// Largest decode batch recorded.
+    static let maximumRecordedRows = 512
+
+    public func runStep(_ batch: ForwardBatch, cache: CUDAKVCache, recording description: StepRecording,
+                        _ body: () throws -> DeviceTensor) throws -> DeviceTensor {
+        guard let key = recordedStepKey(batch, cache: cache, description: description) else {
+            try prepare(batch)
+            return try body()
+        }
+        if let recorded = recordedSteps[key] {
+            try stream.synchronize() // the last replay no longer reads the step buffers
+            try recorded.step.upload(batch, blockSize: cache.shape.blockSize, stream: stream)
+            step = recorded.step
+            try recorded.graph.launch(on: stream)
+            return recorded.output
+        }
+        guard seenStepKeys.contains(key) else {
+            seenStepKeys.insert(key)
+            try prepare(batch)
+            return try body()
+        }
+        return try record(batch, key: key, cache: cache, body)
+    }
+
+    /// nil when the batch is not a decode batch that can be recorded.
+    func recordedStepKey(_ batch: ForwardBatch, cache: CUDAKVCache, description: StepRecording) -> RecordedStepKey? {
+        guard usesGraphs, Self.isDecode(batch), batch.tokens.count <= Self.maximumRecordedRows,
+              batch.logitRows == Array(0..<batch.tokens.count) else { return nil }
+        let longest = batch.sequences.map(\.contextLength).max() ?? 1
+        var bucket = 256
+        while bucket < longest { bucket *= 2 }
+        return RecordedStepKey(owner: description.owner, rows: batch.tokens.count, contextBucket: bucket,
+                               cacheAddresses: cache.keys.map(\.address) + cache.values.map(\.address))
+    }
+
+    private func record(_ batch: ForwardBatch, key: RecordedStepKey, cache: CUDAKVCache, _ body: () throws -> DeviceTensor) throws -> DeviceTensor {
+        try stream.synchronize()
+        if recordedSteps.count >= Self.maximumRecordedSteps { recordedSteps.removeAll() }
+        let rows = batch.tokens.count
+        let buffers = try CUDAStepBuffers(rowCapacity: rows, sequenceCapacity: rows,
+                                          blockTableStride: (key.contextBucket + cache.shape.blockSize - 1) / cache.shape.blockSize,
+                                          allocator: runtime.allocator)
+        try buffers.upload(batch, blockSize: cache.shape.blockSize, stream: stream)
+        step = buffers
+        let recorder = StepRecorder(contextBucket: key.contextBucket)
+        recording = recorder
+        defer { recording = nil }
+        try stream.beginCapture()
+        let output: DeviceTensor
+        do {
+            output = try body()
+        } catch {
+            _ = try? stream.endCapture()
+            throw error
+        }
+        let graph = try stream.endCapture()
+        recordedSteps[key] = RecordedStep(graph: graph, step: buffers, retained: recorder.retained, output: output)
+        try graph.launch(on: stream)
+        return output
+    }
+}

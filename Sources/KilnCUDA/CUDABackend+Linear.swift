@@ -1,0 +1,99 @@
+import KilnBackend
+import KilnCore
+
+/// Matrix products: Kiln's GEMV kernels (gemv.cu, README-gemv.md) for decode-sized bf16 batches
+/// (1...8 rows), cuBLASLt for everything larger, the reference kernel when cuBLASLt is missing.
+extension CUDABackend {
+    /// Most activation rows the GEMV kernels take.
+    static let gemvMaximumRows = 8
+
+    public func linear(_ x: DeviceTensor, weight: CUDAWeight, bias: CUDAWeight?, into out: DeviceTensor) throws {
+        precondition(x.columns == weight.columns && out.columns == weight.rows && out.rows == x.rows,
+                     "linear: x [\(x.rows), \(x.columns)] · w [\(weight.rows), \(weight.columns)] -> out [\(out.rows), \(out.columns)]")
+        guard x.rows > 0, weight.rows > 0 else { return }
+        if usesGEMV(x, weight: weight) {
+            try gemv(x, weight: weight, bias: bias?.buffer, tileRows: 16, outputs: weight.rows, out: out,
+                     kernel: out.elementType == .bf16 ? "gemv_bf16" : "gemv_bf16_f32")
+            return
+        }
+        if let matmul, weight.elementType == x.elementType {
+            let matrix = DeviceTensor(buffer: weight.buffer, rows: weight.rows, columns: weight.columns, elementType: weight.elementType)
+            let biasBuffer = out.elementType == .bf16 ? bias?.bf16Copy : bias?.buffer
+            try matmul.linear(x: x, weight: matrix, bias: biasBuffer, out: out, on: stream)
+            return
+        }
+        guard x.elementType == .f32 else {
+            throw KilnError.unsupported(path: name, reason: "a \(x.elementType) product without cuBLASLt (install libcublasLt, e.g. pip install nvidia-cublas)")
+        }
+        var arguments = KernelArguments()
+        arguments.pointer(x.buffer)
+        arguments.pointer(weight.buffer)
+        arguments.pointer(bias?.buffer)
+        arguments.pointer(out.buffer)
+        arguments.int32(x.rows)
+        arguments.int32(weight.rows)
+        arguments.int32(x.columns)
+        try stream.launch(try kernels.function("linear_reference_\(weight.elementType.suffix)"),
+                          grid: ((weight.rows + 7) / 8, x.rows, 1), block: (256, 1, 1), arguments: arguments)
+    }
+
+    /// out = act(gate) * up from a `[2 * mlp, in]` gate/up weight: one fused GEMV for decode
+    /// batches (the `[rows, 2 * mlp]` intermediate never reaches memory), else one product into
+    /// a scratch tensor and the gated kernel reading its two halves.
+    public func gatedLinear(_ x: DeviceTensor, gateUp: CUDAWeight, activation: GateActivation, into out: DeviceTensor) throws {
+        let mlp = out.columns
+        precondition(gateUp.rows == 2 * mlp && gateUp.columns == x.columns && out.rows == x.rows && out.elementType == x.elementType,
+                     "gatedLinear: x [\(x.rows), \(x.columns)] · gate/up [\(gateUp.rows), \(gateUp.columns)] -> out [\(out.rows), \(out.columns)]")
+        guard x.rows > 0, mlp > 0 else { return }
+        let act = activation == .silu ? "silu" : "gelu"
+        if usesGEMV(x, weight: gateUp), out.elementType == .bf16 {
+            try gemv(x, weight: gateUp, bias: nil, tileRows: 8, outputs: mlp, out: out, kernel: "gemv_gateup_\(act)_bf16")
+            return
+        }
+        let both = try makeTensor(rows: x.rows, columns: 2 * mlp)
+        try linear(x, weight: gateUp, bias: nil, into: both)
+        var arguments = KernelArguments()
+        arguments.pointer(both.buffer)
+        arguments.address(both.buffer.address + CUdeviceptr(mlp * both.elementType.byteSize))
+        arguments.pointer(out.buffer)
+        arguments.int32(x.rows)
+        arguments.int32(mlp)
+        arguments.int32(2 * mlp)
+        arguments.int32(2 * mlp)
+        arguments.int32(out.columns)
+        let kernel = activation == .silu ? "gated_silu" : "gated_gelu_tanh"
+        try stream.launch(try kernels.function("\(kernel)_\(out.elementType.suffix)"), grid: (kernels.elementwiseBlocks(x.rows * mlp), 1, 1),
+                          block: (256, 1, 1), arguments: arguments)
+    }
+
+    /// Whether the GEMV kernels take this product (README-gemv.md: bf16, K and the row stride
+    /// multiples of 8, at most 8 rows).
+    func usesGEMV(_ x: DeviceTensor, weight: CUDAWeight) -> Bool {
+        x.elementType == .bf16 && weight.elementType == .bf16 && x.rows <= Self.gemvMaximumRows
+            && x.columns % 8 == 0 && weight.columns % 8 == 0
+    }
+
+    /// One GEMV launch without split-K. Launch rule from the H200 timings in README-gemv.md:
+    /// matrices of many tiles (gate/up, the LM head) use the one-chunk configuration (`_c1`),
+    /// others the eight-chunk one; 128 threads for the very largest (the LM head), else 256.
+    func gemv(_ x: DeviceTensor, weight: CUDAWeight, bias: DeviceBuffer?, tileRows: Int, outputs: Int, out: DeviceTensor,
+              kernel: String) throws {
+        let tiles = (outputs + tileRows - 1) / tileRows
+        let processors = runtime.device.multiprocessors
+        let suffix = tiles >= 4 * processors ? "_c1" : ""
+        let threads = tiles >= 32 * processors ? 128 : 256
+        var arguments = KernelArguments()
+        arguments.pointer(weight.buffer)
+        arguments.pointer(x.buffer)
+        if tileRows == 16 { arguments.pointer(bias) }
+        arguments.pointer(out.buffer)
+        arguments.int32(outputs)
+        arguments.int32(x.columns)
+        arguments.int32(x.rows)
+        arguments.int32(x.columns)
+        arguments.int32(out.columns)
+        arguments.pointer(nil) // workspace and counters: unused with one K slice
+        arguments.pointer(nil)
+        try stream.launch(try kernels.function(kernel + suffix), grid: (tiles, 1, 1), block: (threads, 1, 1), arguments: arguments)
+    }
+}
