@@ -65,7 +65,7 @@ struct LatencyBench: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard input >= 1, output >= 2, runs >= 1 else { throw KilnError.invalidArgument("--input >= 1, --output >= 2, --runs >= 1") }
-            try device.dispatch(Work(command: self))
+            try device.dispatch(Work(command: self), model: source.model)
         }
     }
 }
@@ -101,7 +101,7 @@ struct StaticBench: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard batch >= 1, input >= 1, output >= 1 else { throw KilnError.invalidArgument("--batch, --input and --output must be >= 1") }
-            try device.dispatch(Work(command: self))
+            try device.dispatch(Work(command: self), model: source.model)
         }
     }
 }
