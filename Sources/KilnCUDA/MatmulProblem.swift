@@ -107,6 +107,14 @@ public struct LinearProblem: Hashable, Sendable {
     /// Every bucket, smallest first.
     public static let rowsBuckets: [Int] = (0...13).map { 1 << $0 }
 
+    /// The M to tune at for each bucket that some M in 1...maxRows falls in: the bucket's largest
+    /// M that can happen (the bucket itself, or maxRows in the last one), so the choice is timed
+    /// at the size it matters most for. Smallest first; empty for maxRows < 1.
+    public static func tuningRows(upTo maxRows: Int) -> [Int] {
+        guard maxRows >= 1 else { return [] }
+        return rowsBuckets.filter { $0 <= rowsBucket(maxRows) }.map { min($0, maxRows) }
+    }
+
     /// The largest power of two (at most 256) dividing every address: the alignment cuBLASLt may
     /// assume for the operands (its default, 256, would let it pick kernels that fault on less).
     public static func alignment(_ addresses: [CUdeviceptr]) -> Int {

@@ -18,8 +18,10 @@ struct BackendOptions: ParsableArguments {
     var precision: String = "bf16"
 
     /// Runs `work` on the chosen backend: CUDA for `cuda` (an error when no GPU can be used) and
-    /// for `auto` when one can; the CPU otherwise.
-    func dispatch(_ work: some BackendWork) throws {
+    /// for `auto` when one can; the CPU otherwise. On CUDA, autotune choices of `model` (when it
+    /// is an engine directory) and of the kernel cache are restored first, and what the run tuned
+    /// is saved to the cache afterwards, also when the work throws (what was tuned stays valid).
+    func dispatch(_ work: some BackendWork, model: String? = nil) throws {
         guard ["cpu", "cuda", "auto"].contains(backend) else {
             throw KilnError.invalidArgument("--backend \(backend): choose cpu, cuda or auto")
         }
@@ -35,6 +37,8 @@ struct BackendOptions: ParsableArguments {
             }
         }
         if let cuda {
+            let autotune = AutotunePersistence.start(cuda, model: model)
+            defer { autotune?.save() }
             try work.run(on: cuda)
         } else {
             try work.run(on: CPUBackend())

@@ -2,10 +2,12 @@ import ArgumentParser
 import Foundation
 import KilnBuild
 import KilnCore
+import KilnCUDA
 import KilnFormats
 
-/// `kiln build MODEL -o ENGINE_DIR [--dtype bf16]`: checkpoint -> engine directory, then the
-/// memory plan the way TensorRT-LLM prints it.
+/// `kiln build MODEL -o ENGINE_DIR [--dtype bf16] [--no-autotune]`: checkpoint -> engine directory
+/// (its matrix products autotuned when a GPU is usable), then the memory plan the way
+/// TensorRT-LLM prints it.
 struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build", abstract: "Build an engine directory from a checkpoint (fused weights, memory plan).")
@@ -31,6 +33,9 @@ struct BuildCommand: ParsableCommand {
     @Flag(help: "Replace an existing engine in the output directory.")
     var overwrite = false
 
+    @Flag(inversion: .prefixedNo, help: "Time cuBLASLt's algorithms for the engine's matrix products on the GPU and record the choices in the engine (default: on when a GPU is usable; skipped without one).")
+    var autotune: Bool?
+
     func run() throws {
         try reportingErrors {
             var options = EngineBuilder.Options()
@@ -47,10 +52,34 @@ struct BuildCommand: ParsableCommand {
             options.maxSequenceLength = maxSeqLen
             options.overwrite = overwrite
             let start = Date()
-            let manifest = try EngineBuilder.build(checkpoint: try Checkpoint.open(model), output: output, options: options) {
+            // Opened before converting, so that an explicit --autotune without a GPU fails at once.
+            let tuner = try openAutotuner()
+            var manifest = try EngineBuilder.build(checkpoint: try Checkpoint.open(model), output: output, options: options) {
                 printError($0)
             }
+            if let tuner {
+                manifest.autotune = try tuner.tune(manifest, log: printError)
+                try manifest.write(directory: output)
+                // The kernel cache gets them too: runs of the source checkpoint use the same shapes.
+                AutotuneStore(directory: tuner.runtime.kernels.cache.directory).save(manifest.autotune)
+            }
             print(MemoryPlanReport.table(manifest, directory: output, seconds: Date().timeIntervalSince(start)))
+        }
+    }
+}
+
+extension BuildCommand {
+    /// The GPU autotuner; nil with --no-autotune, or when no GPU or cuBLASLt is usable (said in
+    /// one line, the build goes on as without a GPU). After an explicit --autotune that is an error.
+    func openAutotuner() throws -> BuildAutotuner? {
+        guard autotune != false else { return nil }
+        do {
+            return try BuildAutotuner()
+        } catch {
+            let reason = String(describing: error).split(separator: "\n").first.map(String.init) ?? "unknown error"
+            if autotune == true { throw KilnError.invalidArgument("--autotune needs a usable GPU and cuBLASLt: \(reason)") }
+            printError("autotune: skipped (no usable GPU and cuBLASLt: \(reason))")
+            return nil
         }
     }
 }

@@ -42,7 +42,9 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let parameters = try sampling.parameters()
-            try device.dispatch(Work(command: self, parameters: parameters, loadStart: Date()))
+            // The model path only feeds autotune restoring; a bad one is reported by the work itself.
+            let model = randomWeights == nil ? try? modelAndPrompt().0 : nil
+            try device.dispatch(Work(command: self, parameters: parameters, loadStart: Date()), model: model)
         }
     }
 

@@ -68,7 +68,7 @@ struct LatencyBench: ParsableCommand {
             guard input >= 1, output >= 2, runs >= 1, (prefillChunk ?? 1) >= 1 else {
                 throw KilnError.invalidArgument("--input >= 1, --output >= 2, --runs >= 1, --prefill-chunk >= 1")
             }
-            try device.dispatch(Work(command: self))
+            try device.dispatch(Work(command: self), model: source.model)
         }
     }
 }
@@ -104,7 +104,7 @@ struct StaticBench: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard batch >= 1, input >= 1, output >= 1 else { throw KilnError.invalidArgument("--batch, --input and --output must be >= 1") }
-            try device.dispatch(Work(command: self))
+            try device.dispatch(Work(command: self), model: source.model)
         }
     }
 }

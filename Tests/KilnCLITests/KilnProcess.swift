@@ -22,10 +22,14 @@ struct KilnProcess {
         return directory.appendingPathComponent("kiln").path
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    /// Runs `kiln arguments`, with `environment` added to this process's.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
         process.standardError = error

@@ -85,6 +85,14 @@ public struct EngineManifest: Codable, Sendable, Equatable {
         return manifest
     }
 
+    /// The manifest of `path` when it is an engine directory with a readable manifest, else nil
+    /// (a checkpoint file or directory, or a damaged engine, which `Checkpoint.open` reports).
+    public static func readIfEngine(at path: String) -> EngineManifest? {
+        let manifestPath = (path as NSString).appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: manifestPath) else { return nil }
+        return try? read(directory: path)
+    }
+
     /// Writes the manifest into `directory`.
     public func write(directory: String) throws {
         let encoder = JSONEncoder()

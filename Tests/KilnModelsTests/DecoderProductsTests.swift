@@ -1,0 +1,46 @@
+import KilnBackend
+import KilnCore
+import KilnFormats
+import KilnModels
+import Testing
+
+/// The products `kiln build` autotunes are the shapes `DecoderModel.forward` runs.
+@Suite struct DecoderProductsTests {
+    @Test func productsFollowTheConfigAndLimits() {
+        let config = RandomWeightPreset.tinyLlama.config
+        let products = DecoderProduct.all(config: config, queryKeyValueBias: false, maxTokens: 8192, maxBatch: 64)
+        let hidden = config.hiddenSize, q = config.attentionHeads * config.headDim, kv = config.kvHeads * config.headDim
+        #expect(products.map(\.name) == ["q", "k", "v", "o", "gate", "up", "down", "lm_head"])
+        #expect(products.map(\.outputs) == [q, kv, kv, hidden, config.intermediateSize, config.intermediateSize, hidden, config.vocabularySize])
+        #expect(products.map(\.inputs) == [hidden, hidden, hidden, q, hidden, hidden, config.intermediateSize, hidden])
+        #expect(products.allSatisfy { !$0.bias })
+        #expect(products.dropLast().allSatisfy { $0.maxRows == 8192 } && products.last?.maxRows == 64)
+
+        let biased = DecoderProduct.all(config: config, queryKeyValueBias: true, maxTokens: 16, maxBatch: 64)
+        #expect(biased.map(\.bias) == [true, true, true, false, false, false, false, false])
+        // A step never has more logit rows than tokens.
+        #expect(biased.last?.maxRows == 16)
+    }
+
+    /// Every weight `forward` multiplies by appears with its shape and bias: checked against the
+    /// fixture checkpoints' tensors (which `DecoderModel` loads with these shapes; only qwen2
+    /// has Q/K/V biases).
+    @Test(arguments: ["llama", "qwen2", "gemma", "gemma2", "gemma3"])
+    func shapesMatchTheCheckpointsWeights(family: String) throws {
+        let (path, _) = try TransformersParityTests.fixture(family)
+        let weights = try CheckpointWeights(checkpoint: try Checkpoint.open(path))
+        let config = weights.config
+        let bias = try weights.source(.queryBias(layer: 0)) != nil
+        #expect(bias == (family == "qwen2"))
+        let products = DecoderProduct.all(config: config, queryKeyValueBias: bias, maxTokens: 8, maxBatch: 1)
+        let named = Dictionary(uniqueKeysWithValues: products.map { ($0.name, $0) })
+        let expected: [(String, LogicalWeight)] = [("q", .query(layer: 0)), ("k", .key(layer: 0)), ("v", .value(layer: 0)),
+                                                   ("o", .attentionOutput(layer: 0)), ("gate", .gate(layer: 0)),
+                                                   ("up", .up(layer: 0)), ("down", .down(layer: 0)), ("lm_head", .embedding)]
+        for (name, weight) in expected {
+            let source = try #require(try weights.source(weight))
+            #expect(named[name]?.outputs == source.rows && named[name]?.inputs == source.columns, "\(family) \(name)")
+            #expect(named[name]?.bias == (bias && ["q", "k", "v"].contains(name)))
+        }
+    }
+}
