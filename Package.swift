@@ -48,6 +48,7 @@ let package = Package(
                 .embedInCode("Kernels/attention_prefill.cu"),
                 .embedInCode("Kernels/attention_decode.cu"),
                 .embedInCode("Kernels/gemv.cu"),
+                .embedInCode("Kernels/sampling.cu"),
             ],
             swiftSettings: strictSettings),
         // Model families (Llama/Qwen2, Gemma 1/2/3) written once against `Backend`.

@@ -48,6 +48,7 @@ final class GPUParityChecks {
         checkSoftcap()
         checkArgmax()
         try GPUMatmulChecks(runtime: runtime, stream: stream, seed: random.next(), quick: quick).runAll { $0 ? (passed += 1) : (failed += 1) }
+        try GPUSamplingChecks(runtime: runtime, stream: stream, seed: random.next(), quick: quick).runAll { $0 ? (passed += 1) : (failed += 1) }
     }
 
     // MARK: - Kernels
