@@ -56,6 +56,9 @@ public protocol Backend: AnyObject, Sendable {
     /// The tensor's values on the host, row-major.
     func read(_ x: Tensor) throws -> [Float]
 
+    /// residual += x, then out = RMSNorm(residual) · weight: a sublayer's residual add fused with
+    /// the next sublayer's norm. All `[rows, columns]`.
+    func addRMSNorm(residual: Tensor, _ x: Tensor, weight: Weight, epsilon: Float, into out: Tensor) throws
     /// Joins matrices of equal width into one whose rows are theirs in order (gate rows, then up
     /// rows), when one product beats several on this backend; nil keeps the parts (the CPU keeps
     /// each weight in its checkpoint storage, which may differ between the parts).
@@ -88,6 +91,11 @@ public struct StepRecording: Sendable, Hashable {
 }
 
 extension Backend {
+    public func addRMSNorm(residual: Tensor, _ x: Tensor, weight: Weight, epsilon: Float, into out: Tensor) throws {
+        try add(x, into: residual)
+        try rmsNorm(residual, weight: weight, epsilon: epsilon, into: out)
+    }
+
     public func concatenateRows(_ parts: [Weight]) throws -> Weight? { nil }
 
     public func gatedLinear(_ x: Tensor, gateUp: Weight, activation: GateActivation, into out: Tensor) throws {

@@ -107,6 +107,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         try kernels.rmsNorm(x, weight: weight.buffer, epsilon: epsilon, into: out, on: stream)
     }
 
+    public func addRMSNorm(residual: DeviceTensor, _ x: DeviceTensor, weight: CUDAWeight, epsilon: Float, into out: DeviceTensor) throws {
+        try kernels.addRMSNorm(residual: residual, x, weight: weight.buffer, epsilon: epsilon, into: out, on: stream)
+    }
+
     public func headRMSNorm(_ x: DeviceTensor, heads: Int, headDim: Int, weight: CUDAWeight, epsilon: Float) throws {
         try kernels.headRMSNorm(x, heads: heads, headDim: headDim, weight: weight.buffer, epsilon: epsilon, on: stream)
     }

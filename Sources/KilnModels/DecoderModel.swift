@@ -160,7 +160,8 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
         let epsilon = config.rmsNormEpsilon
 
         for (index, layer) in layers.enumerated() {
-            try b.rmsNorm(residual, weight: layer.attentionNorm, epsilon: epsilon, into: normed)
+            // Later layers get `normed` from the previous layer's fused residual add + norm.
+            if index == 0 { try b.rmsNorm(residual, weight: layer.attentionNorm, epsilon: epsilon, into: normed) }
             try b.linear(normed, weight: layer.query, bias: layer.queryBias, into: query)
             try b.linear(normed, weight: layer.key, bias: layer.keyBias, into: key)
             try b.linear(normed, weight: layer.value, bias: layer.valueBias, into: value)
@@ -180,9 +181,7 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
             if let norm = layer.postAttentionNorm {
                 try b.rmsNorm(projected, weight: norm, epsilon: epsilon, into: projected)
             }
-            try b.add(projected, into: residual)
-
-            try b.rmsNorm(residual, weight: layer.feedForwardNorm, epsilon: epsilon, into: normed)
+            try b.addRMSNorm(residual: residual, projected, weight: layer.feedForwardNorm, epsilon: epsilon, into: normed)
             if let gateUp = layer.gateUp {
                 try b.gatedLinear(normed, gateUp: gateUp, activation: architecture.activation, into: gate)
             } else if let gateWeight = layer.gate, let upWeight = layer.up {
@@ -194,7 +193,11 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
             if let norm = layer.postFeedForwardNorm {
                 try b.rmsNorm(projected, weight: norm, epsilon: epsilon, into: projected)
             }
-            try b.add(projected, into: residual)
+            if index + 1 < layers.count {
+                try b.addRMSNorm(residual: residual, projected, weight: layers[index + 1].attentionNorm, epsilon: epsilon, into: normed)
+            } else {
+                try b.add(projected, into: residual)
+            }
         }
 
         let selected = try b.makeTensor(rows: batch.logitRows.count, columns: hidden)

@@ -26,9 +26,10 @@ public struct DecoderProduct: Hashable, Sendable {
 
     /// The products of one step of `config`'s model, in the order `forward` runs them. The layer
     /// products see every token of a step (up to `maxTokens`); the LM head only the rows whose
-    /// logits are wanted, one per sequence (up to `maxBatch`). Q/K/V, gate and up are separate
-    /// products, as `forward` runs them today even on an engine's fused weights (it takes row
-    /// ranges of them): when `forward` changes which products it runs, this list changes with it.
+    /// logits are wanted, one per sequence (up to `maxBatch`). Q/K/V are separate products;
+    /// gate and up are one `[2 * mlp, hidden]` product ("gate_up"), as `forward` runs them on a
+    /// backend that joins them (CUDA, through `Backend.concatenateRows`): when `forward` changes
+    /// which products it runs, this list changes with it.
     public static func all(config: ModelConfig, queryKeyValueBias: Bool, maxTokens: Int, maxBatch: Int) -> [DecoderProduct] {
         let hidden = config.hiddenSize, qWidth = config.attentionHeads * config.headDim
         let kvWidth = config.kvHeads * config.headDim, mlp = config.intermediateSize
@@ -38,8 +39,7 @@ public struct DecoderProduct: Hashable, Sendable {
             DecoderProduct(name: "k", outputs: kvWidth, inputs: hidden, bias: queryKeyValueBias, maxRows: tokens),
             DecoderProduct(name: "v", outputs: kvWidth, inputs: hidden, bias: queryKeyValueBias, maxRows: tokens),
             DecoderProduct(name: "o", outputs: hidden, inputs: qWidth, bias: false, maxRows: tokens),
-            DecoderProduct(name: "gate", outputs: mlp, inputs: hidden, bias: false, maxRows: tokens),
-            DecoderProduct(name: "up", outputs: mlp, inputs: hidden, bias: false, maxRows: tokens),
+            DecoderProduct(name: "gate_up", outputs: 2 * mlp, inputs: hidden, bias: false, maxRows: tokens),
             DecoderProduct(name: "down", outputs: hidden, inputs: mlp, bias: false, maxRows: tokens),
             DecoderProduct(name: "lm_head", outputs: config.vocabularySize, inputs: hidden, bias: false, maxRows: rows),
         ]
