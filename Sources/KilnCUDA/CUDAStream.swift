@@ -6,6 +6,8 @@ public final class CUDAStream: @unchecked Sendable {
     /// The device it belongs to.
     public let device: CUDADevice
     let handle: CUhandle?
+    /// When set, every kernel and cuBLASLt launch is timed (`LaunchProfiler`).
+    public var profiler: LaunchProfiler?
 
     /// Creates a stream on `device`.
     public init(device: CUDADevice) throws {
@@ -73,6 +75,15 @@ public final class CUDAStream: @unchecked Sendable {
     /// shared memory.
     public func launch(_ function: CUDAFunction, grid: (x: Int, y: Int, z: Int), block: (x: Int, y: Int, z: Int),
                        sharedBytes: Int = 0, arguments: KernelArguments) throws {
+        if let profiler {
+            try profiler.measure(function.name, on: self) { try launchNow(function, grid: grid, block: block, sharedBytes: sharedBytes, arguments: arguments) }
+        } else {
+            try launchNow(function, grid: grid, block: block, sharedBytes: sharedBytes, arguments: arguments)
+        }
+    }
+
+    private func launchNow(_ function: CUDAFunction, grid: (x: Int, y: Int, z: Int), block: (x: Int, y: Int, z: Int),
+                           sharedBytes: Int, arguments: KernelArguments) throws {
         precondition(grid.x > 0 && grid.y > 0 && grid.z > 0 && block.x > 0 && block.y > 0 && block.z > 0, "\(function.name): empty launch")
         var slots = arguments.slots
         let result = slots.withUnsafeMutableBufferPointer { values -> CUresult in

@@ -123,6 +123,14 @@ public final class MatmulEngine: @unchecked Sendable {
 
     /// Queues one `cublasLtMatmul` of `plan` with `algorithm` (64 bytes). Caller holds `lock`.
     func launch(_ plan: MatmulPlan, algorithm: [UInt64], operands: MatmulOperands, stream: CUDAStream) throws {
+        if let profiler = stream.profiler {
+            try profiler.measure("cublasLt \(plan.label)", on: stream) { try launchNow(plan, algorithm: algorithm, operands: operands, stream: stream) }
+        } else {
+            try launchNow(plan, algorithm: algorithm, operands: operands, stream: stream)
+        }
+    }
+
+    private func launchNow(_ plan: MatmulPlan, algorithm: [UInt64], operands: MatmulOperands, stream: CUDAStream) throws {
         precondition(algorithm.count == 8)
         try plan.setBias(operands.bias)
         var alpha: Float = 1, beta: Float = 0

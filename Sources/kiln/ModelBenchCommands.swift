@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KilnBackend
 import KilnCore
+import KilnCUDA
 import KilnEngine
 import KilnFormats
 import KilnModels
@@ -40,6 +41,7 @@ struct LatencyBench: ParsableCommand {
     @Option(help: "Generated tokens.") var output = 256
     @Option(help: "Timed runs (after one warm-up run).") var runs = 3
     @Option(help: "Most prompt tokens per prefill step (default: the whole prompt in one step).") var prefillChunk: Int?
+    @Flag(help: "CUDA: time every kernel of one run (without CUDA graphs) and print where the time goes.") var profile = false
 
     struct Work: BackendWork {
         let command: LatencyBench
@@ -49,6 +51,11 @@ struct LatencyBench: ParsableCommand {
             let prompt = BenchModelOptions.prompt(command.input, vocabulary: model.config.vocabularySize, seed: 7)
             let parameters = SamplingParameters(temperature: 0, maxTokens: command.output, ignoreEOS: true)
             _ = try generator.generate(promptIDs: prompt, parameters: parameters) // warm-up: kernels, autotuning
+            if command.profile {
+                guard let cuda = device as? CUDABackend else { throw KilnError.invalidArgument("--profile needs --backend cuda") }
+                try LatencyBench.profile(cuda, steps: command.output) { _ = try generator.generate(promptIDs: prompt, parameters: parameters) }
+                return
+            }
             var firstToken: [Double] = [], decode: [Double] = []
             for _ in 0..<command.runs {
                 let result = try generator.generate(promptIDs: prompt, parameters: parameters)
@@ -73,6 +80,33 @@ struct LatencyBench: ParsableCommand {
     }
 }
 
+extension LatencyBench {
+    /// Runs `body` once with every launch timed (no CUDA graphs) and prints the kernels by total
+    /// GPU time, with their time per decode step (`steps` tokens).
+    static func profile(_ cuda: CUDABackend, steps: Int, _ body: () throws -> Void) throws {
+        let graphs = cuda.usesGraphs
+        let profiler = LaunchProfiler(device: cuda.runtime.device)
+        cuda.usesGraphs = false
+        cuda.stream.profiler = profiler
+        defer {
+            cuda.stream.profiler = nil
+            cuda.usesGraphs = graphs
+        }
+        let start = Date()
+        try body()
+        let seconds = Date().timeIntervalSince(start)
+        let entries = try profiler.entries()
+        let total = entries.reduce(0) { $0 + $1.milliseconds }
+        print(String(format: "profile: one run, %.1f ms wall, %.1f ms of kernels (%d launches); per decode step: %.3f ms of kernels",
+                     seconds * 1000, total, entries.reduce(0) { $0 + $1.launches }, total / Double(steps)))
+        print("  launches   total ms   µs/launch   µs/step   kernel")
+        for entry in entries {
+            print(String(format: "%10d %10.3f %11.2f %9.2f   %@", entry.launches, entry.milliseconds,
+                         entry.milliseconds * 1000 / Double(entry.launches), entry.milliseconds * 1000 / Double(steps), entry.name))
+        }
+    }
+}
+
 /// `kiln bench static`: a fixed batch decoded together, output tokens/s.
 struct StaticBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "static", abstract: "Fixed-batch greedy generation, output tokens/s.")
@@ -82,6 +116,7 @@ struct StaticBench: ParsableCommand {
     @Option(help: "Sequences decoded together.") var batch = 8
     @Option(help: "Prompt tokens per sequence.") var input = 128
     @Option(help: "Generated tokens per sequence.") var output = 128
+    @Flag(help: "CUDA: time every kernel of the measured run (without CUDA graphs) and print where the time goes.") var profile = false
 
     struct Work: BackendWork {
         let command: StaticBench
@@ -91,7 +126,14 @@ struct StaticBench: ParsableCommand {
                 BenchModelOptions.prompt(command.input, vocabulary: model.config.vocabularySize, seed: UInt64(100 + $0))
             }
             let runner = StaticBatchRunner(model: model)
-            _ = try runner.run(prompts: Array(prompts.prefix(1)), outputTokens: 2) // warm-up
+            // Warm-up at the measured shapes (kernels, autotuning of every product shape, the decode
+            // step's recording), so the timed run measures steady state.
+            _ = try runner.run(prompts: prompts, outputTokens: min(command.output, 4))
+            if command.profile {
+                guard let cuda = device as? CUDABackend else { throw KilnError.invalidArgument("--profile needs --backend cuda") }
+                try LatencyBench.profile(cuda, steps: command.output) { _ = try runner.run(prompts: prompts, outputTokens: command.output) }
+                return
+            }
             let result = try runner.run(prompts: prompts, outputTokens: command.output)
             print("backend      \(device.name)")
             print("shape        batch \(command.batch), \(command.input) in, \(command.output) out (greedy)")
