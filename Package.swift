@@ -48,6 +48,7 @@ let package = Package(
                 .embedInCode("Kernels/attention_prefill.cu"),
                 .embedInCode("Kernels/attention_decode.cu"),
                 .embedInCode("Kernels/gemv.cu"),
+                .embedInCode("Kernels/attention_input.cu"),
                 .embedInCode("Kernels/sampling.cu"),
             ],
             swiftSettings: strictSettings),

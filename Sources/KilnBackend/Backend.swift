@@ -66,6 +66,14 @@ public protocol Backend: AnyObject, Sendable {
     /// out = act(x · gateᵀ) * (x · upᵀ) for a weight from `concatenateRows([gate, up])`,
     /// `[2 * mlp, in]`. x: `[rows, in]`, out: `[rows, mlp]`.
     func gatedLinear(_ x: Tensor, gateUp: Weight, activation: GateActivation, into out: Tensor) throws
+    /// One layer's attention input from a Q/K/V weight joined by `concatenateRows([query, key,
+    /// value])` (and its joined bias): the product, then QK-norm of each query and key head (when
+    /// the norms are given), RoPE at the batch's positions, the keys and values written to `layer`
+    /// of `cache` at the batch's slots, and the queries into `query` (`[tokens, heads * headDim]`).
+    /// The same as three `linear`s, `headRMSNorm`, `rope` on q and k, and `writeCache`.
+    func attentionInput(_ x: Tensor, qkv: Weight, bias: Weight?, queryNorm: Weight?, keyNorm: Weight?, epsilon: Float,
+                        attention: AttentionParameters, rope: RopeParameters, batch: ForwardBatch,
+                        cache: Cache, layer: Int, query: Tensor) throws
     /// Runs one step: `body` queues the step's ops and returns its output. The backend calls
     /// `prepare(batch)` first; it may record the ops the first times it meets a step shape and
     /// replay the recording for later steps of that shape without calling `body` (the output is
@@ -100,6 +108,12 @@ extension Backend {
 
     public func gatedLinear(_ x: Tensor, gateUp: Weight, activation: GateActivation, into out: Tensor) throws {
         throw KilnError.unsupported(path: name, reason: "gatedLinear without concatenated gate/up weights")
+    }
+
+    public func attentionInput(_ x: Tensor, qkv: Weight, bias: Weight?, queryNorm: Weight?, keyNorm: Weight?, epsilon: Float,
+                               attention: AttentionParameters, rope: RopeParameters, batch: ForwardBatch,
+                               cache: Cache, layer: Int, query: Tensor) throws {
+        throw KilnError.unsupported(path: name, reason: "attentionInput without a joined Q/K/V weight")
     }
 
     public func runStep(_ batch: ForwardBatch, cache: Cache, recording: StepRecording, _ body: () throws -> Tensor) throws -> Tensor {

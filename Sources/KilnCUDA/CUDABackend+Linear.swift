@@ -62,7 +62,7 @@ extension CUDABackend {
         arguments.int32(2 * mlp)
         arguments.int32(out.columns)
         let kernel = activation == .silu ? "gated_silu" : "gated_gelu_tanh"
-        try stream.launch(try kernels.function("\(kernel)_\(out.elementType.suffix)"), grid: (kernels.elementwiseBlocks(x.rows * mlp), 1, 1),
+        try stream.launch(try kernels.function("\(kernel)_\(out.elementType.suffix)"), grid: CUDAKernels.gatedGrid(rows: x.rows, columns: mlp),
                           block: (256, 1, 1), arguments: arguments)
     }
 

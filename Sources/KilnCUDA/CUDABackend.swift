@@ -131,7 +131,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
 
     /// Inverse-frequency tables are uploaded once per distinct table (a model has one or two).
-    private func ropeTable(_ frequencies: [Float]) throws -> DeviceBuffer {
+    func ropeTable(_ frequencies: [Float]) throws -> DeviceBuffer {
         lock.lock()
         defer { lock.unlock() }
         if let table = ropeTables[frequencies] { return table }

@@ -140,8 +140,13 @@ extension CUDAKernels {
         arguments.int32(up.columns)
         arguments.int32(out.columns)
         let name = activation == .silu ? "gated_silu" : "gated_gelu_tanh"
-        try stream.launch(try function("\(name)_\(gate.elementType.suffix)"), grid: (elementwiseBlocks(gate.count), 1, 1),
+        try stream.launch(try function("\(name)_\(gate.elementType.suffix)"), grid: Self.gatedGrid(rows: gate.rows, columns: gate.columns),
                           block: (256, 1, 1), arguments: arguments)
+    }
+
+    /// gated_*'s grid for 256 threads of 8 columns each: (column blocks, rows).
+    static func gatedGrid(rows: Int, columns: Int) -> (x: Int, y: Int, z: Int) {
+        ((columns + 2047) / 2048, rows, 1)
     }
 
     /// x = cap * tanh(x / cap), in place.

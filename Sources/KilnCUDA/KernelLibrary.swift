@@ -54,6 +54,8 @@ public enum KernelLibrary {
                          }),
             KernelSource(fileName: "gemv.cu", text: text(PackageResources.gemv_cu),
                          kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"].flatMap { [$0, $0 + "_c1"] }),
+            KernelSource(fileName: "attention_input.cu", text: text(PackageResources.attention_input_cu),
+                         kernels: each(["attention_input_halves", "attention_input_interleaved"])),
             KernelSource(fileName: "sampling.cu", text: text(PackageResources.sampling_cu),
                          kernels: each(["sample"])),
         ]

@@ -1,7 +1,12 @@
 /// One transformer block's weights on a backend.
 struct DecoderLayerWeights<Weight> {
     let attentionNorm: Weight
-    let query: Weight, key: Weight, value: Weight, attentionOutput: Weight
+    /// Separate Q/K/V matrices, or (when the backend joins them) nil and `qkv`.
+    let query: Weight?, key: Weight?, value: Weight?
+    /// Query rows, key rows, value rows: `[(heads + 2 kvHeads) * headDim, hidden]`, and their
+    /// joined bias when the model has Q/K/V biases.
+    let qkv: Weight?, qkvBias: Weight?
+    let attentionOutput: Weight
     let queryBias: Weight?, keyBias: Weight?, valueBias: Weight?
     let queryNorm: Weight?, keyNorm: Weight?
     let postAttentionNorm: Weight?

@@ -45,7 +45,7 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
             }
             return try backend.loadWeight(source)
         }
-        func vector(_ weight: LogicalWeight, length: Int, optional: Bool = false) throws -> B.Weight? {
+        func vectorValues(_ weight: LogicalWeight, length: Int, optional: Bool = false) throws -> (values: [Float], name: String)? {
             guard let source = try provider.source(weight) else {
                 if optional { return nil }
                 throw KilnError.invalidArgument("checkpoint has no tensor for \(weight) (\(config.modelType))")
@@ -55,7 +55,11 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
             }
             var values = try source.floats()
             if weight.isNorm && normOffset != 0 { values = values.map { $0 + normOffset } }
-            return try backend.loadVector(values, name: source.name)
+            return (values, source.name)
+        }
+        func vector(_ weight: LogicalWeight, length: Int, optional: Bool = false) throws -> B.Weight? {
+            guard let (values, name) = try vectorValues(weight, length: length, optional: optional) else { return nil }
+            return try backend.loadVector(values, name: name)
         }
 
         let hidden = config.hiddenSize, qWidth = config.attentionHeads * config.headDim
@@ -73,15 +77,31 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
             // One product for both halves where the backend gains from it (GPU decode: one pass
             // over the weights with the activation fused).
             let gateUp = try backend.concatenateRows([gate, up])
+            // Likewise Q/K/V: one product, then one kernel for QK-norm, RoPE and the cache write.
+            let query = try matrix(.query(layer: i), rows: qWidth, columns: hidden)
+            let key = try matrix(.key(layer: i), rows: kvWidth, columns: hidden)
+            let value = try matrix(.value(layer: i), rows: kvWidth, columns: hidden)
+            let qkv = try backend.concatenateRows([query, key, value])
+            let biases = [try vectorValues(.queryBias(layer: i), length: qWidth, optional: true),
+                          try vectorValues(.keyBias(layer: i), length: kvWidth, optional: true),
+                          try vectorValues(.valueBias(layer: i), length: kvWidth, optional: true)]
+            let present = biases.compactMap { $0 }
+            guard present.isEmpty || present.count == 3 else {
+                throw KilnError.invalidArgument("layer \(i) has biases for some of Q/K/V but not all (\(config.modelType))")
+            }
+            let qkvBias = qkv != nil && present.count == 3
+                ? try backend.loadVector(present.flatMap(\.values), name: "layers.\(i).qkv.bias") : nil
             return DecoderLayerWeights(
                 attentionNorm: try vector(.attentionNorm(layer: i), length: hidden)!,
-                query: try matrix(.query(layer: i), rows: qWidth, columns: hidden),
-                key: try matrix(.key(layer: i), rows: kvWidth, columns: hidden),
-                value: try matrix(.value(layer: i), rows: kvWidth, columns: hidden),
+                query: qkv == nil ? query : nil,
+                key: qkv == nil ? key : nil,
+                value: qkv == nil ? value : nil,
+                qkv: qkv,
+                qkvBias: qkvBias,
                 attentionOutput: try matrix(.attentionOutput(layer: i), rows: hidden, columns: qWidth),
-                queryBias: try vector(.queryBias(layer: i), length: qWidth, optional: true),
-                keyBias: try vector(.keyBias(layer: i), length: kvWidth, optional: true),
-                valueBias: try vector(.valueBias(layer: i), length: kvWidth, optional: true),
+                queryBias: try qkv == nil ? biases[0].map { try backend.loadVector($0.values, name: $0.name) } : nil,
+                keyBias: try qkv == nil ? biases[1].map { try backend.loadVector($0.values, name: $0.name) } : nil,
+                valueBias: try qkv == nil ? biases[2].map { try backend.loadVector($0.values, name: $0.name) } : nil,
                 queryNorm: architecture.hasQueryKeyNorm ? try vector(.queryNorm(layer: i), length: config.headDim) : nil,
                 keyNorm: architecture.hasQueryKeyNorm ? try vector(.keyNorm(layer: i), length: config.headDim) : nil,
                 postAttentionNorm: architecture.hasPostNorms ? try vector(.postAttentionNorm(layer: i), length: hidden) : nil,
@@ -150,8 +170,10 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
                 scale: architecture.scalesEmbedding ? Float(hidden).squareRoot() : 1, into: residual)
         let normed = try b.makeTensor(rows: tokens, columns: hidden)        // [tokens, hidden]
         let query = try b.makeTensor(rows: tokens, columns: heads * headDim)  // [tokens, heads * headDim]
-        let key = try b.makeTensor(rows: tokens, columns: kvHeads * headDim)  // [tokens, kvHeads * headDim]
-        let value = try b.makeTensor(rows: tokens, columns: kvHeads * headDim)
+        // Separate K/V tensors only when Q/K/V are separate products (else they go straight to the cache).
+        let fusedInput = layers.first?.qkv != nil
+        let key = try b.makeTensor(rows: fusedInput ? 0 : tokens, columns: kvHeads * headDim)  // [tokens, kvHeads * headDim]
+        let value = try b.makeTensor(rows: fusedInput ? 0 : tokens, columns: kvHeads * headDim)
         let attended = try b.makeTensor(rows: tokens, columns: heads * headDim)
         let projected = try b.makeTensor(rows: tokens, columns: hidden)
         let gate = try b.makeTensor(rows: tokens, columns: config.intermediateSize) // [tokens, mlp]
@@ -162,20 +184,26 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
         for (index, layer) in layers.enumerated() {
             // Later layers get `normed` from the previous layer's fused residual add + norm.
             if index == 0 { try b.rmsNorm(residual, weight: layer.attentionNorm, epsilon: epsilon, into: normed) }
-            try b.linear(normed, weight: layer.query, bias: layer.queryBias, into: query)
-            try b.linear(normed, weight: layer.key, bias: layer.keyBias, into: key)
-            try b.linear(normed, weight: layer.value, bias: layer.valueBias, into: value)
-            if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
-                try b.headRMSNorm(query, heads: heads, headDim: headDim, weight: queryNorm, epsilon: epsilon)
-                try b.headRMSNorm(key, heads: kvHeads, headDim: headDim, weight: keyNorm, epsilon: epsilon)
-            }
             let rope = layer.isSliding ? localRope : globalRope
-            try b.rope(query, heads: heads, headDim: headDim, positions: batch.positions, parameters: rope)
-            try b.rope(key, heads: kvHeads, headDim: headDim, positions: batch.positions, parameters: rope)
-            try b.writeCache(cache, layer: index, keys: key, values: value, slots: batch.slots)
             let parameters = AttentionParameters(
                 heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / scalar.squareRoot(),
                 slidingWindow: layer.isSliding ? config.slidingWindow : nil, softcap: config.attentionLogitSoftcap)
+            if let qkv = layer.qkv {
+                try b.attentionInput(normed, qkv: qkv, bias: layer.qkvBias, queryNorm: layer.queryNorm, keyNorm: layer.keyNorm,
+                                     epsilon: epsilon, attention: parameters, rope: rope, batch: batch, cache: cache, layer: index,
+                                     query: query)
+            } else if let queryWeight = layer.query, let keyWeight = layer.key, let valueWeight = layer.value {
+                try b.linear(normed, weight: queryWeight, bias: layer.queryBias, into: query)
+                try b.linear(normed, weight: keyWeight, bias: layer.keyBias, into: key)
+                try b.linear(normed, weight: valueWeight, bias: layer.valueBias, into: value)
+                if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
+                    try b.headRMSNorm(query, heads: heads, headDim: headDim, weight: queryNorm, epsilon: epsilon)
+                    try b.headRMSNorm(key, heads: kvHeads, headDim: headDim, weight: keyNorm, epsilon: epsilon)
+                }
+                try b.rope(query, heads: heads, headDim: headDim, positions: batch.positions, parameters: rope)
+                try b.rope(key, heads: kvHeads, headDim: headDim, positions: batch.positions, parameters: rope)
+                try b.writeCache(cache, layer: index, keys: key, values: value, slots: batch.slots)
+            }
             try b.attention(query: query, cache: cache, layer: index, batch: batch, parameters: parameters, into: attended)
             try b.linear(attended, weight: layer.attentionOutput, bias: nil, into: projected)
             if let norm = layer.postAttentionNorm {

@@ -26,8 +26,8 @@ public struct DecoderProduct: Hashable, Sendable {
 
     /// The products of one step of `config`'s model, in the order `forward` runs them. The layer
     /// products see every token of a step (up to `maxTokens`); the LM head only the rows whose
-    /// logits are wanted, one per sequence (up to `maxBatch`). Q/K/V are separate products;
-    /// gate and up are one `[2 * mlp, hidden]` product ("gate_up"), as `forward` runs them on a
+    /// logits are wanted, one per sequence (up to `maxBatch`). Q/K/V are one product ("qkv") and
+    /// gate and up one `[2 * mlp, hidden]` product ("gate_up"), as `forward` runs them on a
     /// backend that joins them (CUDA, through `Backend.concatenateRows`): when `forward` changes
     /// which products it runs, this list changes with it.
     public static func all(config: ModelConfig, queryKeyValueBias: Bool, maxTokens: Int, maxBatch: Int) -> [DecoderProduct] {
@@ -35,9 +35,7 @@ public struct DecoderProduct: Hashable, Sendable {
         let kvWidth = config.kvHeads * config.headDim, mlp = config.intermediateSize
         let tokens = max(1, maxTokens), rows = max(1, min(maxBatch, maxTokens))
         return [
-            DecoderProduct(name: "q", outputs: qWidth, inputs: hidden, bias: queryKeyValueBias, maxRows: tokens),
-            DecoderProduct(name: "k", outputs: kvWidth, inputs: hidden, bias: queryKeyValueBias, maxRows: tokens),
-            DecoderProduct(name: "v", outputs: kvWidth, inputs: hidden, bias: queryKeyValueBias, maxRows: tokens),
+            DecoderProduct(name: "qkv", outputs: qWidth + 2 * kvWidth, inputs: hidden, bias: queryKeyValueBias, maxRows: tokens),
             DecoderProduct(name: "o", outputs: hidden, inputs: qWidth, bias: false, maxRows: tokens),
             DecoderProduct(name: "gate_up", outputs: 2 * mlp, inputs: hidden, bias: false, maxRows: tokens),
             DecoderProduct(name: "down", outputs: hidden, inputs: mlp, bias: false, maxRows: tokens),

@@ -29,7 +29,90 @@ final class GPUBackendChecks {
             checkLinear(backend)
             checkGatedLinear(backend)
             checkDecodeAttention(backend)
+            checkAttentionInput(backend)
         }
+    }
+
+    // MARK: - Fused attention input
+
+    /// attentionInput (joined Q/K/V product, QK-norm, RoPE, cache write in one kernel) against the
+    /// CPU's three products, headRMSNorm, rope and writeCache: the queries compared directly, the
+    /// cached K/V through an attention over them (prefill batch of one sequence).
+    func checkAttentionInput(_ gpu: CUDABackend) {
+        // (heads, kvHeads, headDim, rotated pairs, style, QK-norm, bias)
+        let cases: [(Int, Int, Int, Int, RopeStyle, Bool, Bool)] = quick
+            ? [(8, 1, 256, 128, .halves, false, false), (4, 2, 64, 32, .halves, true, true)]
+            : [(8, 1, 256, 128, .halves, false, false), (4, 2, 64, 32, .halves, true, true), (6, 2, 128, 64, .interleaved, false, true),
+               (4, 4, 64, 16, .halves, false, false), (12, 3, 128, 32, .interleaved, true, false)]
+        for (heads, kvHeads, headDim, pairs, style, qkNorm, withBias) in cases {
+            for tokens in [1, 5, 37] {
+                let label = "attentionInput \(gpu.precision) \(heads)/\(kvHeads) h\(headDim) \(pairs) pairs \(style)"
+                    + (qkNorm ? " qk-norm" : "") + (withBias ? " bias" : "") + " tokens \(tokens)"
+                check(label, bound: bound(gpu)) {
+                    try attentionInput(gpu, tokens: tokens, heads: heads, kvHeads: kvHeads, headDim: headDim, pairs: pairs, style: style,
+                                       qkNorm: qkNorm, withBias: withBias)
+                }
+            }
+        }
+    }
+
+    func attentionInput(_ gpu: CUDABackend, tokens: Int, heads: Int, kvHeads: Int, headDim: Int, pairs: Int, style: RopeStyle,
+                        qkNorm: Bool, withBias: Bool) throws -> (gpu: [Float], cpu: [Float]) {
+        let hidden = 64, qWidth = heads * headDim, kvWidth = kvHeads * headDim, blockSize = 16
+        let x = values(tokens * hidden, gpu)
+        let weights = [values(qWidth * hidden, gpu, scale: 0.125), values(kvWidth * hidden, gpu, scale: 0.125), values(kvWidth * hidden, gpu, scale: 0.125)]
+        let rows = [qWidth, kvWidth, kvWidth]
+        let biases = withBias ? rows.map { values($0, gpu) } : []
+        let norms = qkNorm ? [values(headDim, gpu, scale: 0.2).map { $0 + 1 }, values(headDim, gpu, scale: 0.2).map { $0 + 1 }] : []
+        let rope = RopeParameters(inverseFrequencies: (0..<pairs).map { Float(pow(10000.0, -2.0 * Double($0) / Double(2 * pairs))) }, style: style)
+        let blocks = (tokens + blockSize - 1) / blockSize + 1
+        let table = Array((0..<blocks).reversed())
+        let batch = ForwardBatch.single(tokens: Array(repeating: 1, count: tokens), startPosition: 0, blockTable: table, blockSize: blockSize,
+                                        allLogits: true)
+        let attention = AttentionParameters(heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / Float(headDim).squareRoot(),
+                                            slidingWindow: nil, softcap: nil)
+        let shape = KVCacheShape(layers: 1, blocks: blocks, blockSize: blockSize, kvHeads: kvHeads, headDim: headDim)
+        var keep: [HostBytes] = []
+        func weight<W>(_ load: (WeightSource) throws -> W, _ index: Int) throws -> W {
+            let (source, bytes) = try self.source(weights[index], rows: rows[index], columns: hidden)
+            keep.append(bytes)
+            return try load(source)
+        }
+
+        // GPU: the fused op, then attention over what it cached.
+        let parts = try (0..<3).map { try weight(gpu.loadWeight, $0) }
+        guard let qkv = try gpu.concatenateRows(parts) else { throw KilnError.invalidArgument("CUDABackend did not join Q/K/V") }
+        let gpuCache = try gpu.makeCache(shape)
+        try gpu.prepare(batch)
+        let query = try gpu.makeTensor(rows: tokens, columns: qWidth)
+        try gpu.attentionInput(try upload(x, rows: tokens, columns: hidden, to: gpu), qkv: qkv,
+                               bias: withBias ? try gpu.loadVector(biases.flatMap { $0 }, name: "qkv.bias") : nil,
+                               queryNorm: qkNorm ? try gpu.loadVector(norms[0], name: "q_norm") : nil,
+                               keyNorm: qkNorm ? try gpu.loadVector(norms[1], name: "k_norm") : nil,
+                               epsilon: 1e-6, attention: attention, rope: rope, batch: batch, cache: gpuCache, layer: 0, query: query)
+        let attended = try gpu.makeTensor(rows: tokens, columns: qWidth)
+        try gpu.attention(query: query, cache: gpuCache, layer: 0, batch: batch, parameters: attention, into: attended)
+
+        // CPU: the unfused sequence.
+        let cx = cpuTensor(x, rows: tokens, columns: hidden)
+        let outs = rows.map { cpu.makeTensor(rows: tokens, columns: $0) }
+        for i in 0..<3 {
+            let bias = withBias ? try cpu.loadVector(biases[i], name: "bias") : nil
+            cpu.linear(cx, weight: try weight(cpu.loadWeight, i), bias: bias, into: outs[i])
+        }
+        if qkNorm {
+            cpu.headRMSNorm(outs[0], heads: heads, headDim: headDim, weight: try cpu.loadVector(norms[0], name: "q_norm"), epsilon: 1e-6)
+            cpu.headRMSNorm(outs[1], heads: kvHeads, headDim: headDim, weight: try cpu.loadVector(norms[1], name: "k_norm"), epsilon: 1e-6)
+        }
+        cpu.rope(outs[0], heads: heads, headDim: headDim, positions: batch.positions, parameters: rope)
+        cpu.rope(outs[1], heads: kvHeads, headDim: headDim, positions: batch.positions, parameters: rope)
+        let cpuCache = try cpu.makeCache(shape)
+        cpu.writeCache(cpuCache, layer: 0, keys: outs[1], values: outs[2], slots: batch.slots)
+        let expected = cpu.makeTensor(rows: tokens, columns: qWidth)
+        cpu.attention(query: outs[0], cache: cpuCache, layer: 0, batch: batch, parameters: attention, into: expected)
+        let count = tokens * qWidth
+        return (try gpu.read(query) + (try gpu.read(attended)),
+                Array(UnsafeBufferPointer(start: outs[0].data, count: count)) + Array(UnsafeBufferPointer(start: expected.data, count: count)))
     }
 
     // MARK: - Products

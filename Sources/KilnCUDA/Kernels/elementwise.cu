@@ -5,16 +5,22 @@
 // out = act(gate) * up. Each operand has its own row stride, so gate and up may be the two
 // halves of one fused gate/up projection ([rows, 2 * columns], up at gate + columns).
 // Activation 0: SiLU, g * sigmoid(g) (SwiGLU). 1: GELU, tanh approximation (GeGLU).
+// grid = (ceil(columns / (blockDim.x * 8)), rows): row blockIdx.y, 8 adjacent columns a thread
+// (no 64-bit division per element: the earlier grid-stride form ran at 0.2 TB/s on an H100).
 template <typename T, int Activation>
 __device__ __forceinline__ void gated_body(const T* gate, const T* up, T* out, int rows, int columns,
                                            int gateStride, int upStride, int outStride) {
-    const long long count = (long long)rows * columns;
-    for (long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x; index < count;
-         index += (long long)gridDim.x * blockDim.x) {
-        const long long row = index / columns;
-        const int column = (int)(index - row * columns);
-        const float g = to_float(gate[row * gateStride + column]);
-        const float u = to_float(up[row * upStride + column]);
+    const long long row = blockIdx.y;
+    const int first = (blockIdx.x * blockDim.x + threadIdx.x) * 8;
+    const T* gateRow = gate + row * gateStride;
+    const T* upRow = up + row * upStride;
+    T* outRow = out + row * outStride;
+    #pragma unroll
+    for (int j = 0; j < 8; j++) {
+        const int column = first + j;
+        if (column >= columns) break;
+        const float g = to_float(gateRow[column]);
+        const float u = to_float(upRow[column]);
         float value;
         if (Activation == 0) {
             value = g / (1.0f + expf(-g)) * u;
@@ -22,7 +28,7 @@ __device__ __forceinline__ void gated_body(const T* gate, const T* up, T* out, i
             const float inner = 0.7978845608028654f * (g + 0.044715f * g * g * g);
             value = 0.5f * g * (1.0f + tanhf(inner)) * u;
         }
-        out[row * outStride + column] = from_float<T>(value);
+        outRow[column] = from_float<T>(value);
     }
 }
 
