@@ -73,15 +73,15 @@ extension CUDABackend {
             && x.columns % 8 == 0 && weight.columns % 8 == 0
     }
 
-    /// One GEMV launch without split-K. Launch rule from the H200 timings in README-gemv.md:
-    /// matrices of many tiles (gate/up, the LM head) use the one-chunk configuration (`_c1`),
-    /// others the eight-chunk one; 128 threads for the very largest (the LM head), else 256.
+    /// One GEMV launch without split-K, in the configuration timed fastest for this shape (the
+    /// first call of a shape outside a recording times the one- and eight-chunk kernels at 128 and
+    /// 256 threads, a few launches each, and keeps the winner; the H200 timings in README-gemv.md
+    /// favoured one chunk for matrices of many tiles and eight for the rest, which is the rule used
+    /// until a shape is timed).
     func gemv(_ x: DeviceTensor, weight: CUDAWeight, bias: DeviceBuffer?, tileRows: Int, outputs: Int, out: DeviceTensor,
               kernel: String) throws {
         let tiles = (outputs + tileRows - 1) / tileRows
-        let processors = runtime.device.multiprocessors
-        let suffix = tiles >= 4 * processors ? "_c1" : ""
-        let threads = tiles >= 32 * processors ? 128 : 256
+        let key = GEMVKey(kernel: kernel, outputs: outputs, inputs: x.columns, rows: x.rows)
         var arguments = KernelArguments()
         arguments.pointer(weight.buffer)
         arguments.pointer(x.buffer)
@@ -94,6 +94,53 @@ extension CUDABackend {
         arguments.int32(out.columns)
         arguments.pointer(nil) // workspace and counters: unused with one K slice
         arguments.pointer(nil)
-        try stream.launch(try kernels.function(kernel + suffix), grid: (tiles, 1, 1), block: (threads, 1, 1), arguments: arguments)
+        func launch(_ choice: GEMVChoice) throws {
+            try stream.launch(try kernels.function(kernel + choice.suffix), grid: (tiles, 1, 1), block: (choice.threads, 1, 1), arguments: arguments)
+        }
+        if let choice = gemvChoices.withLock({ $0[key] }) {
+            try launch(choice)
+            return
+        }
+        let processors = runtime.device.multiprocessors
+        let rule = GEMVChoice(suffix: tiles >= 4 * processors ? "_c1" : "", threads: tiles >= 32 * processors ? 128 : 256)
+        guard recording == nil, stream.profiler == nil else {
+            try launch(rule)
+            return
+        }
+        // Time the candidates (the output is rewritten by the last launch below).
+        let start = try CUDAEvent(device: runtime.device), end = try CUDAEvent(device: runtime.device)
+        var best = rule, bestTime = Double.infinity
+        for candidate in [GEMVChoice(suffix: "", threads: 256), GEMVChoice(suffix: "", threads: 128),
+                          GEMVChoice(suffix: "_c1", threads: 256), GEMVChoice(suffix: "_c1", threads: 128)] {
+            try launch(candidate)
+            var times: [Double] = []
+            for _ in 0..<3 {
+                try start.record(on: stream)
+                try launch(candidate)
+                try end.record(on: stream)
+                try end.synchronize()
+                times.append(Double(try end.milliseconds(since: start)))
+            }
+            if let fastest = times.min(), fastest < bestTime {
+                bestTime = fastest
+                best = candidate
+            }
+        }
+        gemvChoices.withLock { $0[key] = best }
+        try launch(best)
     }
+}
+
+/// A GEMV shape: kernel, N, K and the activation rows.
+struct GEMVKey: Hashable {
+    var kernel: String
+    var outputs: Int
+    var inputs: Int
+    var rows: Int
+}
+
+/// A GEMV configuration: kernel suffix ("" eight chunks, "_c1" one chunk) and threads per block.
+struct GEMVChoice: Hashable {
+    var suffix: String
+    var threads: Int
 }

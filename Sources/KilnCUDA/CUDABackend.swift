@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KilnBackend
 import KilnCore
 
@@ -38,6 +39,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     var recordedSteps: [RecordedStepKey: RecordedStep] = [:]
     var seenStepKeys: Set<RecordedStepKey> = []
     private var ropeTables: [[Float]: DeviceBuffer] = [:]
+    /// GEMV configurations timed per shape (CUDABackend+Linear.swift).
+    let gemvChoices = Mutex<[GEMVKey: GEMVChoice]>([:])
     private let lock = NSLock()
 
     /// A backend on `runtime`'s GPU computing in `precision`.
@@ -185,7 +188,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         guard x.rows > 0 else { return [] }
         let ids = try runtime.allocator.allocate(byteCount: x.rows * 4)
         let values = try runtime.allocator.allocate(byteCount: x.rows * 4)
-        try kernels.argmax(x, ids: ids, values: values, on: stream)
+        try kernels.argmax(x, ids: ids, values: values, scratch: runtime.allocator, on: stream)
         return try stream.download(Int32.self, count: x.rows, from: ids).map { Int($0) }
     }
 

@@ -40,7 +40,7 @@ public enum KernelLibrary {
             KernelSource(fileName: "elementwise.cu", text: text(PackageResources.elementwise_cu),
                          kernels: each(["gated_silu", "gated_gelu_tanh", "softcap", "add"])),
             KernelSource(fileName: "argmax.cu", text: text(PackageResources.argmax_cu),
-                         kernels: each(["argmax"])),
+                         kernels: each(["argmax", "argmax_partial"]) + ["argmax_merge_parts"]),
             KernelSource(fileName: "backend_misc.cu", text: text(PackageResources.backend_misc_cu),
                          kernels: ["linear_reference_f32", "linear_reference_bf16", "gather_rows_f32", "gather_rows_bf16", "attention_reference_f32", "attention_reference_bf16"]),
             KernelSource(fileName: "kv_cache_write.cu", text: text(PackageResources.kv_cache_write_cu),

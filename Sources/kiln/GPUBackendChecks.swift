@@ -110,9 +110,7 @@ final class GPUBackendChecks {
         cpu.writeCache(cpuCache, layer: 0, keys: outs[1], values: outs[2], slots: batch.slots)
         let expected = cpu.makeTensor(rows: tokens, columns: qWidth)
         cpu.attention(query: outs[0], cache: cpuCache, layer: 0, batch: batch, parameters: attention, into: expected)
-        let count = tokens * qWidth
-        return (try gpu.read(query) + (try gpu.read(attended)),
-                Array(UnsafeBufferPointer(start: outs[0].data, count: count)) + Array(UnsafeBufferPointer(start: expected.data, count: count)))
+        return (try gpu.read(query) + (try gpu.read(attended)), floats(outs[0]) + floats(expected))
     }
 
     // MARK: - Products
@@ -135,7 +133,7 @@ final class GPUBackendChecks {
                     let cw = try cpu.loadWeight(try source(w, rows: outputs, columns: inputs).source)
                     let expected = cpu.makeTensor(rows: rows, columns: outputs)
                     cpu.linear(cx, weight: cw, bias: try b.map { try cpu.loadVector($0, name: "bias") }, into: expected)
-                    return (try gpu.read(out), Array(UnsafeBufferPointer(start: expected.data, count: rows * outputs)))
+                    return (try gpu.read(out), floats(expected))
                 }
             }
         }
@@ -163,7 +161,7 @@ final class GPUBackendChecks {
                         cpu.linear(cx, weight: try cpu.loadWeight(try source(gate, rows: mlp, columns: inputs).source), bias: nil, into: g)
                         cpu.linear(cx, weight: try cpu.loadWeight(try source(up, rows: mlp, columns: inputs).source), bias: nil, into: u)
                         cpu.gatedActivation(gate: g, up: u, activation: activation, into: g)
-                        return (try gpu.read(out), Array(UnsafeBufferPointer(start: g.data, count: rows * mlp)))
+                        return (try gpu.read(out), floats(g))
                     }
                 }
             }
@@ -243,7 +241,7 @@ final class GPUBackendChecks {
         let expected = cpu.makeTensor(rows: rows, columns: qWidth)
         cpu.attention(query: cpuTensor(query, rows: rows, columns: qWidth), cache: cpuCache, layer: 0, batch: decode,
                       parameters: parameters, into: expected)
-        return (try gpu.read(out), Array(UnsafeBufferPointer(start: expected.data, count: rows * qWidth)))
+        return (try gpu.read(out), floats(expected))
     }
 
     // MARK: - Harness
@@ -288,6 +286,12 @@ final class GPUBackendChecks {
         }
         try gpu.stream.synchronize()
         return tensor
+    }
+
+    /// A CPU tensor's values, copied while the tensor is certainly alive (an optimised build may
+    /// release it right after its last use, which `tensor.data` alone does not count as).
+    private func floats(_ tensor: CPUTensor) -> [Float] {
+        withExtendedLifetime(tensor) { Array(UnsafeBufferPointer(start: tensor.data, count: tensor.rows * tensor.columns)) }
     }
 
     private func cpuTensor(_ values: [Float], rows: Int, columns: Int) -> CPUTensor {

@@ -256,7 +256,8 @@ final class GPUParityChecks {
                     let gpuLogits = try upload(logits, type, rows, vocabulary)
                     let ids = try runtime.allocator.allocate(byteCount: rows * 4), maxima = try runtime.allocator.allocate(byteCount: rows * 4)
                     try stream.fill(ids, byte: 0xFF)
-                    let micros = try timed { try kernels.argmax(gpuLogits, ids: ids, values: maxima, on: stream) }
+                    // Rows of 16,384 or more take the sliced path (argmax_partial + argmax_merge_parts).
+                    let micros = try timed { try kernels.argmax(gpuLogits, ids: ids, values: maxima, scratch: runtime.allocator, on: stream) }
                     let gpuIDs = try stream.download(Int32.self, count: rows, from: ids)
                     let gpuValues = try stream.download(Float.self, count: rows, from: maxima)
                     var mismatches = 0

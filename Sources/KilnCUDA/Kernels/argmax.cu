@@ -60,10 +60,86 @@ __device__ __forceinline__ void argmax_body(const T* __restrict__ logits, int vo
     }
 }
 
+// Wide rows (a 256,000-entry vocabulary): one block per row reads at one SM's pace (58 us on an
+// H100), so rows are cut into `parts` slices of `sliceLength` (grid (parts, rows)), each block
+// writes its slice's best to partialValues/partialIndices [rows, parts], and argmax_merge (grid
+// rows, 32 threads, parts <= 1024) combines them with the same rule, so the result is the same.
+template <typename T>
+__device__ __forceinline__ void argmax_partial_body(const T* __restrict__ logits, int vocabulary, long long rowStride,
+                                                    int sliceLength, float* __restrict__ partialValues,
+                                                    int* __restrict__ partialIndices) {
+    __shared__ float sharedValues[32];
+    __shared__ int sharedIndices[32];
+    const long long row = blockIdx.y;
+    const int begin = blockIdx.x * sliceLength, end = min(vocabulary, begin + sliceLength);
+    const T* input = logits + row * rowStride;
+    float best = KILN_NEG_INFINITY;
+    int bestIndex = 0x7fffffff;
+    #pragma unroll 4
+    for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
+        const float value = to_float(input[i]);
+        if (value > best) {
+            best = value;
+            bestIndex = i;
+        }
+    }
+    #pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        const float otherValue = __shfl_xor_sync(0xffffffffu, best, offset);
+        const int otherIndex = __shfl_xor_sync(0xffffffffu, bestIndex, offset);
+        argmax_merge(best, bestIndex, otherValue, otherIndex);
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    if (lane == 0) {
+        sharedValues[warp] = best;
+        sharedIndices[warp] = bestIndex;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        best = lane < warps ? sharedValues[lane] : KILN_NEG_INFINITY;
+        bestIndex = lane < warps ? sharedIndices[lane] : 0x7fffffff;
+        #pragma unroll
+        for (int offset = 16; offset > 0; offset >>= 1) {
+            const float otherValue = __shfl_xor_sync(0xffffffffu, best, offset);
+            const int otherIndex = __shfl_xor_sync(0xffffffffu, bestIndex, offset);
+            argmax_merge(best, bestIndex, otherValue, otherIndex);
+        }
+        if (lane == 0) {
+            partialValues[row * gridDim.x + blockIdx.x] = best;
+            partialIndices[row * gridDim.x + blockIdx.x] = bestIndex;
+        }
+    }
+}
+
+extern "C" __global__ void argmax_merge_parts(const float* __restrict__ partialValues, const int* __restrict__ partialIndices,
+                                              int parts, int* __restrict__ ids, float* __restrict__ values) {
+    const long long row = blockIdx.x;
+    float best = KILN_NEG_INFINITY;
+    int bestIndex = 0x7fffffff;
+    for (int p = threadIdx.x; p < parts; p += blockDim.x)
+        argmax_merge(best, bestIndex, partialValues[row * parts + p], partialIndices[row * parts + p]);
+    #pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        const float otherValue = __shfl_xor_sync(0xffffffffu, best, offset);
+        const int otherIndex = __shfl_xor_sync(0xffffffffu, bestIndex, offset);
+        argmax_merge(best, bestIndex, otherValue, otherIndex);
+    }
+    if (threadIdx.x == 0) {
+        const bool none = !(best > KILN_NEG_INFINITY);
+        ids[row] = none ? 0 : bestIndex;
+        values[row] = none ? KILN_NEG_INFINITY : best;
+    }
+}
+
 #define KILN_ARGMAX(T, SUFFIX)                                                                             \
     extern "C" __global__ void argmax_##SUFFIX(const T* logits, int vocabulary, long long rowStride, int* ids, \
                                                float* values) {                                            \
         argmax_body<T>(logits, vocabulary, rowStride, ids, values);                                        \
+    }                                                                                                      \
+    extern "C" __global__ void argmax_partial_##SUFFIX(const T* logits, int vocabulary, long long rowStride,  \
+                                                       int sliceLength, float* partialValues,              \
+                                                       int* partialIndices) {                              \
+        argmax_partial_body<T>(logits, vocabulary, rowStride, sliceLength, partialValues, partialIndices); \
     }
 
 KILN_ARGMAX(float, f32)

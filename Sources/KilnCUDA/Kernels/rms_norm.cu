@@ -24,14 +24,17 @@ __device__ __forceinline__ void rms_norm_body(const T* x, const float* __restric
 // computed from the stored (rounded) residual, so it equals the unfused pair exactly.
 // residual, x, out: [rows, columns]. Each thread re-reads only elements it wrote itself.
 template <typename T>
-__device__ __forceinline__ void add_rms_norm_body(T* residual, const T* __restrict__ x, const float* __restrict__ weight,
-                                                  T* out, int columns, float epsilon) {
+__device__ __forceinline__ void add_rms_norm_body(T* __restrict__ residual, const T* __restrict__ x, const float* __restrict__ weight,
+                                                  T* __restrict__ out, int columns, float epsilon) {
+    // No aliasing (the three tensors are distinct), so the loads of every pass can be in flight
+    // together instead of one per store to the residual.
     __shared__ float scratch[32];
     const long long row = blockIdx.x;
     T* sum_row = residual + row * columns;
     const T* input = x + row * columns;
     T* output = out + row * columns;
     float sum = 0.0f;
+    #pragma unroll 4
     for (int i = threadIdx.x; i < columns; i += blockDim.x) {
         const T stored = from_float<T>(to_float(sum_row[i]) + to_float(input[i]));
         sum_row[i] = stored;
