@@ -2,7 +2,7 @@
 # Issue 4's GPU run, on the device machine from the repo root, with the release binary carried in
 # .gpu/kiln.xz: kiln check gpu (kernels, backend ops, tiny models), then Gemma-2B-shape benchmarks
 # (random bf16 weights) of Kiln and of the transformers peer in the same call. Logs go to $OUT;
-# a short table is printed last. Usage: scripts/gpu-issue4-bench.sh [check|kiln|peer|all]...
+# a short table is printed last. Usage: scripts/gpu-issue4-bench.sh [check|kiln|startup|peer|all]...
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -15,8 +15,15 @@ steps=${*:-all}
 want() { [[ " $steps " == *" $1 "* || " $steps " == *" all "* ]]; }
 summary=()
 
+# A real model staged in /tmp by earlier calls (scripts/gpu-stage.sh), checked by sha256.
+SMOL=/tmp/stage/smollm2-135m-instruct-q4_1.gguf
+if [ -f "$SMOL" ] && ! echo "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53  $SMOL" | sha256sum -c --quiet; then
+  echo "staged SmolLM2 damaged: skipped"; SMOL=
+fi
+[ -f "${SMOL:-/nonexistent}" ] || SMOL=
+
 if want check; then
-  "$BIN" check gpu --models Tests/KilnModelsTests/Fixtures/{llama,qwen2,gemma,gemma2,gemma3} > "$OUT/check-gpu.txt" 2>&1
+  "$BIN" check gpu --models Tests/KilnModelsTests/Fixtures/{llama,qwen2,gemma,gemma2,gemma3} $SMOL > "$OUT/check-gpu.txt" 2>&1
   grep -E "^FAIL|FAIL " "$OUT/check-gpu.txt" | head -20
   summary+=("check gpu: $(tail -1 "$OUT/check-gpu.txt")")
 fi
@@ -32,6 +39,34 @@ if want kiln; then
   summary+=("kiln prefill 2048:       $(grep -h 'first token' "$OUT/kiln-prefill.txt")")
   summary+=("kiln static 64 128/128:  $(grep -h throughput "$OUT/kiln-static64.txt")")
   for f in kiln-decode kiln-prefill kiln-static64; do grep -qi error "$OUT/$f.txt" && { echo "== $f"; tail -5 "$OUT/$f.txt"; }; done
+fi
+
+if want startup; then
+  # Process start to first token (--max-tokens 1: the process ends right after printing it).
+  wall() { local t0=$(date +%s.%N); "$@" > "$OUT/startup-last.txt" 2>&1; local t1=$(date +%s.%N); python3 -c "print(round($t1 - $t0, 3))"; }
+  if [ -n "$SMOL" ]; then
+    "$BIN" build "$SMOL" -o /tmp/engine-smollm2 --overwrite --max-num-tokens 512 > "$OUT/build-smollm2.txt" 2>&1
+    cold=$(KILN_CACHE=/tmp/kiln-cold-$$ wall "$BIN" generate /tmp/engine-smollm2 "The capital of France is" --max-tokens 1 --temperature 0 --backend cuda)
+    warm=$(wall "$BIN" generate /tmp/engine-smollm2 "The capital of France is" --max-tokens 1 --temperature 0 --backend cuda)
+    warm2=$(wall "$BIN" generate /tmp/engine-smollm2 "The capital of France is" --max-tokens 1 --temperature 0 --backend cuda --json)
+    cp "$OUT/startup-last.txt" "$OUT/startup-smollm2-json.txt"
+    summary+=("startup SmolLM2 engine to first token (wall of --max-tokens 1): empty kernel and autotune caches ${cold} s; kernels cached ${warm} s; both cached ${warm2} s")
+    for backend in cuda cpu; do
+      "$BIN" generate /tmp/engine-smollm2 "The capital of France is" --max-tokens 32 --temperature 0 --ignore-eos --backend $backend --json > "$OUT/smollm2-$backend.json" 2>&1
+    done
+    summary+=("SmolLM2 bf16 cuda vs cpu greedy ids: $(python3 -c "
+import json; a=json.load(open('$OUT/smollm2-cuda.json'))['output_ids']; b=json.load(open('$OUT/smollm2-cpu.json'))['output_ids']
+n=next((i for i,(x,y) in enumerate(zip(a,b)) if x!=y), min(len(a),len(b))); print(f'{n} of {len(b)} identical')" 2>&1)")
+  fi
+  # Gemma-2B shape: an engine of random bf16 weights (no tokenizer: the prompt is 128 random ids).
+  b=$(wall "$BIN" build --random-weights gemma-2b -o /tmp/engine-gemma2b --overwrite --max-num-tokens 2048)
+  cp "$OUT/startup-last.txt" "$OUT/build-gemma2b.txt"
+  g1=$(wall "$BIN" generate /tmp/engine-gemma2b --prompt-length 128 --max-tokens 1 --temperature 0 --backend cuda --json)
+  cp "$OUT/startup-last.txt" "$OUT/startup-gemma2b-1.json"
+  g2=$(wall "$BIN" generate /tmp/engine-gemma2b --prompt-length 128 --max-tokens 1 --temperature 0 --backend cuda --json)
+  cp "$OUT/startup-last.txt" "$OUT/startup-gemma2b-2.json"
+  gc=$(KILN_CACHE=/tmp/kiln-cold2-$$ wall "$BIN" generate /tmp/engine-gemma2b --prompt-length 128 --max-tokens 1 --temperature 0 --backend cuda --json)
+  summary+=("gemma-2b random engine: build ${b} s; generate ENGINE to first token (wall, --max-tokens 1): ${g1} s, again ${g2} s; with empty kernel cache ${gc} s")
 fi
 
 if want peer; then

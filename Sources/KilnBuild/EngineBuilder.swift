@@ -42,6 +42,22 @@ public struct EngineBuilder {
         }
         try prepare(output: output, overwrite: options.overwrite)
         let provider = try CheckpointWeights(checkpoint: checkpoint)
+        let format: String
+        if case .gguf = checkpoint { format = "gguf" } else { format = "safetensors" }
+        return try build(provider: provider, output: output, options: options,
+                         source: .init(path: checkpoint.path, sha256: try SourceFingerprint.sha256(of: checkpoint), format: format),
+                         log: log) { try copyTokenizer(from: checkpoint, to: $0) }
+    }
+
+    /// Builds an engine from any weights (a checkpoint's, or random weights of a published shape
+    /// for benchmarks): `tokenizer` copies the tokenizer into the directory and names its file
+    /// ("" for an engine without one, which then takes prompts as ids).
+    public static func build(provider: any WeightProvider, output: String, options: Options, source: EngineManifest.Source,
+                             log: (String) -> Void = { _ in }, tokenizer: (String) throws -> String) throws -> EngineManifest {
+        guard options.dtype == .bf16 || options.dtype == .f32 else {
+            throw KilnError.invalidArgument("--dtype \(options.dtype.rawValue): engines are built in bf16 or f32")
+        }
+        try prepare(output: output, overwrite: options.overwrite)
         let config = provider.config
         _ = try ModelArchitecture.forConfig(config)
 
@@ -59,16 +75,14 @@ public struct EngineBuilder {
             log("wrote \(name)")
         }
 
-        let tokenizerFile = try copyTokenizer(from: checkpoint, to: output)
+        let tokenizerFile = try tokenizer(output)
         let maxSequence = options.maxSequenceLength > 0 ? min(options.maxSequenceLength, config.contextLength) : config.contextLength
         let memory = MemoryPlan(config: config, weightBytes: plan.totalBytes, maxTokens: options.maxTokens,
                                 maxBatch: options.maxBatch, maxSequenceLength: maxSequence)
-        let format: String
-        if case .gguf = checkpoint { format = "gguf" } else { format = "safetensors" }
         let manifest = EngineManifest(
             kilnVersion: kilnVersion, config: config, dtype: options.dtype.safetensorsName.lowercased(),
             ggufConventions: provider.usesGGUFConventions,
-            source: .init(path: checkpoint.path, sha256: try SourceFingerprint.sha256(of: checkpoint), format: format),
+            source: source,
             fusions: ["qkv", "gate_up"], weightFiles: weightFiles, memoryPlan: memory, tokenizerFile: tokenizerFile)
         try manifest.write(directory: output)
         return manifest

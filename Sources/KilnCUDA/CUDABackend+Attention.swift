@@ -28,7 +28,9 @@ extension CUDABackend {
 
     /// How the decode kernel splits keys: partitions of `partitionSize` keys, at most
     /// `maxPartitions` per row (the split kernel's grid.x), from README-attention.md's rule (about
-    /// two blocks per SM for the longest row, partitions of at least 64 keys).
+    /// two blocks per SM for the longest row), with partitions of at least 32 keys (64 in the
+    /// README: at batch 1 on an H100 a 64-key partition took 13 us, latency-bound, so smaller
+    /// partitions and more blocks serve short contexts better).
     struct DecodeSplit: Equatable {
         var groupTile: Int
         var chunks: Int
@@ -43,7 +45,7 @@ extension CUDABackend {
             chunks = (group + tile - 1) / tile
             let keys = max(1, visibleKeys)
             let wanted = (2 * multiprocessors) / max(1, rows * kvHeads * chunks)
-            let partitions = min(max(wanted, 1), (keys + 63) / 64)
+            let partitions = min(max(wanted, 1), (keys + 31) / 32)
             partitionSize = ((keys + partitions - 1) / partitions + 31) / 32 * 32
             maxPartitions = (keys + partitionSize - 1) / partitionSize
         }

@@ -103,7 +103,7 @@ extension CUDABackend {
         }
         let processors = runtime.device.multiprocessors
         let rule = GEMVChoice(suffix: tiles >= 4 * processors ? "_c1" : "", threads: tiles >= 32 * processors ? 128 : 256)
-        guard recording == nil, stream.profiler == nil else {
+        guard tunesGEMV, recording == nil, stream.profiler == nil else {
             try launch(rule)
             return
         }

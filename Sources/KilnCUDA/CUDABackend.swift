@@ -39,6 +39,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     var recordedSteps: [RecordedStepKey: RecordedStep] = [:]
     var seenStepKeys: Set<RecordedStepKey> = []
     private var ropeTables: [[Float]: DeviceBuffer] = [:]
+    /// Whether GEMV shapes are timed at first use (else the fixed rule): off where two backends
+    /// must give the same bits (each would time on its own and may pick another summation order).
+    public var tunesGEMV = true
     /// GEMV configurations timed per shape (CUDABackend+Linear.swift).
     let gemvChoices = Mutex<[GEMVKey: GEMVChoice]>([:])
     private let lock = NSLock()

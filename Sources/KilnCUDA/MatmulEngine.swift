@@ -38,7 +38,7 @@ public final class MatmulEngine: @unchecked Sendable {
     /// An engine on `blas`'s device with a `workspaceBytes` workspace from `allocator` (32 MiB:
     /// what cuBLASLt's Hopper kernels ask for at most).
     public init(blas: CuBLASLt, allocator: DeviceAllocator, workspaceBytes: Int = 32 << 20, autotune: Bool = true,
-                maximumCandidates: Int = 8) throws {
+                maximumCandidates: Int = 16) throws {
         precondition(maximumCandidates >= 1, "autotuning needs at least one candidate")
         self.blas = blas
         self.allocator = allocator

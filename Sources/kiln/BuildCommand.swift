@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KilnBuild
 import KilnCore
+import KilnModels
 import KilnCUDA
 import KilnFormats
 
@@ -12,8 +13,11 @@ struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build", abstract: "Build an engine directory from a checkpoint (fused weights, memory plan).")
 
-    @Argument(help: "A .gguf file or a Hugging Face model directory.")
-    var model: String
+    @Argument(help: "A .gguf file or a Hugging Face model directory (or use --random-weights).")
+    var model: String?
+
+    @Option(help: "Random weights of a published shape instead of a checkpoint (an engine without a tokenizer, for benchmarks): \(RandomWeightPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var randomWeights: String?
 
     @Option(name: .shortAndLong, help: "The engine directory to write.")
     var output: String
@@ -54,8 +58,17 @@ struct BuildCommand: ParsableCommand {
             let start = Date()
             // Opened before converting, so that an explicit --autotune without a GPU fails at once.
             let tuner = try openAutotuner()
-            var manifest = try EngineBuilder.build(checkpoint: try Checkpoint.open(model), output: output, options: options) {
-                printError($0)
+            var manifest: EngineManifest
+            switch (model, randomWeights) {
+            case let (path?, nil):
+                manifest = try EngineBuilder.build(checkpoint: try Checkpoint.open(path), output: output, options: options) { printError($0) }
+            case let (nil, preset?):
+                let config = try RandomWeightPreset.named(preset).config
+                manifest = try EngineBuilder.build(provider: RandomWeights(config: config), output: output, options: options,
+                                                   source: .init(path: "random:\(preset)", sha256: "", format: "random"),
+                                                   log: { printError($0) }, tokenizer: { _ in "" })
+            default:
+                throw KilnError.invalidArgument("give exactly one of MODEL and --random-weights PRESET")
             }
             if let tuner {
                 manifest.autotune = try tuner.tune(manifest, log: printError)

@@ -71,7 +71,9 @@ struct GPUModelChecks {
         record(agreed == greedyTokens, "model \(name): greedy tokens identical to the CPU for \(agreed) of \(greedyTokens)")
 
         // The bf16 fast path: weights, activations and KV cache in bf16 (fp32 inside kernels).
-        let fast = try DecoderModel(provider: provider, backend: try CUDABackend(runtime: runtime, precision: .bf16))
+        let fastBackend = try CUDABackend(runtime: runtime, precision: .bf16)
+        fastBackend.tunesGEMV = false // compared bit for bit with `eager` below: one GEMV rule for both
+        let fast = try DecoderModel(provider: provider, backend: fastBackend)
         let fastCache = try fast.backend.makeCache(fast.cacheShape(blocks: blocks, blockSize: blockSize))
         let fastLogits = try fast.forward(batch, cache: fastCache)
         var fastDifference = 0.0
@@ -86,6 +88,7 @@ struct GPUModelChecks {
         // replayed on `fast`, op by op on `eager`: the same bits; both near the fp32 CPU.
         let eagerBackend = try CUDABackend(runtime: runtime, precision: .bf16)
         eagerBackend.usesGraphs = false
+        eagerBackend.tunesGEMV = false
         let eager = try DecoderModel(provider: provider, backend: eagerBackend)
         let eagerCache = try eager.backend.makeCache(eager.cacheShape(blocks: blocks, blockSize: blockSize))
         let referenceCache = try cpu.backend.makeCache(cpu.cacheShape(blocks: blocks, blockSize: blockSize))

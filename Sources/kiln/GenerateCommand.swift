@@ -31,7 +31,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Use deterministic random weights of a published shape instead of a checkpoint: \(RandomWeightPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var randomWeights: String?
 
-    @Option(help: "With --random-weights: prompt length in tokens (ids drawn at random).")
+    @Option(help: "With --random-weights, or an engine built without a tokenizer: prompt length in tokens (ids drawn at random).")
     var promptLength: Int = 16
 
     @Flag(help: "Print one JSON object (prompt_ids, output_ids, text, timings) instead of streaming.")
@@ -43,7 +43,9 @@ struct GenerateCommand: ParsableCommand {
         try reportingErrors {
             let parameters = try sampling.parameters()
             // The model path only feeds autotune restoring; a bad one is reported by the work itself.
-            let model = randomWeights == nil ? try? modelAndPrompt().0 : nil
+            // (A tokenizer-less engine given alone is the model, not the prompt.)
+            let model = randomWeights != nil ? nil
+                : arguments.count == 1 && EngineManifest.readIfEngine(at: arguments[0]) != nil ? arguments[0] : try? modelAndPrompt().0
             try device.dispatch(Work(command: self, parameters: parameters, loadStart: Date()), model: model)
         }
     }
@@ -69,6 +71,16 @@ struct GenerateCommand: ParsableCommand {
             let model = try DecoderModel(provider: RandomWeights(config: preset.config), backend: device)
             var generator = SeededGenerator(seed: 1)
             let prompt = (0..<promptLength).map { _ in Int(generator.next() % UInt64(preset.config.vocabularySize)) }
+            try run(TextGenerator(model: model, tokenizer: nil), prompt: prompt, parameters: parameters,
+                    loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: nil, backendName: device.name)
+            return
+        }
+        if arguments.count == 1, let manifest = EngineManifest.readIfEngine(at: arguments[0]), manifest.tokenizerFile.isEmpty {
+            // An engine without a tokenizer (kiln build --random-weights): the prompt is random ids.
+            guard promptLength >= 1 else { throw KilnError.invalidArgument("--prompt-length must be >= 1") }
+            let model = try DecoderModel(provider: try CheckpointWeights(checkpoint: try Checkpoint.open(arguments[0])), backend: device)
+            var generator = SeededGenerator(seed: 1)
+            let prompt = (0..<promptLength).map { _ in Int(generator.next() % UInt64(manifest.config.vocabularySize)) }
             try run(TextGenerator(model: model, tokenizer: nil), prompt: prompt, parameters: parameters,
                     loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: nil, backendName: device.name)
             return
