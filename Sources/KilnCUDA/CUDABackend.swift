@@ -53,6 +53,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.precision = precision
         matmul = try? MatmulEngine(runtime: runtime)
         usesGraphs = runtime.device.driver.graphFunctions != nil && ProcessInfo.processInfo.environment["KILN_CUDA_GRAPHS"] != "0"
+        // Programmatic dependent launch: Hopper and later, a driver with cuLaunchKernelEx;
+        // KILN_PDL=0 turns it off (for comparisons).
+        stream.programmaticLaunches = runtime.device.computeCapability.major >= 9 && runtime.device.driver.extendedLaunch != nil
+            && ProcessInfo.processInfo.environment["KILN_PDL"] != "0"
     }
 
     public var name: String {

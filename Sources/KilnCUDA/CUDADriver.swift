@@ -12,6 +12,8 @@ public final class CUDADriver: @unchecked Sendable {
     let functions: DriverFunctions
     /// CUDA graph calls; nil when this driver lacks one (steps then run without graphs).
     let graphFunctions: GraphFunctions?
+    /// cuLaunchKernelEx; nil when this driver lacks it.
+    let extendedLaunch: ExtendedLaunchFunctions?
 
     /// Opens libcuda and calls `cuInit`. Throws a `KilnError` saying what is missing: the
     /// library (no driver installed), a driver too old, or no GPU.
@@ -19,6 +21,7 @@ public final class CUDADriver: @unchecked Sendable {
         library = try DynamicLibrary.open(locations.driver())
         functions = try DriverFunctions(library)
         graphFunctions = try? GraphFunctions(library)
+        extendedLaunch = try? ExtendedLaunchFunctions(library)
         var driverVersion: Int32 = 0
         _ = functions.cuDriverGetVersion(&driverVersion)
         version = Int(driverVersion)

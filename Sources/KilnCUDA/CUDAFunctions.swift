@@ -30,6 +30,19 @@ enum CUDAConstant {
     static let captureModeRelaxed: UInt32 = 2
 }
 
+/// `cuLaunchKernelEx` (CUDA 12.0+): a launch with attributes, here programmatic stream
+/// serialization (programmatic dependent launch). Resolved on its own: without it, launches are
+/// plain.
+struct ExtendedLaunchFunctions: @unchecked Sendable {
+    /// (const CUlaunchConfig*, function, kernel parameters, extra)
+    let cuLaunchKernelEx: @convention(c) (UnsafeRawPointer, CUhandle?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                                          UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult
+
+    init(_ library: DynamicLibrary) throws {
+        cuLaunchKernelEx = try library.function("cuLaunchKernelEx")
+    }
+}
+
 /// The CUDA graph functions (driver API 10+; cuGraphInstantiateWithFlags 11.4+), resolved
 /// separately so that a driver without them only turns graphs off.
 struct GraphFunctions: @unchecked Sendable {

@@ -6,6 +6,9 @@ public struct CUDAFunction: @unchecked Sendable {
     /// Its C name ("rms_norm_f32").
     public let name: String
     let handle: CUhandle?
+    /// Whether its first statement waits for the kernels before it (`kiln_wait_prerequisites`),
+    /// so it may be launched before they finish (programmatic dependent launch).
+    var waitsForPrerequisites: Bool { KernelLibrary.waitsForPrerequisites(name) }
 }
 
 /// The kernels of `KernelLibrary` on one device: each file compiled by NVRTC for the device's

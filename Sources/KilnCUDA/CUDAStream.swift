@@ -8,6 +8,9 @@ public final class CUDAStream: @unchecked Sendable {
     let handle: CUhandle?
     /// When set, every kernel and cuBLASLt launch is timed (`LaunchProfiler`).
     public var profiler: LaunchProfiler?
+    /// Launch kernels that wait for their prerequisites themselves with programmatic stream
+    /// serialization, so each starts launching while the one before it finishes (sm_90+).
+    public var programmaticLaunches = false
 
     /// Creates a stream on `device`.
     public init(device: CUDADevice) throws {
@@ -86,12 +89,31 @@ public final class CUDAStream: @unchecked Sendable {
                            sharedBytes: Int, arguments: KernelArguments) throws {
         precondition(grid.x > 0 && grid.y > 0 && grid.z > 0 && block.x > 0 && block.y > 0 && block.z > 0, "\(function.name): empty launch")
         var slots = arguments.slots
+        let extended = programmaticLaunches && function.waitsForPrerequisites ? device.driver.extendedLaunch : nil
         let result = slots.withUnsafeMutableBufferPointer { values -> CUresult in
             var pointers: [UnsafeMutableRawPointer?] = (0..<values.count).map { UnsafeMutableRawPointer(values.baseAddress! + $0) }
             return pointers.withUnsafeMutableBufferPointer { parameters in
-                functions.cuLaunchKernel(function.handle, UInt32(grid.x), UInt32(grid.y), UInt32(grid.z),
-                                         UInt32(block.x), UInt32(block.y), UInt32(block.z), UInt32(sharedBytes), handle,
-                                         parameters.baseAddress, nil)
+                guard let extended else {
+                    return functions.cuLaunchKernel(function.handle, UInt32(grid.x), UInt32(grid.y), UInt32(grid.z),
+                                                    UInt32(block.x), UInt32(block.y), UInt32(block.z), UInt32(sharedBytes), handle,
+                                                    parameters.baseAddress, nil)
+                }
+                // CUlaunchConfig (56 bytes: 7 uint32 dims and shared bytes, the stream at 32, the
+                // attributes at 40, their count at 48) with one CUlaunchAttribute (72 bytes: id,
+                // padding, a 64-byte value): CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION
+                // (6) = 1.
+                return withUnsafeTemporaryAllocation(byteCount: 56 + 72, alignment: 8) { raw -> CUresult in
+                    raw.initializeMemory(as: UInt8.self, repeating: 0)
+                    let base = raw.baseAddress!
+                    let dims = [grid.x, grid.y, grid.z, block.x, block.y, block.z, sharedBytes]
+                    for (i, value) in dims.enumerated() { base.storeBytes(of: UInt32(value), toByteOffset: 4 * i, as: UInt32.self) }
+                    base.storeBytes(of: UInt(bitPattern: handle), toByteOffset: 32, as: UInt.self)
+                    base.storeBytes(of: UInt(bitPattern: base + 56), toByteOffset: 40, as: UInt.self)
+                    base.storeBytes(of: UInt32(1), toByteOffset: 48, as: UInt32.self)
+                    base.storeBytes(of: UInt32(6), toByteOffset: 56, as: UInt32.self)
+                    base.storeBytes(of: Int32(1), toByteOffset: 56 + 8, as: Int32.self)
+                    return extended.cuLaunchKernelEx(UnsafeRawPointer(base), function.handle, parameters.baseAddress, nil)
+                }
             }
         }
         try device.check(result, "cuLaunchKernel(\(function.name), grid \(grid.x)x\(grid.y)x\(grid.z), block \(block.x)x\(block.y)x\(block.z))")

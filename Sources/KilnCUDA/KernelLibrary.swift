@@ -61,6 +61,14 @@ public enum KernelLibrary {
         ]
     }()
 
+    /// Kernels whose first statement is `kiln_wait_prerequisites()` (or, for the GEMVs, that wait
+    /// before reading anything a previous kernel writes): the only ones CUDAStream may launch with
+    /// programmatic stream serialization.
+    public static func waitsForPrerequisites(_ kernel: String) -> Bool {
+        ["embed_", "rms_norm_", "add_rms_norm_", "attention_input_", "attention_decode_", "argmax_partial_", "argmax_merge_parts",
+         "gated_", "gather_rows_", "gemv_"].contains { kernel.hasPrefix($0) }
+    }
+
     /// The file that defines `kernel`.
     public static func source(defining kernel: String) -> KernelSource? {
         sources.first { $0.kernels.contains(kernel) }

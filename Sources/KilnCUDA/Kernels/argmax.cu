@@ -68,6 +68,7 @@ template <typename T>
 __device__ __forceinline__ void argmax_partial_body(const T* __restrict__ logits, int vocabulary, long long rowStride,
                                                     int sliceLength, float* __restrict__ partialValues,
                                                     int* __restrict__ partialIndices) {
+    kiln_wait_prerequisites();
     __shared__ float sharedValues[32];
     __shared__ int sharedIndices[32];
     const long long row = blockIdx.y;
@@ -113,6 +114,7 @@ __device__ __forceinline__ void argmax_partial_body(const T* __restrict__ logits
 
 extern "C" __global__ void argmax_merge_parts(const float* __restrict__ partialValues, const int* __restrict__ partialIndices,
                                               int parts, int* __restrict__ ids, float* __restrict__ values) {
+    kiln_wait_prerequisites();
     const long long row = blockIdx.x;
     float best = KILN_NEG_INFINITY;
     int bestIndex = 0x7fffffff;

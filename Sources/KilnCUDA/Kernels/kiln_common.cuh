@@ -53,3 +53,15 @@ __device__ __forceinline__ float block_sum(float value, float* scratch) {
     __syncthreads();
     return value;
 }
+
+/// Programmatic dependent launch (sm_90+; nothing before): waits until the kernels this one
+/// depends on have finished and their writes are visible, then lets the next kernel of the stream
+/// start launching. First statement of every kernel that CUDABackend may launch with the
+/// programmatic-serialization attribute (KernelLibrary.waitsForPrerequisites); launched without
+/// it, both instructions return at once.
+__device__ __forceinline__ void kiln_wait_prerequisites() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}

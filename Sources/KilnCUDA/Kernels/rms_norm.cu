@@ -6,6 +6,7 @@
 // x, out: [rows, columns] (out may be x). weight: [columns].
 template <typename T>
 __device__ __forceinline__ void rms_norm_body(const T* x, const float* __restrict__ weight, T* out, int columns, float epsilon) {
+    kiln_wait_prerequisites();
     __shared__ float scratch[32];
     const long long row = blockIdx.x;
     const T* input = x + row * columns;
@@ -26,6 +27,7 @@ __device__ __forceinline__ void rms_norm_body(const T* x, const float* __restric
 template <typename T>
 __device__ __forceinline__ void add_rms_norm_body(T* __restrict__ residual, const T* __restrict__ x, const float* __restrict__ weight,
                                                   T* __restrict__ out, int columns, float epsilon) {
+    kiln_wait_prerequisites();
     // No aliasing (the three tensors are distinct), so the loads of every pass can be in flight
     // together instead of one per store to the residual.
     __shared__ float scratch[32];
