@@ -39,6 +39,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     var recordedSteps: [RecordedStepKey: RecordedStep] = [:]
     var seenStepKeys: Set<RecordedStepKey> = []
     private var ropeTables: [[Float]: DeviceBuffer] = [:]
+    /// Partition counters of the decode attention kernel (CUDABackend+Attention.swift).
+    var decodeCounterBuffers: [DeviceBuffer] = []
     /// Whether GEMV shapes are timed at first use (else the fixed rule): off where two backends
     /// must give the same bits (each would time on its own and may pick another summation order).
     public var tunesGEMV = true
@@ -197,6 +199,25 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         let values = try runtime.allocator.allocate(byteCount: x.rows * 4)
         try kernels.argmax(x, ids: ids, values: values, scratch: runtime.allocator, on: stream)
         return try stream.download(Int32.self, count: x.rows, from: ids).map { Int($0) }
+    }
+
+    /// Draws on the GPU with sampling.cu (same kept set as the CPU Sampler; the token for a given
+    /// unit may differ from the CPU's, which walks the kept tokens in another order).
+    public func sampleRows(_ x: DeviceTensor, columns: Int, parameters: [SamplingParameters], units: [Double]) throws -> [Int]? {
+        precondition(columns == x.columns && parameters.count == x.rows && units.count == x.rows,
+                     "sampleRows: \(parameters.count) parameter sets and \(units.count) units for \(x.rows) rows")
+        guard x.rows > 0, columns <= CUDAKernels.maximumSamplingVocabulary else { return nil }
+        let rows = x.rows
+        let temperatures = try scratch(byteCount: rows * 4), topKs = try scratch(byteCount: rows * 4)
+        let topPs = try scratch(byteCount: rows * 4), minPs = try scratch(byteCount: rows * 4)
+        let uniforms = try scratch(byteCount: rows * 8), ids = try scratch(byteCount: rows * 4)
+        try stream.upload(parameters.map(\.temperature), to: temperatures)
+        try stream.upload(parameters.map { Int32(clamping: $0.topK) }, to: topKs)
+        try stream.upload(parameters.map(\.topP), to: topPs)
+        try stream.upload(parameters.map(\.minP), to: minPs)
+        try stream.upload(units, to: uniforms)
+        try kernels.sample(x, temperatures: temperatures, topKs: topKs, topPs: topPs, minPs: minPs, uniforms: uniforms, ids: ids, on: stream)
+        return try stream.download(Int32.self, count: rows, from: ids).map { Int($0) }
     }
 
     public func read(_ x: DeviceTensor) throws -> [Float] {

@@ -51,6 +51,12 @@ public struct SamplingParameters: Sendable, Equatable, Codable {
     /// Whether decoding is deterministic argmax.
     public var isGreedy: Bool { temperature == 0 }
 
+    /// A draw (temperature > 0) with nothing that needs the logits on the host (no penalties, no
+    /// logprobs): a device can truncate and draw where the logits are.
+    public var isPlainDraw: Bool {
+        !isGreedy && repetitionPenalty == 1 && presencePenalty == 0 && frequencyPenalty == 0 && logprobs == nil
+    }
+
     /// Greedy with nothing that needs the logits on the host (no penalties, no logprobs): the
     /// argmax can be taken where the logits are (on the GPU) and only ids read back.
     public var isPlainGreedy: Bool {

@@ -104,6 +104,13 @@ public struct Sampler: Sendable {
         return token
     }
 
+    /// The unit a device draws this step's token with (for `isPlainDraw` requests): takes the one
+    /// 64-bit number `sample` would take, so the request's stream advances the same way.
+    public mutating func nextUnit() -> Double { generator.nextUnitInterval() }
+
+    /// Records a token chosen elsewhere (on the device) as this sampler's output.
+    public mutating func accept(_ id: Int) { record(id) }
+
     /// Chooses the next token as `sample(logits:workspace:)` does, with a workspace of this
     /// sampler's own (kept between steps: simplest for one request at a time).
     public mutating func sample(logits: UnsafeBufferPointer<Float>) -> SampledToken {

@@ -50,10 +50,22 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
         var stops = StopChecker(parameters: parameters, modelStopTokenIDs: tokenizer?.specialTokens.stopIDs ?? Set(config.eosTokenIDs))
         var detokenizer = tokenizer.map { IncrementalDetokenizer(tokenizer: $0) }
 
-        // Plain greedy requests take the argmax where the logits are and read back only the id.
-        let onDevice = parameters.isPlainGreedy
+        // Plain greedy requests take the argmax where the logits are, plain draws (no penalties,
+        // no logprobs) are drawn there when the backend samples: only the id is read back.
         func step(_ batch: ForwardBatch) throws -> StepResult {
-            onDevice ? .token(try model.forwardGreedy(batch, cache: cache)[0]) : .logits(try model.forward(batch, cache: cache)[0])
+            if parameters.isPlainGreedy { return .token(try model.forwardGreedy(batch, cache: cache)[0]) }
+            if parameters.isPlainDraw {
+                var draw = sampler
+                let unit = draw.nextUnit()
+                let result = try model.forwardSampling(batch, cache: cache, parameters: [parameters], units: [unit])
+                if let id = result.ids?.first {
+                    draw.accept(id)
+                    sampler = draw
+                    return .token(id)
+                }
+                return .logits(result.logits[0]) // the host samples (and draws its own unit)
+            }
+            return .logits(try model.forward(batch, cache: cache)[0])
         }
 
         let prefillStart = Date()
@@ -61,8 +73,13 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
         var position = 0
         while position < promptIDs.count {
             let chunk = Array(promptIDs[position..<min(promptIDs.count, position + prefillChunk)])
-            result = try step(.single(tokens: chunk, startPosition: position, blockTable: blockTable, blockSize: blockSize))
+            let batch = ForwardBatch.single(tokens: chunk, startPosition: position, blockTable: blockTable, blockSize: blockSize)
             position += chunk.count
+            if position < promptIDs.count {
+                _ = try model.forwardGreedy(batch, cache: cache) // an earlier chunk: only its K/V matter (no draw taken)
+            } else {
+                result = try step(batch)
+            }
         }
         let prefillSeconds = Date().timeIntervalSince(prefillStart)
 
@@ -74,7 +91,7 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
         while true {
             let token: SampledToken
             switch result {
-            case let .token(id): token = SampledToken(id: id)
+            case let .token(id): token = SampledToken(id: id) // already recorded by the sampler when drawn
             case let .logits(logits): token = sampler.sample(logits: logits)
             }
             outputIDs.append(token.id)

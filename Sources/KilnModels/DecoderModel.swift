@@ -150,6 +150,18 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
         try backend.argmaxRows(try logitsTensor(batch, cache: cache), columns: config.vocabularySize)
     }
 
+    /// Runs one step like `forward` and draws each logit row's token on the backend with its
+    /// request's parameters and unit (see `Backend.sampleRows`); nil ids (and the logits instead)
+    /// when the backend does not sample.
+    public func forwardSampling(_ batch: ForwardBatch, cache: B.Cache, parameters: [SamplingParameters],
+                                units: [Double]) throws -> (ids: [Int]?, logits: [[Float]]) {
+        let logits = try logitsTensor(batch, cache: cache)
+        let vocabulary = config.vocabularySize
+        if let ids = try backend.sampleRows(logits, columns: vocabulary, parameters: parameters, units: units) { return (ids, []) }
+        let flat = try backend.read(logits)
+        return (nil, (0..<batch.logitRows.count).map { Array(flat[($0 * vocabulary)..<(($0 + 1) * vocabulary)]) })
+    }
+
     /// The step's logits `[logitRows.count, vocabularySize]` on the backend (possibly a recorded
     /// step's replay).
     func logitsTensor(_ batch: ForwardBatch, cache: B.Cache) throws -> B.Tensor {

@@ -107,6 +107,15 @@ struct GPUModelChecks {
             token = argmax(reference)
         }
         record(identical == steps, "model \(name): bf16 decode steps, CUDA graph replay bit-identical to op-by-op for \(identical) of \(steps)")
+        // Sampling on the GPU (temperature, top-k, top-p drawn by sampling.cu through TextGenerator):
+        // a seeded request gives the same tokens twice, all inside the vocabulary.
+        let sampling = SamplingParameters(temperature: 0.8, topK: 40, topP: 0.95, seed: 7, maxTokens: 16, ignoreEOS: true)
+        let sampler = TextGenerator(model: fast, tokenizer: nil)
+        let first = try sampler.generate(promptIDs: Array(prompt.prefix(8)), parameters: sampling).outputIDs
+        let second = try sampler.generate(promptIDs: Array(prompt.prefix(8)), parameters: sampling).outputIDs
+        record(first == second && first.count == 16 && first.allSatisfy { $0 >= 0 && $0 < vocabulary },
+               "model \(name): seeded GPU sampling (T 0.8, top-k 40, top-p 0.95) repeats: \(first.prefix(8))...")
+
         // Looser than the prompt's bound: each step adds bf16-rounded K/V to the cache the next
         // steps read (measured 1.6e-2 to 5.9e-2 on the tiny random fixtures, H100); a wrong kernel
         // gives errors of order 1.
