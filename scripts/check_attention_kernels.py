@@ -347,11 +347,6 @@ class Batch:
         return out
 
 
-def _u64(value):
-    import numpy as np
-    return np.uint64(value)
-
-
 def _i32(value):
     import numpy as np
     return np.int32(value)
@@ -431,7 +426,7 @@ def decode_launcher(h, batch, dtype_name, scale, window, softcap, partition_size
                        h.arg(batch.row_sequence), h.arg(batch.contexts), h.arg(batch.tables), _i32(batch.table_stride),
                        _i32(batch.block_size), _i32(heads), _i32(batch.kv_heads), _f32(scale), _i32(window or 0),
                        _f32(softcap or 0.0), _i32(partition_size), h.arg(partial_out), h.arg(partial_max),
-                       h.arg(partial_sum), _u64(0))  # counters: null, the reduce kernel runs
+                       h.arg(partial_sum))
     reduce_arguments = (h.arg(partial_out), h.arg(partial_max), h.arg(partial_sum), h.arg(out), _i32(out.shape[1]),
                         h.arg(batch.positions), h.arg(batch.row_sequence), h.arg(batch.contexts), _i32(heads),
                         _i32(head_dim), _i32(window or 0), _i32(partition_size), _i32(partitions))

@@ -88,14 +88,9 @@ extension CUDABackend {
         arguments.address(partialOut)
         arguments.address(partialMax)
         arguments.address(partialSum)
-        // The last partition of each (row, kv head chunk) combines them (one launch); counters
-        // stay zero between launches. Without them (the first time, inside a recording) the
-        // reduce kernel runs after the split.
-        let counters = try decodeCounters(rows * parameters.kvHeads * split.chunks)
-        arguments.pointer(counters)
         try stream.launch(try kernels.function("attention_decode_\(type)_h\(headDim)_g\(split.groupTile)"),
                           grid: (split.maxPartitions, parameters.kvHeads * split.chunks, rows), block: (128, 1, 1), arguments: arguments)
-        guard split.maxPartitions > 1, counters == nil else { return }
+        guard split.maxPartitions > 1 else { return }
 
         var reduce = KernelArguments()
         reduce.address(partialOut)
@@ -112,18 +107,6 @@ extension CUDABackend {
         reduce.int32(split.partitionSize)
         reduce.int32(split.maxPartitions)
         try stream.launch(try kernels.function("attention_decode_reduce_\(type)"), grid: (heads, rows, 1), block: (128, 1, 1), arguments: reduce)
-    }
-
-    /// The decode kernel's partition counters (uint32, zeroed once, left zero by every launch),
-    /// at least `count`; nil inside a recording when they do not exist yet (they are made outside
-    /// one, where zeroing them may wait). Grown buffers are kept: recordings hold their address.
-    func decodeCounters(_ count: Int) throws -> DeviceBuffer? {
-        if let buffer = decodeCounterBuffers.last, buffer.byteCount >= count * 4 { return buffer }
-        guard recording == nil else { return nil }
-        let buffer = try runtime.allocator.allocate(byteCount: max(count, 1 << 16) * 4)
-        try stream.fill(buffer, byte: 0)
-        decodeCounterBuffers.append(buffer)
-        return buffer
     }
 
     func prefillAttention(query: DeviceTensor, cache: CUDAKVCache, layer: Int, batch: ForwardBatch, step: CUDAStepBuffers,

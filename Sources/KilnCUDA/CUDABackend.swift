@@ -39,8 +39,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     var recordedSteps: [RecordedStepKey: RecordedStep] = [:]
     var seenStepKeys: Set<RecordedStepKey> = []
     private var ropeTables: [[Float]: DeviceBuffer] = [:]
-    /// Partition counters of the decode attention kernel (CUDABackend+Attention.swift).
-    var decodeCounterBuffers: [DeviceBuffer] = []
     /// Whether GEMV shapes are timed at first use (else the fixed rule): off where two backends
     /// must give the same bits (each would time on its own and may pick another summation order).
     public var tunesGEMV = true

@@ -131,8 +131,7 @@ __device__ __forceinline__ void attention_decode_body(
     T* __restrict__ out, int outStride, const int* __restrict__ positions, const int* __restrict__ rowSequence,
     const int* __restrict__ sequenceContextLength, const int* __restrict__ blockTables, int blockTableStride,
     int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, int partitionSize,
-    float* __restrict__ partialOut, float* __restrict__ partialMax, float* __restrict__ partialSum,
-    unsigned* __restrict__ counters) {
+    float* __restrict__ partialOut, float* __restrict__ partialMax, float* __restrict__ partialSum) {
     kiln_wait_prerequisites();
     static_assert(HeadDim % 64 == 0 && HeadDim <= 256, "head size 64, 128 or 256");
     static_assert(GroupTile == 1 || GroupTile == 2 || GroupTile == 4 || GroupTile == 8, "group tile 1, 2, 4 or 8");
@@ -314,33 +313,6 @@ __device__ __forceinline__ void attention_decode_body(
             }
         }
     }
-    if (single || counters == nullptr) return;  // no counters: attention_decode_reduce_* runs next
-
-    // The last of the row's partitions to finish (a counter per (row, blockIdx.y)) combines them
-    // for its heads, in partition order (the same bits whichever block is last), then resets the
-    // counter for the next launch: one launch instead of split + reduce.
-    __shared__ bool lastPartition;
-    __threadfence();
-    __syncthreads();
-    unsigned* counter = counters + (long long)row * gridDim.y + blockIdx.y;
-    if (threadIdx.x == 0) lastPartition = atomicAdd(counter, 1u) == (unsigned)(range.partitions - 1);
-    __syncthreads();
-    if (!lastPartition) return;
-    __threadfence();
-    for (int index = threadIdx.x; index < headCount * HeadDim; index += kThreads) {
-        const int g = index / HeadDim, d = index % HeadDim;
-        const long long base = ((long long)row * heads + headBase + g) * gridDim.x;
-        float maximum = KILN_NEG_INFINITY;
-        for (int p = 0; p < range.partitions; ++p) maximum = fmaxf(maximum, __ldcg(partialMax + base + p));
-        float sum = 0.0f, value = 0.0f;
-        for (int p = 0; p < range.partitions; ++p) {
-            const float factor = exp2f(__ldcg(partialMax + base + p) - maximum);
-            sum += __ldcg(partialSum + base + p) * factor;
-            value += __ldcg(partialOut + (base + p) * HeadDim + d) * factor;
-        }
-        outRow[(headBase + g) * HeadDim + d] = from_float<T>(value / sum);
-    }
-    if (threadIdx.x == 0) *counter = 0u;
 }
 
 // Combines the partitions of rows whose range needed more than one. One block per (head, row).
@@ -375,12 +347,12 @@ __device__ __forceinline__ void attention_decode_reduce_body(
         const T* query, int queryStride, const T* keyCache, const T* valueCache, T* out, int outStride,            \
         const int* positions, const int* rowSequence, const int* sequenceContextLength, const int* blockTables,    \
         int blockTableStride, int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, \
-        int partitionSize, float* partialOut, float* partialMax, float* partialSum, unsigned* counters) {          \
+        int partitionSize, float* partialOut, float* partialMax, float* partialSum) {                              \
         attention_decode_body<T, HEAD_DIM, GROUP_TILE>(query, queryStride, keyCache, valueCache, out, outStride,    \
                                                        positions, rowSequence, sequenceContextLength, blockTables, \
                                                        blockTableStride, blockSize, heads, kvHeads, scale,         \
                                                        slidingWindow, softcap, partitionSize, partialOut,          \
-                                                       partialMax, partialSum, counters);                          \
+                                                       partialMax, partialSum);                                    \
     }
 
 #define KILN_DECODE_GROUPS(T, SUFFIX, HEAD_DIM) \
