@@ -5,7 +5,9 @@
 // same inputs the result equals the unfused kernels' up to the order of the norm's sum.
 #include "kiln_common.cuh"
 
-// grid.x = tokens (one block per token), blockDim.x = 32 * warps; each warp takes heads in turn.
+// grid = (tokens, head groups), blockDim.x = 32 * warps: block (t, y) takes heads y * warps + warp,
+// then every gridDim.y * warps-th after it (several blocks per token, so a decode step's few rows
+// still spread over several SMs).
 // qkv: [tokens, qkvStride], query heads then key heads then value heads, headDim each.
 // query: [tokens, queryStride] receives the rotated (normed) query heads.
 // keyCache/valueCache: one layer, [slots, kvHeads * headDim]; slots[t] < 0 skips token t's K/V.
@@ -36,7 +38,7 @@ __device__ __forceinline__ void attention_input_body(
     const int offset = (2 * pairs == headDim) ? headDim / 2 : pairs;
     const T* source = qkv + row * qkvStride;
 
-    for (int h = warp; h < heads + 2 * kvHeads; h += warps) {
+    for (int h = blockIdx.y * warps + warp; h < heads + 2 * kvHeads; h += gridDim.y * warps) {
         const T* input = source + (long long)h * headDim;
         if (h >= heads + kvHeads) {  // value head: a copy into the cache
             if (slot >= 0) {
