@@ -54,6 +54,9 @@ if want startup; then
     for backend in cuda cpu; do
       "$BIN" generate /tmp/engine-smollm2 "The capital of France is" --max-tokens 32 --temperature 0 --ignore-eos --backend $backend --json > "$OUT/smollm2-$backend.json" 2>&1
     done
+    "$BIN" generate /tmp/engine-smollm2 "Write one sentence about the sea." --chat --max-tokens 40 --temperature 0.8 --top-p 0.95 --seed 1 \
+      --backend cuda > "$OUT/smollm2-sampled.txt" 2>&1
+    summary+=("SmolLM2 sampled on the GPU (T 0.8, top-p 0.95, seed 1): $(head -c 160 "$OUT/smollm2-sampled.txt" | tr '\n' ' ')")
     summary+=("SmolLM2 bf16 cuda vs cpu greedy ids: $(python3 -c "
 import json; a=json.load(open('$OUT/smollm2-cuda.json'))['output_ids']; b=json.load(open('$OUT/smollm2-cpu.json'))['output_ids']
 n=next((i for i,(x,y) in enumerate(zip(a,b)) if x!=y), min(len(a),len(b))); print(f'{n} of {len(b)} identical')" 2>&1)")
