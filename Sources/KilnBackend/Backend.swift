@@ -79,6 +79,8 @@ public protocol Backend: AnyObject, Sendable {
     /// replay the recording for later steps of that shape without calling `body` (the output is
     /// then the recorded step's tensor, holding this step's values).
     func runStep(_ batch: ForwardBatch, cache: Cache, recording: StepRecording, _ body: () throws -> Tensor) throws -> Tensor
+    /// Forgets every recorded step of `owner` (a model being deinitialised).
+    func releaseRecordings(owner: ObjectIdentifier)
     /// One token drawn from each of `x`'s rows (`columns` wide) where the logits are, with each
     /// row's temperature (> 0), top-k, top-p and min-p, from `units[row]` in [0, 1) (the request's
     /// own random stream); nil when this backend does not sample (the caller then reads the
@@ -127,6 +129,8 @@ extension Backend {
     }
 
     public func sampleRows(_ x: Tensor, columns: Int, parameters: [SamplingParameters], units: [Double]) throws -> [Int]? { nil }
+
+    public func releaseRecordings(owner: ObjectIdentifier) {}
 
     public func argmaxRows(_ x: Tensor, columns: Int) throws -> [Int] {
         let values = try read(x)

@@ -56,7 +56,7 @@ public enum GateActivation: String, Sendable, Equatable {
 }
 
 /// Shape of the paged KV cache.
-public struct KVCacheShape: Sendable, Equatable {
+public struct KVCacheShape: Sendable, Hashable {
     public var layers: Int
     public var blocks: Int
     /// Tokens per block.

@@ -15,6 +15,7 @@ struct RecordedStepKey: Hashable {
     var owner: ObjectIdentifier
     var rows: Int
     var contextBucket: Int
+    var cacheShape: KVCacheShape
     var cacheAddresses: [CUdeviceptr]
 }
 
@@ -56,12 +57,30 @@ extension CUDABackend {
             try recorded.graph.launch(on: stream)
             return recorded.output
         }
-        guard seenStepKeys.contains(key) else {
+        guard seenStepKeys.contains(key), !unrecordableStepKeys.contains(key) else {
+            if seenStepKeys.count > 4 * Self.maximumRecordedSteps { seenStepKeys.removeAll() }
             seenStepKeys.insert(key)
             try prepare(batch)
             return try body()
         }
-        return try record(batch, key: key, cache: cache, body)
+        do {
+            return try record(batch, key: key, cache: cache, body)
+        } catch {
+            // A shape that cannot be recorded (out of memory while capturing, a driver that
+            // refuses a captured launch) runs op by op from now on; this step runs again so.
+            unrecordableStepKeys.insert(key)
+            try? stream.synchronize()
+            try prepare(batch)
+            return try body()
+        }
+    }
+
+    /// Drops the recordings of a model (its weights are going away: a later model at the same
+    /// address must not replay them). `DecoderModel` calls it from its deinit.
+    public func releaseRecordings(owner: ObjectIdentifier) {
+        recordedSteps = recordedSteps.filter { $0.key.owner != owner }
+        seenStepKeys = seenStepKeys.filter { $0.owner != owner }
+        unrecordableStepKeys = unrecordableStepKeys.filter { $0.owner != owner }
     }
 
     /// nil when the batch is not a decode batch that can be recorded.
@@ -71,7 +90,7 @@ extension CUDABackend {
         let longest = batch.sequences.map(\.contextLength).max() ?? 1
         var bucket = 256
         while bucket < longest { bucket *= 2 }
-        return RecordedStepKey(owner: description.owner, rows: batch.tokens.count, contextBucket: bucket,
+        return RecordedStepKey(owner: description.owner, rows: batch.tokens.count, contextBucket: bucket, cacheShape: cache.shape,
                                cacheAddresses: cache.keys.map(\.address) + cache.values.map(\.address))
     }
 

@@ -38,6 +38,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Recorded steps by shape, and the shapes seen once (recorded at their second step).
     var recordedSteps: [RecordedStepKey: RecordedStep] = [:]
     var seenStepKeys: Set<RecordedStepKey> = []
+    /// Shapes whose recording failed: they run op by op.
+    var unrecordableStepKeys: Set<RecordedStepKey> = []
     private var ropeTables: [[Float]: DeviceBuffer] = [:]
     /// Whether GEMV shapes are timed at first use (else the fixed rule): off where two backends
     /// must give the same bits (each would time on its own and may pick another summation order).

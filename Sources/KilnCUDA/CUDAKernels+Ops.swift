@@ -147,9 +147,11 @@ extension CUDAKernels {
                           block: (256, 1, 1), arguments: arguments)
     }
 
-    /// gated_*'s grid for 256 threads of 8 columns each: (column blocks, rows).
+    /// gated_*'s grid for 256 threads of 8 columns each: (column blocks, rows). Rows go in
+    /// grid.y, at most 65,535 a launch (a step of more tokens than that is refused before).
     static func gatedGrid(rows: Int, columns: Int) -> (x: Int, y: Int, z: Int) {
-        ((columns + 2047) / 2048, rows, 1)
+        precondition(rows <= 65535, "gated activation over \(rows) rows: at most 65,535 tokens a step")
+        return ((columns + 2047) / 2048, rows, 1)
     }
 
     /// x = cap * tanh(x / cap), in place.

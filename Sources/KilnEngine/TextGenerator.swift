@@ -55,6 +55,9 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
         func step(_ batch: ForwardBatch) throws -> StepResult {
             if parameters.isPlainGreedy { return .token(try model.forwardGreedy(batch, cache: cache)[0]) }
             if parameters.isPlainDraw {
+                // One 64-bit draw a step, as the host sampler takes; it takes none for a row with
+                // no distribution (all -inf, a +inf logit), which the kernel treats as greedy while
+                // this draw is still taken: a seeded request can then diverge from the host path.
                 var draw = sampler
                 let unit = draw.nextUnit()
                 let result = try model.forwardSampling(batch, cache: cache, parameters: [parameters], units: [unit])

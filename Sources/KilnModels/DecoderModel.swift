@@ -85,12 +85,10 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
             let biases = [try vectorValues(.queryBias(layer: i), length: qWidth, optional: true),
                           try vectorValues(.keyBias(layer: i), length: kvWidth, optional: true),
                           try vectorValues(.valueBias(layer: i), length: kvWidth, optional: true)]
-            let present = biases.compactMap { $0 }
-            guard present.isEmpty || present.count == 3 else {
-                throw KilnError.invalidArgument("layer \(i) has biases for some of Q/K/V but not all (\(config.modelType))")
-            }
-            let qkvBias = qkv != nil && present.count == 3
-                ? try backend.loadVector(present.flatMap(\.values), name: "layers.\(i).qkv.bias") : nil
+            // The joined bias: zeros for a part without one (some checkpoints bias only Q and V).
+            let qkvBias = qkv != nil && biases.contains { $0 != nil }
+                ? try backend.loadVector(zip(biases, [qWidth, kvWidth, kvWidth]).flatMap { $0?.values ?? Array(repeating: 0, count: $1) },
+                                         name: "layers.\(i).qkv.bias") : nil
             return DecoderLayerWeights(
                 attentionNorm: try vector(.attentionNorm(layer: i), length: hidden)!,
                 query: qkv == nil ? query : nil,
@@ -129,6 +127,8 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
         localRope = config.ropeLocalTheta == nil ? globalRope
             : RopeParameters(inverseFrequencies: RopeFrequencies.inverse(dim: config.headDim, base: localBase, scaling: nil), style: style)
     }
+
+    deinit { backend.releaseRecordings(owner: ObjectIdentifier(self)) }
 
     /// The KV cache shape for `blocks` blocks of `blockSize` tokens.
     public func cacheShape(blocks: Int, blockSize: Int) -> KVCacheShape {

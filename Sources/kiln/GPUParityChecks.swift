@@ -158,7 +158,9 @@ final class GPUParityChecks {
                     let heads2D = cpu.makeTensor(rows: rows, columns: heads * headDim)
                     for row in 0..<rows { for column in 0..<(heads * headDim) { heads2D.data[row * heads * headDim + column] = x[row * columns + column] } }
                     cpu.headRMSNorm(heads2D, heads: heads, headDim: headDim, weight: try cpu.loadVector(gamma, name: "q_norm"), epsilon: 1e-6)
-                    for row in 0..<rows { for column in 0..<(heads * headDim) { expected[row * columns + column] = heads2D.data[row * heads * headDim + column] } }
+                    withExtendedLifetime(heads2D) {
+                        for row in 0..<rows { for column in 0..<(heads * headDim) { expected[row * columns + column] = heads2D.data[row * heads * headDim + column] } }
+                    }
                     return (try download(gpuX), expected, micros)
                 }
             }
