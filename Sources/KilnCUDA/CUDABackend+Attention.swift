@@ -41,6 +41,10 @@ extension CUDABackend {
             let group = heads / kvHeads
             var tile = 1
             while tile < group && tile < 8 { tile *= 2 }
+            // A small batch of wide groups (Gemma's 8 query heads on one kv head, one row) leaves
+            // most SMs idle: two chunks of 4 heads double the blocks (README-attention.md, H200,
+            // batch 1: g4 in two chunks 16.6 us, g8 19.3 us).
+            if tile == 8 && rows * kvHeads < multiprocessors / 8 { tile = 4 }
             groupTile = tile
             chunks = (group + tile - 1) / tile
             let keys = max(1, visibleKeys)
