@@ -92,17 +92,27 @@ extension CUDABackend {
         arguments.int32(x.rows)
         arguments.int32(x.columns)
         arguments.int32(out.columns)
-        arguments.pointer(nil) // workspace and counters: unused with one K slice
-        arguments.pointer(nil)
+        // Split-K scratch (README-gemv.md): fp32 workspace [tiles][splits][32] float4 and one
+        // counter a tile, zeroed once and left zero by every launch; made outside recordings.
+        let scratch = try gemvSplitScratch(tiles: tiles)
         func launch(_ choice: GEMVChoice) throws {
-            try stream.launch(try kernels.function(kernel + choice.suffix), grid: (tiles, 1, 1), block: (choice.threads, 1, 1), arguments: arguments)
+            var launchArguments = arguments
+            let split = choice.splits > 1 && scratch != nil
+            launchArguments.pointer(split ? scratch?.workspace : nil)
+            launchArguments.pointer(split ? scratch?.counters : nil)
+            try stream.launch(try kernels.function(kernel + choice.suffix), grid: (tiles, split ? choice.splits : 1, 1),
+                              block: (choice.threads, 1, 1), arguments: launchArguments)
+        }
+        if let forced = forcedGEMVChoice {
+            try launch(forced)
+            return
         }
         if let choice = gemvChoices.withLock({ $0[key] }) {
             try launch(choice)
             return
         }
         let processors = runtime.device.multiprocessors
-        let rule = GEMVChoice(suffix: tiles >= 4 * processors ? "_c1" : "", threads: tiles >= 32 * processors ? 128 : 256)
+        let rule = GEMVChoice(suffix: tiles >= 4 * processors ? "_c1" : "", threads: tiles >= 32 * processors ? 128 : 256, splits: 1)
         guard tunesGEMV, recording == nil, stream.profiler == nil else {
             try launch(rule)
             return
@@ -110,8 +120,15 @@ extension CUDABackend {
         // Time the candidates (the output is rewritten by the last launch below).
         let start = try CUDAEvent(device: runtime.device), end = try CUDAEvent(device: runtime.device)
         var best = rule, bestTime = Double.infinity
-        for candidate in [GEMVChoice(suffix: "", threads: 256), GEMVChoice(suffix: "", threads: 128),
-                          GEMVChoice(suffix: "_c1", threads: 256), GEMVChoice(suffix: "_c1", threads: 128)] {
+        var candidates = [GEMVChoice(suffix: "", threads: 256, splits: 1), GEMVChoice(suffix: "", threads: 128, splits: 1),
+                          GEMVChoice(suffix: "_c1", threads: 256, splits: 1), GEMVChoice(suffix: "_c1", threads: 128, splits: 1)]
+        // Matrices of few tiles (qkv, o, down of a 2B model: 128-160 tiles on 132 SMs) may gain
+        // from cutting K so that more blocks pull weights at once.
+        if scratch != nil && tiles <= 2 * processors {
+            candidates += [GEMVChoice(suffix: "", threads: 128, splits: 2), GEMVChoice(suffix: "_c1", threads: 256, splits: 2),
+                           GEMVChoice(suffix: "_c1", threads: 256, splits: 4)]
+        }
+        for candidate in candidates {
             try launch(candidate)
             var times: [Double] = []
             for _ in 0..<3 {
@@ -139,8 +156,34 @@ struct GEMVKey: Hashable {
     var rows: Int
 }
 
-/// A GEMV configuration: kernel suffix ("" eight chunks, "_c1" one chunk) and threads per block.
-struct GEMVChoice: Hashable {
-    var suffix: String
-    var threads: Int
+/// A GEMV configuration: kernel suffix ("" eight chunks, "_c1" one chunk), threads per block and
+/// K slices (split-K).
+public struct GEMVChoice: Hashable, Sendable {
+    public var suffix: String
+    public var threads: Int
+    public var splits: Int
+
+    public init(suffix: String, threads: Int, splits: Int) {
+        self.suffix = suffix
+        self.threads = threads
+        self.splits = splits
+    }
+}
+
+extension CUDABackend {
+    /// Most tiles a split GEMV takes and most slices (the scratch is sized for them).
+    static let gemvSplitTiles = 1024, gemvMaximumSplits = 4
+
+    /// The shared split-K scratch, made once outside a recording; nil when the launch has more
+    /// tiles than it holds or it does not exist yet inside a recording.
+    func gemvSplitScratch(tiles: Int) throws -> (workspace: DeviceBuffer, counters: DeviceBuffer)? {
+        guard tiles <= Self.gemvSplitTiles else { return nil }
+        if let existing = gemvSplit { return existing }
+        guard recording == nil else { return nil }
+        let workspace = try runtime.allocator.allocate(byteCount: Self.gemvSplitTiles * Self.gemvMaximumSplits * 512)
+        let counters = try runtime.allocator.allocate(byteCount: Self.gemvSplitTiles * 4)
+        try stream.fill(counters, byte: 0)
+        gemvSplit = (workspace, counters)
+        return gemvSplit
+    }
 }

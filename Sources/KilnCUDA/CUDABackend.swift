@@ -44,6 +44,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Whether GEMV shapes are timed at first use (else the fixed rule): off where two backends
     /// must give the same bits (each would time on its own and may pick another summation order).
     public var tunesGEMV = true
+    /// For checks: every GEMV launch in this configuration (no timing).
+    public var forcedGEMVChoice: GEMVChoice?
+    /// Split-K scratch of the GEMV kernels, made at first need (CUDABackend+Linear.swift).
+    var gemvSplit: (workspace: DeviceBuffer, counters: DeviceBuffer)?
     /// GEMV configurations timed per shape (CUDABackend+Linear.swift).
     let gemvChoices = Mutex<[GEMVKey: GEMVChoice]>([:])
     private let lock = NSLock()

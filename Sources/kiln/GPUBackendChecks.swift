@@ -27,6 +27,7 @@ final class GPUBackendChecks {
         let backends = [try CUDABackend(runtime: runtime, precision: .bf16), try CUDABackend(runtime: runtime, precision: .f32)]
         for backend in backends {
             checkLinear(backend)
+            if backend.precision == .bf16 { checkGEMVConfigurations(backend) }
             checkGatedLinear(backend)
             checkDecodeAttention(backend)
             checkAttentionInput(backend)
@@ -134,6 +135,32 @@ final class GPUBackendChecks {
                     let expected = cpu.makeTensor(rows: rows, columns: outputs)
                     cpu.linear(cx, weight: cw, bias: try b.map { try cpu.loadVector($0, name: "bias") }, into: expected)
                     return (try gpu.read(out), floats(expected))
+                }
+            }
+        }
+    }
+
+    /// Every GEMV configuration the timing may choose (eight or one chunk, 128 or 256 threads,
+    /// 1, 2 or 4 K slices), forced in turn, plain and fused gate/up.
+    func checkGEMVConfigurations(_ gpu: CUDABackend) {
+        defer { gpu.forcedGEMVChoice = nil }
+        let configurations = [GEMVChoice(suffix: "", threads: 256, splits: 1), GEMVChoice(suffix: "", threads: 128, splits: 2),
+                              GEMVChoice(suffix: "_c1", threads: 256, splits: 2), GEMVChoice(suffix: "_c1", threads: 128, splits: 4),
+                              GEMVChoice(suffix: "", threads: 256, splits: 4)]
+        for choice in configurations {
+            gpu.forcedGEMVChoice = choice
+            for (outputs, inputs, rows) in [(2560, 2048, 1), (2048, 16384, 3), (300, 72, 8)] {
+                let label = "GEMV\(choice.suffix.isEmpty ? "_c8" : choice.suffix) \(choice.threads) threads \(choice.splits) slices x [\(rows), \(inputs)] · w [\(outputs), \(inputs)]"
+                check(label, bound: bound(gpu)) {
+                    let x = values(rows * inputs, gpu), w = values(outputs * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
+                    let out = try gpu.makeTensor(rows: rows, columns: outputs)
+                    let (source, bytes) = try source(w, rows: outputs, columns: inputs)
+                    try gpu.linear(try upload(x, rows: rows, columns: inputs, to: gpu), weight: try gpu.loadWeight(source), bias: nil, into: out)
+                    let expected = cpu.makeTensor(rows: rows, columns: outputs)
+                    cpu.linear(cpuTensor(x, rows: rows, columns: inputs), weight: try cpu.loadWeight(source), bias: nil, into: expected)
+                    let result = (try gpu.read(out), floats(expected))
+                    withExtendedLifetime(bytes) {} // the CPU weight reads the host bytes until here
+                    return result
                 }
             }
         }
