@@ -1,0 +1,31 @@
+import Testing
+@testable import KilnCUDA
+
+/// The decode attention's split rule (GPU-free): partitions cover every visible key, the grid's
+/// partition count bounds every row's, and the group tile follows the head grouping.
+@Suite struct DecodeSplitTests {
+    @Test(arguments: [1, 3, 8, 64, 512])
+    func partitionsCoverTheVisibleKeys(rows: Int) {
+        for (heads, kvHeads) in [(8, 1), (32, 8), (9, 3), (16, 16), (12, 1)] {
+            for keys in [1, 31, 32, 33, 256, 1000, 8192] {
+                let split = CUDABackend.DecodeSplit(rows: rows, heads: heads, kvHeads: kvHeads, visibleKeys: keys, multiprocessors: 132)
+                #expect(split.partitionSize >= 32 && split.partitionSize % 32 == 0)
+                #expect(split.maxPartitions * split.partitionSize >= keys, "\(rows) rows, \(keys) keys")
+                #expect((split.maxPartitions - 1) * split.partitionSize < keys, "no partition past the last key")
+                let group = heads / kvHeads
+                #expect(split.groupTile * split.chunks >= group && split.groupTile <= 8)
+                #expect([1, 2, 4, 8].contains(split.groupTile))
+            }
+        }
+    }
+
+    @Test func smallBatchesOfWideGroupsUseTwoChunks() {
+        // Gemma-2B: 8 query heads on one kv head. One row: two chunks of 4 (more blocks); 64 rows: one chunk of 8.
+        let one = CUDABackend.DecodeSplit(rows: 1, heads: 8, kvHeads: 1, visibleKeys: 384, multiprocessors: 132)
+        #expect(one.groupTile == 4 && one.chunks == 2)
+        let many = CUDABackend.DecodeSplit(rows: 64, heads: 8, kvHeads: 1, visibleKeys: 384, multiprocessors: 132)
+        #expect(many.groupTile == 8 && many.chunks == 1)
+        // A shorter context at batch 1 gets 32-key partitions, one per 32 keys.
+        #expect(one.partitionSize == 32 && one.maxPartitions == 12)
+    }
+}
