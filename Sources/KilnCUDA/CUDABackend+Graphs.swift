@@ -83,13 +83,25 @@ extension CUDABackend {
         unrecordableStepKeys = unrecordableStepKeys.filter { $0.owner != owner }
     }
 
-    /// nil when the batch is not a decode batch that can be recorded.
-    func recordedStepKey(_ batch: ForwardBatch, cache: CUDAKVCache, description: StepRecording) -> RecordedStepKey? {
-        guard usesGraphs, Self.isDecode(batch), batch.tokens.count <= Self.maximumRecordedRows,
-              batch.logitRows == Array(0..<batch.tokens.count) else { return nil }
+    /// Whether a batch can be replayed from a recording: a decode batch (one token per sequence,
+    /// sequence i on row i) of at most `maximumRecordedRows` rows wanting every row's logits.
+    static func isRecordable(_ batch: ForwardBatch) -> Bool {
+        isDecode(batch) && batch.tokens.count <= maximumRecordedRows && batch.logitRows == Array(0..<batch.tokens.count)
+    }
+
+    /// The context bucket a batch's recording is made for: the next power of two of its longest
+    /// context, at least 256 (attention is split for the bucket; shorter rows use fewer partitions).
+    static func contextBucket(_ batch: ForwardBatch) -> Int {
         let longest = batch.sequences.map(\.contextLength).max() ?? 1
         var bucket = 256
         while bucket < longest { bucket *= 2 }
+        return bucket
+    }
+
+    /// nil when the batch is not a decode batch that can be recorded.
+    func recordedStepKey(_ batch: ForwardBatch, cache: CUDAKVCache, description: StepRecording) -> RecordedStepKey? {
+        guard usesGraphs, Self.isRecordable(batch) else { return nil }
+        let bucket = Self.contextBucket(batch)
         return RecordedStepKey(owner: description.owner, rows: batch.tokens.count, contextBucket: bucket, cacheShape: cache.shape,
                                cacheAddresses: cache.keys.map(\.address) + cache.values.map(\.address))
     }
