@@ -70,24 +70,8 @@ extension CUDABackend {
         let partialSum = partialMax + CUdeviceptr(4 * slots)
         let type = query.elementType.suffix
 
-        var arguments = KernelArguments()
-        arguments.pointer(query.buffer)
-        arguments.int32(query.columns)
-        arguments.pointer(cache.keys[layer])
-        arguments.pointer(cache.values[layer])
-        arguments.pointer(out.buffer)
-        arguments.int32(out.columns)
-        arguments.address(step.positions)
-        arguments.address(step.rowSequence)
-        arguments.address(step.sequenceContextLength)
-        arguments.address(step.blockTables)
-        arguments.int32(step.blockTableStride)
-        arguments.int32(cache.shape.blockSize)
-        arguments.int32(heads)
-        arguments.int32(parameters.kvHeads)
-        arguments.float(parameters.scale)
-        arguments.int32(parameters.slidingWindow ?? 0)
-        arguments.float(parameters.softcap ?? 0)
+        var arguments = attentionArguments(query: query, cache: cache, layer: layer, step: step, parameters: parameters, out: out,
+                                           rowIndex: [step.rowSequence])
         arguments.int32(split.partitionSize)
         arguments.address(partialOut)
         arguments.address(partialMax)
@@ -129,9 +113,11 @@ extension CUDABackend {
                           block: (128, 1, 1), sharedBytes: shared, arguments: arguments)
     }
 
-    /// The parameters shared by attention_prefill_* and attention_reference_* (README-attention.md).
+    /// The parameters the attention kernels share (README-attention.md), up to the soft-cap. The
+    /// rows' sequence indexing differs: attention_prefill_* and attention_reference_* take each
+    /// sequence's token start and count (the default), attention_decode_* each row's sequence.
     func attentionArguments(query: DeviceTensor, cache: CUDAKVCache, layer: Int, step: CUDAStepBuffers,
-                            parameters: AttentionParameters, out: DeviceTensor) -> KernelArguments {
+                            parameters: AttentionParameters, out: DeviceTensor, rowIndex: [CUdeviceptr]? = nil) -> KernelArguments {
         var arguments = KernelArguments()
         arguments.pointer(query.buffer)
         arguments.int32(query.columns)
@@ -140,8 +126,7 @@ extension CUDABackend {
         arguments.pointer(out.buffer)
         arguments.int32(out.columns)
         arguments.address(step.positions)
-        arguments.address(step.sequenceTokenStart)
-        arguments.address(step.sequenceTokenCount)
+        for address in rowIndex ?? [step.sequenceTokenStart, step.sequenceTokenCount] { arguments.address(address) }
         arguments.address(step.sequenceContextLength)
         arguments.address(step.blockTables)
         arguments.int32(step.blockTableStride)

@@ -86,7 +86,7 @@ extension CUDABackend {
     /// Whether a batch can be replayed from a recording: a decode batch (one token per sequence,
     /// sequence i on row i) of at most `maximumRecordedRows` rows wanting every row's logits.
     static func isRecordable(_ batch: ForwardBatch) -> Bool {
-        isDecode(batch) && batch.tokens.count <= maximumRecordedRows && batch.logitRows == Array(0..<batch.tokens.count)
+        isDecode(batch) && batch.tokens.count <= maximumRecordedRows && batch.logitRows.elementsEqual(0..<batch.tokens.count)
     }
 
     /// The context bucket a batch's recording is made for: the next power of two of its longest
@@ -98,12 +98,15 @@ extension CUDABackend {
         return bucket
     }
 
+    /// How many decode steps are recorded now (for checks).
+    public var recordedStepCount: Int { recordedSteps.count }
+
     /// nil when the batch is not a decode batch that can be recorded.
     func recordedStepKey(_ batch: ForwardBatch, cache: CUDAKVCache, description: StepRecording) -> RecordedStepKey? {
         guard usesGraphs, Self.isRecordable(batch) else { return nil }
         let bucket = Self.contextBucket(batch)
         return RecordedStepKey(owner: description.owner, rows: batch.tokens.count, contextBucket: bucket, cacheShape: cache.shape,
-                               cacheAddresses: cache.keys.map(\.address) + cache.values.map(\.address))
+                               cacheAddresses: cache.addresses)
     }
 
     private func record(_ batch: ForwardBatch, key: RecordedStepKey, cache: CUDAKVCache, _ body: () throws -> DeviceTensor) throws -> DeviceTensor {

@@ -211,17 +211,29 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         precondition(columns == x.columns && parameters.count == x.rows && units.count == x.rows,
                      "sampleRows: \(parameters.count) parameter sets and \(units.count) units for \(x.rows) rows")
         guard x.rows > 0, columns <= CUDAKernels.maximumSamplingVocabulary else { return nil }
+        // One buffer, one upload: uniforms fp64 [rows] first (8-byte aligned), then temperatures,
+        // top-k, top-p, min-p (4 bytes each, [rows]), then the ids the kernel writes.
         let rows = x.rows
-        let temperatures = try scratch(byteCount: rows * 4), topKs = try scratch(byteCount: rows * 4)
-        let topPs = try scratch(byteCount: rows * 4), minPs = try scratch(byteCount: rows * 4)
-        let uniforms = try scratch(byteCount: rows * 8), ids = try scratch(byteCount: rows * 4)
-        try stream.upload(parameters.map(\.temperature), to: temperatures)
-        try stream.upload(parameters.map { Int32(clamping: $0.topK) }, to: topKs)
-        try stream.upload(parameters.map(\.topP), to: topPs)
-        try stream.upload(parameters.map(\.minP), to: minPs)
-        try stream.upload(units, to: uniforms)
-        try kernels.sample(x, temperatures: temperatures, topKs: topKs, topPs: topPs, minPs: minPs, uniforms: uniforms, ids: ids, on: stream)
-        return try stream.download(Int32.self, count: rows, from: ids).map { Int($0) }
+        var packed = [UInt32](repeating: 0, count: 7 * rows)
+        for row in 0..<rows {
+            let bits = units[row].bitPattern
+            packed[2 * row] = UInt32(truncatingIfNeeded: bits)
+            packed[2 * row + 1] = UInt32(truncatingIfNeeded: bits >> 32)
+            packed[2 * rows + row] = parameters[row].temperature.bitPattern
+            packed[3 * rows + row] = UInt32(bitPattern: Int32(clamping: parameters[row].topK))
+            packed[4 * rows + row] = parameters[row].topP.bitPattern
+            packed[5 * rows + row] = parameters[row].minP.bitPattern
+        }
+        let buffer = try scratch(byteCount: packed.count * 4)
+        try stream.upload(packed, to: buffer)
+        func at(_ word: Int) -> CUdeviceptr { buffer.address + CUdeviceptr(4 * word) }
+        try kernels.sample(x, temperatures: at(2 * rows), topKs: at(3 * rows), topPs: at(4 * rows), minPs: at(5 * rows),
+                           uniforms: at(0), ids: at(6 * rows), on: stream)
+        var ids = [Int32](repeating: 0, count: rows)
+        try withExtendedLifetime(buffer) {
+            try ids.withUnsafeMutableBytes { try stream.copy(from: buffer, offset: 4 * 6 * rows, to: $0) }
+        }
+        return ids.map { Int($0) }
     }
 
     public func read(_ x: DeviceTensor) throws -> [Float] {

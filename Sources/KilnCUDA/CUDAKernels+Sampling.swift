@@ -20,6 +20,14 @@ extension CUDAKernels {
         precondition(temperatures.byteCount >= rows * 4 && topKs.byteCount >= rows * 4 && topPs.byteCount >= rows * 4
                      && minPs.byteCount >= rows * 4 && uniforms.byteCount >= rows * 8 && ids.byteCount >= rows * 4,
                      "sample: per-row buffers smaller than [\(rows)] (fp32/int32 4 bytes, uniforms fp64 8 bytes)")
+        try sample(logits, temperatures: temperatures.address, topKs: topKs.address, topPs: topPs.address, minPs: minPs.address,
+                   uniforms: uniforms.address, ids: ids.address, on: stream)
+    }
+
+    /// `sample` with the per-row arrays at device addresses (slices of one uploaded buffer).
+    public func sample(_ logits: DeviceTensor, temperatures: CUdeviceptr, topKs: CUdeviceptr, topPs: CUdeviceptr,
+                       minPs: CUdeviceptr, uniforms: CUdeviceptr, ids: CUdeviceptr, on stream: CUDAStream) throws {
+        let rows = logits.rows
         precondition(logits.columns <= Self.maximumSamplingVocabulary,
                      "sample: vocabulary \(logits.columns) above \(Self.maximumSamplingVocabulary)")
         guard rows > 0, logits.columns > 0 else { return }
@@ -27,12 +35,12 @@ extension CUDAKernels {
         arguments.pointer(logits.buffer)
         arguments.int32(logits.columns)
         arguments.int64(logits.columns)
-        arguments.pointer(temperatures)
-        arguments.pointer(topKs)
-        arguments.pointer(topPs)
-        arguments.pointer(minPs)
-        arguments.pointer(uniforms)
-        arguments.pointer(ids)
+        arguments.address(temperatures)
+        arguments.address(topKs)
+        arguments.address(topPs)
+        arguments.address(minPs)
+        arguments.address(uniforms)
+        arguments.address(ids)
         try stream.launch(try function("sample_\(logits.elementType.suffix)"), grid: (rows, 1, 1),
                           block: (Self.samplingThreads, 1, 1), arguments: arguments)
     }

@@ -7,8 +7,15 @@ public struct CUDAFunction: @unchecked Sendable {
     public let name: String
     let handle: CUhandle?
     /// Whether its first statement waits for the kernels before it (`kiln_wait_prerequisites`),
-    /// so it may be launched before they finish (programmatic dependent launch).
-    var waitsForPrerequisites: Bool { KernelLibrary.waitsForPrerequisites(name) }
+    /// so it may be launched before they finish (programmatic dependent launch). Looked up once,
+    /// here, not at every launch.
+    let waitsForPrerequisites: Bool
+
+    init(name: String, handle: CUhandle?) {
+        self.name = name
+        self.handle = handle
+        waitsForPrerequisites = KernelLibrary.waitsForPrerequisites(name)
+    }
 }
 
 /// The kernels of `KernelLibrary` on one device: each file compiled by NVRTC for the device's

@@ -105,8 +105,13 @@ public final class CUDAStream: @unchecked Sendable {
                 return withUnsafeTemporaryAllocation(byteCount: 56 + 72, alignment: 8) { raw -> CUresult in
                     raw.initializeMemory(as: UInt8.self, repeating: 0)
                     let base = raw.baseAddress!
-                    let dims = [grid.x, grid.y, grid.z, block.x, block.y, block.z, sharedBytes]
-                    for (i, value) in dims.enumerated() { base.storeBytes(of: UInt32(value), toByteOffset: 4 * i, as: UInt32.self) }
+                    base.storeBytes(of: UInt32(grid.x), toByteOffset: 0, as: UInt32.self)
+                    base.storeBytes(of: UInt32(grid.y), toByteOffset: 4, as: UInt32.self)
+                    base.storeBytes(of: UInt32(grid.z), toByteOffset: 8, as: UInt32.self)
+                    base.storeBytes(of: UInt32(block.x), toByteOffset: 12, as: UInt32.self)
+                    base.storeBytes(of: UInt32(block.y), toByteOffset: 16, as: UInt32.self)
+                    base.storeBytes(of: UInt32(block.z), toByteOffset: 20, as: UInt32.self)
+                    base.storeBytes(of: UInt32(sharedBytes), toByteOffset: 24, as: UInt32.self)
                     base.storeBytes(of: UInt(bitPattern: handle), toByteOffset: 32, as: UInt.self)
                     base.storeBytes(of: UInt(bitPattern: base + 56), toByteOffset: 40, as: UInt.self)
                     base.storeBytes(of: UInt32(1), toByteOffset: 48, as: UInt32.self)

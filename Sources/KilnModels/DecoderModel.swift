@@ -138,10 +138,14 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
     /// Runs one step: writes the batch's K/V into `cache` and returns the logits of
     /// `batch.logitRows`, `[logitRows.count][vocabularySize]`.
     public func forward(_ batch: ForwardBatch, cache: B.Cache) throws -> [[Float]] {
-        let logits = try logitsTensor(batch, cache: cache)
+        try hostRows(try logitsTensor(batch, cache: cache), count: batch.logitRows.count)
+    }
+
+    /// The logits tensor read back as `count` rows of `vocabularySize`.
+    private func hostRows(_ logits: B.Tensor, count: Int) throws -> [[Float]] {
         let flat = try backend.read(logits)
         let vocabulary = config.vocabularySize
-        return (0..<batch.logitRows.count).map { Array(flat[($0 * vocabulary)..<(($0 + 1) * vocabulary)]) }
+        return (0..<count).map { Array(flat[($0 * vocabulary)..<(($0 + 1) * vocabulary)]) }
     }
 
     /// Runs one step like `forward` and returns the greedy token of each logit row (the largest
@@ -158,8 +162,7 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
         let logits = try logitsTensor(batch, cache: cache)
         let vocabulary = config.vocabularySize
         if let ids = try backend.sampleRows(logits, columns: vocabulary, parameters: parameters, units: units) { return (ids, []) }
-        let flat = try backend.read(logits)
-        return (nil, (0..<batch.logitRows.count).map { Array(flat[($0 * vocabulary)..<(($0 + 1) * vocabulary)]) })
+        return (nil, try hostRows(logits, count: batch.logitRows.count))
     }
 
     /// The step's logits `[logitRows.count, vocabularySize]` on the backend (possibly a recorded

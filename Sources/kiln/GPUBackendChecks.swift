@@ -95,7 +95,7 @@ final class GPUBackendChecks {
         try gpu.attention(query: query, cache: gpuCache, layer: 0, batch: batch, parameters: attention, into: attended)
 
         // CPU: the unfused sequence.
-        let cx = cpuTensor(x, rows: tokens, columns: hidden)
+        let cx = cpu.tensor(x, rows: tokens, columns: hidden)
         let outs = rows.map { cpu.makeTensor(rows: tokens, columns: $0) }
         for i in 0..<3 {
             let bias = withBias ? try cpu.loadVector(biases[i], name: "bias") : nil
@@ -111,7 +111,7 @@ final class GPUBackendChecks {
         cpu.writeCache(cpuCache, layer: 0, keys: outs[1], values: outs[2], slots: batch.slots)
         let expected = cpu.makeTensor(rows: tokens, columns: qWidth)
         cpu.attention(query: outs[0], cache: cpuCache, layer: 0, batch: batch, parameters: attention, into: expected)
-        return (try gpu.read(query) + (try gpu.read(attended)), floats(outs[0]) + floats(expected))
+        return (try gpu.read(query) + (try gpu.read(attended)), cpu.values(of: outs[0]) + cpu.values(of: expected))
     }
 
     // MARK: - Products
@@ -130,11 +130,11 @@ final class GPUBackendChecks {
                     let gb = try b.map { try gpu.loadVector($0, name: "bias") }
                     let out = try gpu.makeTensor(rows: rows, columns: outputs)
                     try gpu.linear(gx, weight: gw, bias: gb, into: out)
-                    let cx = cpuTensor(x, rows: rows, columns: inputs)
+                    let cx = cpu.tensor(x, rows: rows, columns: inputs)
                     let cw = try cpu.loadWeight(try source(w, rows: outputs, columns: inputs).source)
                     let expected = cpu.makeTensor(rows: rows, columns: outputs)
                     cpu.linear(cx, weight: cw, bias: try b.map { try cpu.loadVector($0, name: "bias") }, into: expected)
-                    return (try gpu.read(out), floats(expected))
+                    return (try gpu.read(out), cpu.values(of: expected))
                 }
             }
         }
@@ -157,8 +157,8 @@ final class GPUBackendChecks {
                     let (source, bytes) = try source(w, rows: outputs, columns: inputs)
                     try gpu.linear(try upload(x, rows: rows, columns: inputs, to: gpu), weight: try gpu.loadWeight(source), bias: nil, into: out)
                     let expected = cpu.makeTensor(rows: rows, columns: outputs)
-                    cpu.linear(cpuTensor(x, rows: rows, columns: inputs), weight: try cpu.loadWeight(source), bias: nil, into: expected)
-                    let result = (try gpu.read(out), floats(expected))
+                    cpu.linear(cpu.tensor(x, rows: rows, columns: inputs), weight: try cpu.loadWeight(source), bias: nil, into: expected)
+                    let result = (try gpu.read(out), cpu.values(of: expected))
                     withExtendedLifetime(bytes) {} // the CPU weight reads the host bytes until here
                     return result
                 }
@@ -183,12 +183,12 @@ final class GPUBackendChecks {
                         }
                         let out = try gpu.makeTensor(rows: rows, columns: mlp)
                         try gpu.gatedLinear(try upload(x, rows: rows, columns: inputs, to: gpu), gateUp: fused, activation: activation, into: out)
-                        let cx = cpuTensor(x, rows: rows, columns: inputs)
+                        let cx = cpu.tensor(x, rows: rows, columns: inputs)
                         let g = cpu.makeTensor(rows: rows, columns: mlp), u = cpu.makeTensor(rows: rows, columns: mlp)
                         cpu.linear(cx, weight: try cpu.loadWeight(try source(gate, rows: mlp, columns: inputs).source), bias: nil, into: g)
                         cpu.linear(cx, weight: try cpu.loadWeight(try source(up, rows: mlp, columns: inputs).source), bias: nil, into: u)
                         cpu.gatedActivation(gate: g, up: u, activation: activation, into: g)
-                        return (try gpu.read(out), floats(g))
+                        return (try gpu.read(out), cpu.values(of: g))
                     }
                 }
             }
@@ -247,8 +247,8 @@ final class GPUBackendChecks {
             try gpu.prepare(prefill)
             try gpu.writeCache(gpuCache, layer: 0, keys: try upload(keys, rows: tokens.count, columns: width, to: gpu),
                                values: try upload(vals, rows: tokens.count, columns: width, to: gpu), slots: slots)
-            cpu.writeCache(cpuCache, layer: 0, keys: cpuTensor(keys, rows: tokens.count, columns: width),
-                           values: cpuTensor(vals, rows: tokens.count, columns: width), slots: slots)
+            cpu.writeCache(cpuCache, layer: 0, keys: cpu.tensor(keys, rows: tokens.count, columns: width),
+                           values: cpu.tensor(vals, rows: tokens.count, columns: width), slots: slots)
         }
         // Step 2: the decode step.
         let rows = contexts.count
@@ -263,12 +263,12 @@ final class GPUBackendChecks {
         let out = try gpu.makeTensor(rows: rows, columns: qWidth)
         try gpu.attention(query: try upload(query, rows: rows, columns: qWidth, to: gpu), cache: gpuCache, layer: 0, batch: decode,
                           parameters: parameters, into: out)
-        cpu.writeCache(cpuCache, layer: 0, keys: cpuTensor(keys, rows: rows, columns: width),
-                       values: cpuTensor(vals, rows: rows, columns: width), slots: decode.slots)
+        cpu.writeCache(cpuCache, layer: 0, keys: cpu.tensor(keys, rows: rows, columns: width),
+                       values: cpu.tensor(vals, rows: rows, columns: width), slots: decode.slots)
         let expected = cpu.makeTensor(rows: rows, columns: qWidth)
-        cpu.attention(query: cpuTensor(query, rows: rows, columns: qWidth), cache: cpuCache, layer: 0, batch: decode,
+        cpu.attention(query: cpu.tensor(query, rows: rows, columns: qWidth), cache: cpuCache, layer: 0, batch: decode,
                       parameters: parameters, into: expected)
-        return (try gpu.read(out), floats(expected))
+        return (try gpu.read(out), cpu.values(of: expected))
     }
 
     // MARK: - Harness
@@ -315,15 +315,5 @@ final class GPUBackendChecks {
         return tensor
     }
 
-    /// A CPU tensor's values, copied while the tensor is certainly alive (an optimised build may
-    /// release it right after its last use, which `tensor.data` alone does not count as).
-    private func floats(_ tensor: CPUTensor) -> [Float] {
-        withExtendedLifetime(tensor) { Array(UnsafeBufferPointer(start: tensor.data, count: tensor.rows * tensor.columns)) }
-    }
 
-    private func cpuTensor(_ values: [Float], rows: Int, columns: Int) -> CPUTensor {
-        let tensor = cpu.makeTensor(rows: rows, columns: columns)
-        values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: rows * columns) }
-        return tensor
-    }
 }

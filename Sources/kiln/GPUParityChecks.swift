@@ -96,7 +96,7 @@ final class GPUParityChecks {
                     let out = try poisoned(rows: rows, columns: hidden, type)
                     let micros = try timed { try kernels.rmsNorm(gpuX, weight: weight, epsilon: epsilon, into: out, on: stream) }
                     let expected = cpu.makeTensor(rows: rows, columns: hidden)
-                    cpu.rmsNorm(cpuTensor(x, rows: rows, columns: hidden), weight: try cpu.loadVector(gamma, name: "norm"), epsilon: epsilon, into: expected)
+                    cpu.rmsNorm(cpu.tensor(x, rows: rows, columns: hidden), weight: try cpu.loadVector(gamma, name: "norm"), epsilon: epsilon, into: expected)
                     return (try download(out), cpu.read(expected), micros)
                 }
             }
@@ -116,8 +116,8 @@ final class GPUParityChecks {
                     let micros = try timed {
                         try kernels.addRMSNorm(residual: gpuResidual, gpuX, weight: weight, epsilon: epsilon, into: out, on: stream)
                     }
-                    let expectedResidual = cpuTensor(residual, rows: rows, columns: hidden), expected = cpu.makeTensor(rows: rows, columns: hidden)
-                    cpu.add(cpuTensor(x, rows: rows, columns: hidden), into: expectedResidual)
+                    let expectedResidual = cpu.tensor(residual, rows: rows, columns: hidden), expected = cpu.makeTensor(rows: rows, columns: hidden)
+                    cpu.add(cpu.tensor(x, rows: rows, columns: hidden), into: expectedResidual)
                     cpu.rmsNorm(expectedResidual, weight: try cpu.loadVector(gamma, name: "norm"), epsilon: epsilon, into: expected)
                     // Both outputs, as one vector.
                     return (try download(out) + download(gpuResidual), cpu.read(expected) + cpu.read(expectedResidual), micros)
@@ -134,8 +134,8 @@ final class GPUParityChecks {
                     let accumulator = rounded(values(rows * columns), type), x = rounded(values(rows * columns), type)
                     let gpuAccumulator = try upload(accumulator, type, rows, columns), gpuX = try upload(x, type, rows, columns)
                     let micros = try timed { try kernels.add(gpuX, into: gpuAccumulator, on: stream) }
-                    let expected = cpuTensor(accumulator, rows: rows, columns: columns)
-                    cpu.add(cpuTensor(x, rows: rows, columns: columns), into: expected)
+                    let expected = cpu.tensor(accumulator, rows: rows, columns: columns)
+                    cpu.add(cpu.tensor(x, rows: rows, columns: columns), into: expected)
                     return (try download(gpuAccumulator), cpu.read(expected), micros)
                 }
             }
@@ -188,7 +188,7 @@ final class GPUParityChecks {
                             try kernels.rope(gpuX, heads: heads, headDim: headDim, positions: gpuPositions, inverseFrequencies: gpuInverse,
                                              pairs: pairs, style: style, on: stream)
                         }
-                        let expected = cpuTensor(x, rows: rows, columns: columns)
+                        let expected = cpu.tensor(x, rows: rows, columns: columns)
                         cpu.rope(expected, heads: heads, headDim: headDim, positions: positions,
                                  parameters: RopeParameters(inverseFrequencies: inverse, style: style))
                         return (try download(gpuX), cpu.read(expected), micros)
@@ -209,7 +209,7 @@ final class GPUParityChecks {
                         let out = try poisoned(rows: rows, columns: columns, type)
                         let micros = try timed { try kernels.gatedActivation(gate: gpuGate, up: gpuUp, activation: activation, into: out, on: stream) }
                         let expected = cpu.makeTensor(rows: rows, columns: columns)
-                        cpu.gatedActivation(gate: cpuTensor(gate, rows: rows, columns: columns), up: cpuTensor(up, rows: rows, columns: columns),
+                        cpu.gatedActivation(gate: cpu.tensor(gate, rows: rows, columns: columns), up: cpu.tensor(up, rows: rows, columns: columns),
                                             activation: activation, into: expected)
                         return (try download(out), cpu.read(expected), micros)
                     }
@@ -227,7 +227,7 @@ final class GPUParityChecks {
                         let x = rounded(values(rows * columns, scale: 60), type)
                         let gpuX = try upload(x, type, rows, columns)
                         let micros = try timed { try kernels.softcap(gpuX, cap: cap, on: stream) }
-                        let expected = cpuTensor(x, rows: rows, columns: columns)
+                        let expected = cpu.tensor(x, rows: rows, columns: columns)
                         cpu.softcap(expected, cap: cap)
                         return (try download(gpuX), cpu.read(expected), micros)
                     }
@@ -384,11 +384,6 @@ final class GPUParityChecks {
         return try stream.download(UInt16.self, count: tensor.count, from: tensor.buffer).map(HalfPrecision.bf16ToFloat)
     }
 
-    private func cpuTensor(_ values: [Float], rows: Int, columns: Int) -> CPUTensor {
-        let tensor = cpu.makeTensor(rows: rows, columns: columns)
-        values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: rows * columns) }
-        return tensor
-    }
 }
 
 /// Host memory that a `WeightSource` can point into.

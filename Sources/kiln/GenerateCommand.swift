@@ -67,22 +67,14 @@ struct GenerateCommand: ParsableCommand {
             guard arguments.isEmpty else {
                 throw KilnError.invalidArgument("--random-weights takes no model or prompt; use --prompt-length")
             }
-            guard promptLength >= 1 else { throw KilnError.invalidArgument("--prompt-length must be >= 1") }
-            let model = try DecoderModel(provider: RandomWeights(config: preset.config), backend: device)
-            var generator = SeededGenerator(seed: 1)
-            let prompt = (0..<promptLength).map { _ in Int(generator.next() % UInt64(preset.config.vocabularySize)) }
-            try run(TextGenerator(model: model, tokenizer: nil), prompt: prompt, parameters: parameters,
-                    loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: nil, backendName: device.name)
+            try runOnRandomPrompt({ try DecoderModel(provider: RandomWeights(config: preset.config), backend: device) },
+                                  parameters: parameters, loadStart: loadStart)
             return
         }
-        if arguments.count == 1, let manifest = EngineManifest.readIfEngine(at: arguments[0]), manifest.tokenizerFile.isEmpty {
+        if arguments.count == 1, EngineManifest.readIfEngine(at: arguments[0])?.tokenizerFile.isEmpty == true {
             // An engine without a tokenizer (kiln build --random-weights): the prompt is random ids.
-            guard promptLength >= 1 else { throw KilnError.invalidArgument("--prompt-length must be >= 1") }
-            let model = try DecoderModel(provider: try CheckpointWeights(checkpoint: try Checkpoint.open(arguments[0])), backend: device)
-            var generator = SeededGenerator(seed: 1)
-            let prompt = (0..<promptLength).map { _ in Int(generator.next() % UInt64(manifest.config.vocabularySize)) }
-            try run(TextGenerator(model: model, tokenizer: nil), prompt: prompt, parameters: parameters,
-                    loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: nil, backendName: device.name)
+            try runOnRandomPrompt({ try DecoderModel(provider: try CheckpointWeights(checkpoint: try Checkpoint.open(arguments[0])), backend: device) },
+                                  parameters: parameters, loadStart: loadStart)
             return
         }
         let (modelPath, prompt) = try modelAndPrompt()
@@ -108,6 +100,16 @@ struct GenerateCommand: ParsableCommand {
         let model = try DecoderModel(provider: weights, backend: device)
         try run(TextGenerator(model: model, tokenizer: tokenizer), prompt: ids, parameters: parameters,
                 loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: tokenizer, backendName: device.name)
+    }
+
+    /// Generates from `--prompt-length` random ids (seed 1) on a model without a tokenizer
+    /// (checked before the model is loaded).
+    func runOnRandomPrompt<B: Backend>(_ load: () throws -> DecoderModel<B>, parameters: SamplingParameters, loadStart: Date) throws {
+        guard promptLength >= 1 else { throw KilnError.invalidArgument("--prompt-length must be >= 1") }
+        let model = try load()
+        let prompt = BenchModelOptions.prompt(promptLength, vocabulary: model.config.vocabularySize, seed: 1)
+        try run(TextGenerator(model: model, tokenizer: nil), prompt: prompt, parameters: parameters,
+                loadSeconds: Date().timeIntervalSince(loadStart), tokenizer: nil, backendName: model.backend.name)
     }
 
     /// MODEL and PROMPT from the positional arguments (MODEL defaults to the small real model).

@@ -3,15 +3,6 @@
 // or NaN gives id 0, value -inf.
 #include "kiln_common.cuh"
 
-// Keeps (value, index) when (otherValue, otherIndex) is not better: larger value wins, equal
-// values go to the lower index. NaN compares false, so it never replaces anything.
-__device__ __forceinline__ void argmax_merge(float& value, int& index, float otherValue, int otherIndex) {
-    if (otherValue > value || (otherValue == value && otherIndex < index)) {
-        value = otherValue;
-        index = otherIndex;
-    }
-}
-
 // grid.x = rows, one block per row (blockDim.x a multiple of 32). logits: [rows, rowStride],
 // the first `vocabulary` of each row read; ids: [rows] int32; values: [rows] fp32.
 template <typename T>
@@ -31,38 +22,17 @@ __device__ __forceinline__ void argmax_body(const T* __restrict__ logits, int vo
             bestIndex = i;
         }
     }
-    #pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        const float otherValue = __shfl_xor_sync(0xffffffffu, best, offset);
-        const int otherIndex = __shfl_xor_sync(0xffffffffu, bestIndex, offset);
-        argmax_merge(best, bestIndex, otherValue, otherIndex);
-    }
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    if (lane == 0) {
-        sharedValues[warp] = best;
-        sharedIndices[warp] = bestIndex;
-    }
-    __syncthreads();
-    if (warp == 0) {
-        best = lane < warps ? sharedValues[lane] : KILN_NEG_INFINITY;
-        bestIndex = lane < warps ? sharedIndices[lane] : 0x7fffffff;
-        #pragma unroll
-        for (int offset = 16; offset > 0; offset >>= 1) {
-            const float otherValue = __shfl_xor_sync(0xffffffffu, best, offset);
-            const int otherIndex = __shfl_xor_sync(0xffffffffu, bestIndex, offset);
-            argmax_merge(best, bestIndex, otherValue, otherIndex);
-        }
-        if (lane == 0) {
-            const bool none = !(best > KILN_NEG_INFINITY);
-            ids[row] = none ? 0 : bestIndex;
-            values[row] = none ? KILN_NEG_INFINITY : best;
-        }
+    block_argmax(best, bestIndex, sharedValues, sharedIndices);
+    if (threadIdx.x == 0) {
+        const bool none = !(best > KILN_NEG_INFINITY);
+        ids[row] = none ? 0 : bestIndex;
+        values[row] = none ? KILN_NEG_INFINITY : best;
     }
 }
 
 // Wide rows (a 256,000-entry vocabulary): one block per row reads at one SM's pace (58 us on an
 // H100), so rows are cut into `parts` slices of `sliceLength` (grid (parts, rows)), each block
-// writes its slice's best to partialValues/partialIndices [rows, parts], and argmax_merge (grid
+// writes its slice's best to partialValues/partialIndices [rows, parts], and argmax_merge_parts (grid
 // rows, 32 threads, parts <= 1024) combines them with the same rule, so the result is the same.
 template <typename T>
 __device__ __forceinline__ void argmax_partial_body(const T* __restrict__ logits, int vocabulary, long long rowStride,
@@ -84,48 +54,24 @@ __device__ __forceinline__ void argmax_partial_body(const T* __restrict__ logits
             bestIndex = i;
         }
     }
-    #pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        const float otherValue = __shfl_xor_sync(0xffffffffu, best, offset);
-        const int otherIndex = __shfl_xor_sync(0xffffffffu, bestIndex, offset);
-        argmax_merge(best, bestIndex, otherValue, otherIndex);
-    }
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    if (lane == 0) {
-        sharedValues[warp] = best;
-        sharedIndices[warp] = bestIndex;
-    }
-    __syncthreads();
-    if (warp == 0) {
-        best = lane < warps ? sharedValues[lane] : KILN_NEG_INFINITY;
-        bestIndex = lane < warps ? sharedIndices[lane] : 0x7fffffff;
-        #pragma unroll
-        for (int offset = 16; offset > 0; offset >>= 1) {
-            const float otherValue = __shfl_xor_sync(0xffffffffu, best, offset);
-            const int otherIndex = __shfl_xor_sync(0xffffffffu, bestIndex, offset);
-            argmax_merge(best, bestIndex, otherValue, otherIndex);
-        }
-        if (lane == 0) {
-            partialValues[row * gridDim.x + blockIdx.x] = best;
-            partialIndices[row * gridDim.x + blockIdx.x] = bestIndex;
-        }
+    block_argmax(best, bestIndex, sharedValues, sharedIndices);
+    if (threadIdx.x == 0) {
+        partialValues[row * gridDim.x + blockIdx.x] = best;
+        partialIndices[row * gridDim.x + blockIdx.x] = bestIndex;
     }
 }
 
 extern "C" __global__ void argmax_merge_parts(const float* __restrict__ partialValues, const int* __restrict__ partialIndices,
                                               int parts, int* __restrict__ ids, float* __restrict__ values) {
     kiln_wait_prerequisites();
+    __shared__ float sharedValues[32];
+    __shared__ int sharedIndices[32];
     const long long row = blockIdx.x;
     float best = KILN_NEG_INFINITY;
     int bestIndex = 0x7fffffff;
     for (int p = threadIdx.x; p < parts; p += blockDim.x)
         argmax_merge(best, bestIndex, partialValues[row * parts + p], partialIndices[row * parts + p]);
-    #pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        const float otherValue = __shfl_xor_sync(0xffffffffu, best, offset);
-        const int otherIndex = __shfl_xor_sync(0xffffffffu, bestIndex, offset);
-        argmax_merge(best, bestIndex, otherValue, otherIndex);
-    }
+    block_argmax(best, bestIndex, sharedValues, sharedIndices);
     if (threadIdx.x == 0) {
         const bool none = !(best > KILN_NEG_INFINITY);
         ids[row] = none ? 0 : bestIndex;

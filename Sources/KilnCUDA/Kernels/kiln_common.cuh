@@ -54,6 +54,37 @@ __device__ __forceinline__ float block_sum(float value, float* scratch) {
     return value;
 }
 
+/// Keeps (value, index) when (otherValue, otherIndex) is not better: the larger value wins, equal
+/// values go to the lower index. NaN compares false, so it never replaces anything.
+__device__ __forceinline__ void argmax_merge(float& value, int& index, float otherValue, int otherIndex) {
+    if (otherValue > value || (otherValue == value && otherIndex < index)) {
+        value = otherValue;
+        index = otherIndex;
+    }
+}
+
+/// The block's best (value, index) under argmax_merge's rule; every thread gets it. The rule is a
+/// total order, so the result does not depend on how the threads' candidates are combined.
+/// scratchValues/scratchIndices: 32 entries of shared memory each, free again once this returns.
+__device__ __forceinline__ void block_argmax(float& value, int& index, float* scratchValues, int* scratchIndices) {
+    #pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        const float otherValue = __shfl_xor_sync(0xffffffffu, value, offset);
+        const int otherIndex = __shfl_xor_sync(0xffffffffu, index, offset);
+        argmax_merge(value, index, otherValue, otherIndex);
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    if (lane == 0) {
+        scratchValues[warp] = value;
+        scratchIndices[warp] = index;
+    }
+    __syncthreads();
+    value = KILN_NEG_INFINITY;
+    index = 0x7fffffff;
+    for (int w = 0; w < warps; ++w) argmax_merge(value, index, scratchValues[w], scratchIndices[w]);
+    __syncthreads();
+}
+
 /// Programmatic dependent launch (sm_90+; nothing before): waits until the kernels this one
 /// depends on have finished and their writes are visible, then lets the next kernel of the stream
 /// start launching. First statement of every kernel that CUDABackend may launch with the

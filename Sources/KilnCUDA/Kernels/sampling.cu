@@ -265,28 +265,7 @@ __device__ __forceinline__ void sample_body(const T* __restrict__ logits, int vo
             bestIndex = i;
         }
     }
-    #pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        const float otherValue = __shfl_xor_sync(KILN_SAMPLE_FULL_MASK, best, offset);
-        const int otherIndex = __shfl_xor_sync(KILN_SAMPLE_FULL_MASK, bestIndex, offset);
-        if (otherValue > best || (otherValue == best && otherIndex < bestIndex)) {
-            best = otherValue;
-            bestIndex = otherIndex;
-        }
-    }
-    if (lane == 0) {
-        maxValues[warp] = best;
-        maxIndices[warp] = bestIndex;
-    }
-    __syncthreads();
-    best = KILN_NEG_INFINITY;
-    bestIndex = 0x7fffffff;
-    for (int w = 0; w < warps; ++w) {  // every thread merges the warps' results, in warp order
-        if (maxValues[w] > best || (maxValues[w] == best && maxIndices[w] < bestIndex)) {
-            best = maxValues[w];
-            bestIndex = maxIndices[w];
-        }
-    }
+    block_argmax(best, bestIndex, maxValues, maxIndices);
     const int greedyID = best > KILN_NEG_INFINITY ? bestIndex : 0;
     const float temperature = temperatures[rowIndex];
     const float inverseTemperature = __fdiv_rn(1.0f, temperature);
