@@ -18,6 +18,7 @@ extension CUDABackend {
         guard x.rows > 0 else { return }
         let fused = try makeTensor(rows: x.rows, columns: width)
         try linear(x, weight: qkv, bias: bias, into: fused)
+        if profileSkips.contains(.attentionInput) { return }
         let pairs = rope.inverseFrequencies.count
         let table = try ropeTable(rope.inverseFrequencies)
         // Two heads a block: a decode row's 10-40 heads spread over 5-20 SMs (one 8-warp block per

@@ -1,3 +1,4 @@
+import Foundation
 import KilnBackend
 import KilnCore
 
@@ -12,6 +13,7 @@ extension CUDABackend {
                      "linear: x [\(x.rows), \(x.columns)] · w [\(weight.rows), \(weight.columns)] -> out [\(out.rows), \(out.columns)]")
         guard x.rows > 0, weight.rows > 0 else { return }
         if usesGEMV(x, weight: weight) {
+            if profileSkips.contains(ProfileSkip.product(weight.rows * weight.columns)) { return }
             try gemv(x, weight: weight, bias: bias?.buffer, tileRows: 16, outputs: weight.rows, out: out,
                      kernel: out.elementType == .bf16 ? "gemv_bf16" : "gemv_bf16_f32")
             return
@@ -47,6 +49,7 @@ extension CUDABackend {
         guard x.rows > 0, mlp > 0 else { return }
         let act = activation == .silu ? "silu" : "gelu"
         if usesGEMV(x, weight: gateUp), out.elementType == .bf16 {
+            if profileSkips.contains(.gateUp) { return }
             try gemv(x, weight: gateUp, bias: nil, tileRows: 8, outputs: mlp, out: out, kernel: "gemv_gateup_\(act)_bf16")
             return
         }
@@ -126,7 +129,9 @@ extension CUDABackend {
         // from cutting K so that more blocks pull weights at once.
         if scratch != nil && tiles <= 2 * processors {
             candidates += [GEMVChoice(suffix: "", threads: 128, splits: 2), GEMVChoice(suffix: "_c1", threads: 256, splits: 2),
-                           GEMVChoice(suffix: "_c1", threads: 256, splits: 4)]
+                           GEMVChoice(suffix: "_c1", threads: 256, splits: 4), GEMVChoice(suffix: "", threads: 128, splits: 4),
+                           GEMVChoice(suffix: "_c1", threads: 256, splits: 8), GEMVChoice(suffix: "_c1", threads: 128, splits: 8),
+                           GEMVChoice(suffix: "", threads: 128, splits: 8), GEMVChoice(suffix: "_c1", threads: 256, splits: 16)]
         }
         for candidate in candidates {
             try launch(candidate)
@@ -144,6 +149,9 @@ extension CUDABackend {
             }
         }
         gemvChoices.withLock { $0[key] = best }
+        if ProcessInfo.processInfo.environment["KILN_GEMV_LOG"] == "1" {
+            FileHandle.standardError.write(Data("gemv \(kernel) N \(outputs) K \(x.columns) rows \(x.rows): \(best.suffix.isEmpty ? "c8" : "c1") \(best.threads) threads, \(best.splits) splits, \(String(format: "%.1f", bestTime * 1000)) us\n".utf8))
+        }
         try launch(best)
     }
 }
@@ -172,7 +180,7 @@ public struct GEMVChoice: Hashable, Sendable {
 
 extension CUDABackend {
     /// Most tiles a split GEMV takes and most slices (the scratch is sized for them).
-    static let gemvSplitTiles = 1024, gemvMaximumSplits = 4
+    static let gemvSplitTiles = 1024, gemvMaximumSplits = 16
 
     /// The shared split-K scratch, made once outside a recording; nil when the launch has more
     /// tiles than it holds or it does not exist yet inside a recording.

@@ -51,6 +51,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// GEMV configurations timed per shape (CUDABackend+Linear.swift).
     let gemvChoices = Mutex<[GEMVKey: GEMVChoice]>([:])
     private let lock = NSLock()
+    /// Profiling only: op classes that are not launched (`KILN_PROFILE_SKIP=norm,attention,...`;
+    /// the classes are in `ProfileSkip`), so a timed run without them shows what they cost inside
+    /// the real step (CUDA graphs, programmatic launch). The outputs are wrong while it is set.
+    let profileSkips = ProfileSkip.fromEnvironment()
 
     /// A backend on `runtime`'s GPU computing in `precision`.
     public init(runtime: CUDARuntime, precision: DeviceElementType = .f32) throws {
@@ -124,6 +128,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
 
     public func addRMSNorm(residual: DeviceTensor, _ x: DeviceTensor, weight: CUDAWeight, epsilon: Float, into out: DeviceTensor) throws {
+        if profileSkips.contains(.norm) { return }
         try kernels.addRMSNorm(residual: residual, x, weight: weight.buffer, epsilon: epsilon, into: out, on: stream)
     }
 

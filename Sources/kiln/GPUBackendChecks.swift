@@ -141,12 +141,13 @@ final class GPUBackendChecks {
     }
 
     /// Every GEMV configuration the timing may choose (eight or one chunk, 128 or 256 threads,
-    /// 1, 2 or 4 K slices), forced in turn, plain and fused gate/up.
+    /// 1 to 16 K slices), forced in turn, plain and fused gate/up.
     func checkGEMVConfigurations(_ gpu: CUDABackend) {
         defer { gpu.forcedGEMVChoice = nil }
         let configurations = [GEMVChoice(suffix: "", threads: 256, splits: 1), GEMVChoice(suffix: "", threads: 128, splits: 2),
                               GEMVChoice(suffix: "_c1", threads: 256, splits: 2), GEMVChoice(suffix: "_c1", threads: 128, splits: 4),
-                              GEMVChoice(suffix: "", threads: 256, splits: 4)]
+                              GEMVChoice(suffix: "", threads: 256, splits: 4), GEMVChoice(suffix: "_c1", threads: 128, splits: 8),
+                              GEMVChoice(suffix: "", threads: 128, splits: 16)]
         for choice in configurations {
             gpu.forcedGEMVChoice = choice
             for (outputs, inputs, rows) in [(2560, 2048, 1), (2048, 16384, 3), (300, 72, 8)] {

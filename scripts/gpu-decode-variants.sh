@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Batch-1 decode of the Gemma-2B shape (random bf16 weights) under environment variants, for
+# A/B comparisons in one call on one card: each argument is a space-separated list of VAR=value
+# (or "base"). Prints one line per variant. On the device machine; binary in .gpu/kiln.xz.
+set -u
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+BIN=/tmp/kiln-bin/kiln
+if [ ! -x "$BIN" ] || [ .gpu/kiln.xz -nt "$BIN" ]; then mkdir -p /tmp/kiln-bin && xz -dc .gpu/kiln.xz > "$BIN" && chmod +x "$BIN"; fi
+export KILN_CACHE=${KILN_CACHE:-/tmp/kiln-cache}
+G="--random-weights gemma-2b --backend cuda --input 128 --output 256 --runs ${RUNS:-3}"
+n=0
+for variant in "$@"; do
+  n=$((n + 1))
+  settings=$([ "$variant" = base ] || echo "$variant")
+  env $settings "$BIN" bench latency $G > "$OUT/variant-$n.txt" 2>&1
+  printf '%-48s %s\n' "$variant" "$(grep -h 'decode' "$OUT/variant-$n.txt" | head -1)" | tee -a "$OUT/variants.txt"
+done
