@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Batch-1 decode of the Gemma-2B shape (random bf16 weights) under environment variants, for
 # A/B comparisons in one call on one card: each argument is a space-separated list of VAR=value
-# (or "base"). Prints one line per variant. On the device machine; binary in .gpu/kiln.xz.
+# (or "base"); KILN_BIN=PATH in a variant runs another binary (e.g. one unpacked from
+# .gpu/kiln-base.xz, for before/after in one call). Prints one line per variant. On the device
+# machine; binary in .gpu/kiln.xz.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -13,6 +15,8 @@ n=0
 for variant in "$@"; do
   n=$((n + 1))
   settings=$([ "$variant" = base ] || echo "$variant")
-  env $settings "$BIN" bench latency $G > "$OUT/variant-$n.txt" 2>&1
+  binary=$BIN
+  for setting in $settings; do [[ $setting == KILN_BIN=* ]] && binary=${setting#KILN_BIN=}; done
+  env $settings "$binary" bench latency $G > "$OUT/variant-$n.txt" 2>&1
   printf '%-48s %s\n' "$variant" "$(grep -h 'decode' "$OUT/variant-$n.txt" | head -1)" | tee -a "$OUT/variants.txt"
 done

@@ -74,6 +74,13 @@ public protocol Backend: AnyObject, Sendable {
     func attentionInput(_ x: Tensor, qkv: Weight, bias: Weight?, queryNorm: Weight?, keyNorm: Weight?, epsilon: Float,
                         attention: AttentionParameters, rope: RopeParameters, batch: ForwardBatch,
                         cache: Cache, layer: Int, query: Tensor) throws
+    /// `attentionInput`, then `attention` of its queries over `layer` of `cache` into `out`
+    /// (`[tokens, heads * headDim]`), as one op, so a backend may form the queries and the new
+    /// keys inside its attention kernel (CUDA, decode batches). `query`'s contents afterwards are
+    /// unspecified.
+    func attentionWithInput(_ x: Tensor, qkv: Weight, bias: Weight?, queryNorm: Weight?, keyNorm: Weight?, epsilon: Float,
+                            attention: AttentionParameters, rope: RopeParameters, batch: ForwardBatch,
+                            cache: Cache, layer: Int, query: Tensor, into out: Tensor) throws
     /// Runs one step: `body` queues the step's ops and returns its output. The backend calls
     /// `prepare(batch)` first; it may record the ops the first times it meets a step shape and
     /// replay the recording for later steps of that shape without calling `body` (the output is
@@ -121,6 +128,14 @@ extension Backend {
                                attention: AttentionParameters, rope: RopeParameters, batch: ForwardBatch,
                                cache: Cache, layer: Int, query: Tensor) throws {
         throw KilnError.unsupported(path: name, reason: "attentionInput without a joined Q/K/V weight")
+    }
+
+    public func attentionWithInput(_ x: Tensor, qkv: Weight, bias: Weight?, queryNorm: Weight?, keyNorm: Weight?, epsilon: Float,
+                                   attention parameters: AttentionParameters, rope: RopeParameters, batch: ForwardBatch,
+                                   cache: Cache, layer: Int, query: Tensor, into out: Tensor) throws {
+        try attentionInput(x, qkv: qkv, bias: bias, queryNorm: queryNorm, keyNorm: keyNorm, epsilon: epsilon, attention: parameters,
+                           rope: rope, batch: batch, cache: cache, layer: layer, query: query)
+        try attention(query: query, cache: cache, layer: layer, batch: batch, parameters: parameters, into: out)
     }
 
     public func runStep(_ batch: ForwardBatch, cache: Cache, recording: StepRecording, _ body: () throws -> Tensor) throws -> Tensor {

@@ -55,8 +55,10 @@ extension CUDABackend {
         }
     }
 
+    /// input: form the queries and the new K/V in the kernel (attention_decode_input_*) from this
+    /// Q/K/V product instead of reading `query` (CUDABackend+FusedDecodeAttention.swift).
     func decodeAttention(query: DeviceTensor, cache: CUDAKVCache, layer: Int, batch: ForwardBatch, step: CUDAStepBuffers,
-                         parameters: AttentionParameters, into out: DeviceTensor) throws {
+                         parameters: AttentionParameters, into out: DeviceTensor, input: FusedDecodeInput? = nil) throws {
         let rows = batch.tokens.count, heads = parameters.heads, headDim = parameters.headDim
         // A recording is replayed for contexts up to its bucket: split for the bucket.
         let longest = recording?.contextBucket ?? batch.sequences.map(\.contextLength).max() ?? 1
@@ -76,7 +78,22 @@ extension CUDABackend {
         arguments.address(partialOut)
         arguments.address(partialMax)
         arguments.address(partialSum)
-        try stream.launch(try kernels.function("attention_decode_\(type)_h\(headDim)_g\(split.groupTile)"),
+        var kernel = "attention_decode_\(type)_h\(headDim)_g\(split.groupTile)"
+        if let input {
+            kernel = "attention_decode_input_\(type)_h\(headDim)_g\(split.groupTile)"
+            arguments.pointer(input.qkv.buffer)
+            arguments.int32(input.width)
+            arguments.pointer(cache.keys[layer])
+            arguments.pointer(cache.values[layer])
+            arguments.address(step.slots)
+            arguments.pointer(input.queryNorm)
+            arguments.pointer(input.keyNorm)
+            arguments.float(input.epsilon)
+            arguments.pointer(input.table)
+            arguments.int32(input.pairs)
+            arguments.int32(input.interleaved ? 1 : 0)
+        }
+        try stream.launch(try kernels.function(kernel),
                           grid: (split.maxPartitions, parameters.kvHeads * split.chunks, rows), block: (128, 1, 1), arguments: arguments)
         guard split.maxPartitions > 1 else { return }
 

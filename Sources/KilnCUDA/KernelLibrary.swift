@@ -51,7 +51,7 @@ public enum KernelLibrary {
                          kernels: types.flatMap { type in
                              [64, 128, 256].flatMap { head in [1, 2, 4, 8].map { "attention_decode_\(type)_h\(head)_g\($0)" } }
                                  + ["attention_decode_reduce_\(type)"]
-                         }),
+                         } + [64, 128, 256].flatMap { head in [1, 2, 4, 8].map { "attention_decode_input_bf16_h\(head)_g\($0)" } }),
             KernelSource(fileName: "gemv.cu", text: text(PackageResources.gemv_cu),
                          kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"].flatMap { [$0, $0 + "_c1"] }),
             KernelSource(fileName: "attention_input.cu", text: text(PackageResources.attention_input_cu),

@@ -204,9 +204,9 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
                 heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / scalar.squareRoot(),
                 slidingWindow: layer.isSliding ? config.slidingWindow : nil, softcap: config.attentionLogitSoftcap)
             if let qkv = layer.qkv {
-                try b.attentionInput(normed, qkv: qkv, bias: layer.qkvBias, queryNorm: layer.queryNorm, keyNorm: layer.keyNorm,
-                                     epsilon: epsilon, attention: parameters, rope: rope, batch: batch, cache: cache, layer: index,
-                                     query: query)
+                try b.attentionWithInput(normed, qkv: qkv, bias: layer.qkvBias, queryNorm: layer.queryNorm, keyNorm: layer.keyNorm,
+                                         epsilon: epsilon, attention: parameters, rope: rope, batch: batch, cache: cache, layer: index,
+                                         query: query, into: attended)
             } else if let queryWeight = layer.query, let keyWeight = layer.key, let valueWeight = layer.value {
                 try b.linear(normed, weight: queryWeight, bias: layer.queryBias, into: query)
                 try b.linear(normed, weight: keyWeight, bias: layer.keyBias, into: key)
@@ -218,8 +218,8 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
                 try b.rope(query, heads: heads, headDim: headDim, positions: batch.positions, parameters: rope)
                 try b.rope(key, heads: kvHeads, headDim: headDim, positions: batch.positions, parameters: rope)
                 try b.writeCache(cache, layer: index, keys: key, values: value, slots: batch.slots)
+                try b.attention(query: query, cache: cache, layer: index, batch: batch, parameters: parameters, into: attended)
             }
-            try b.attention(query: query, cache: cache, layer: index, batch: batch, parameters: parameters, into: attended)
             try b.linear(attended, weight: layer.attentionOutput, bias: nil, into: projected)
             if let norm = layer.postAttentionNorm {
                 try b.rmsNorm(projected, weight: norm, epsilon: epsilon, into: projected)

@@ -31,6 +31,7 @@ final class GPUBackendChecks {
             checkGatedLinear(backend)
             checkDecodeAttention(backend)
             checkAttentionInput(backend)
+            if backend.precision == .bf16 { checkFusedDecodeInput(backend) }
         }
     }
 
@@ -270,6 +271,113 @@ final class GPUBackendChecks {
         cpu.attention(query: cpu.tensor(query, rows: rows, columns: qWidth), cache: cpuCache, layer: 0, batch: decode,
                       parameters: parameters, into: expected)
         return (try gpu.read(out), cpu.values(of: expected))
+    }
+
+    // MARK: - Decode attention with its input formed in the kernel
+
+    /// attentionWithInput on decode batches (bf16: the Q/K/V product, then one kernel forming
+    /// the queries and new keys, writing the new K/V and attending) against the CPU's three
+    /// products, headRMSNorm, rope, writeCache and attention; two decode steps, so the second
+    /// reads the K/V the first wrote to the cache.
+    func checkFusedDecodeInput(_ gpu: CUDABackend) {
+        // (heads, kvHeads, headDim, rotated pairs, style, QK-norm, window, softcap)
+        let cases: [(Int, Int, Int, Int, RopeStyle, Bool, Int?, Float?)] = quick
+            ? [(8, 1, 256, 128, .halves, false, nil, nil), (4, 2, 64, 32, .halves, true, nil, nil)]
+            : [(8, 1, 256, 128, .halves, false, nil, nil), (4, 2, 64, 32, .halves, true, nil, nil),
+               (6, 2, 128, 64, .interleaved, false, nil, nil), (12, 3, 128, 32, .interleaved, true, nil, nil),
+               (16, 2, 256, 128, .halves, false, 100, 50), (8, 8, 64, 16, .halves, false, nil, nil)]
+        for (heads, kvHeads, headDim, pairs, style, qkNorm, window, cap) in cases {
+            for rows in [1, 3, 8] {
+                let contexts = (0..<rows).map { _ in 1 + Int(random.next() % 700) }
+                let label = "attentionWithInput decode \(heads)/\(kvHeads) h\(headDim) \(pairs) pairs \(style)" + (qkNorm ? " qk-norm" : "")
+                    + (window.map { " window \($0)" } ?? "") + (cap.map { " cap \($0)" } ?? "") + " rows \(rows) ctx ≤\(contexts.max()! + 1)"
+                let attention = AttentionParameters(heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / Float(headDim).squareRoot(),
+                                                    slidingWindow: window, softcap: cap)
+                let rope = RopeParameters(inverseFrequencies: (0..<pairs).map { Float(pow(10000.0, -2.0 * Double($0) / Double(2 * pairs))) },
+                                          style: style)
+                check(label, bound: bound(gpu)) {
+                    try fusedDecodeInput(gpu, contexts: contexts, attention: attention, rope: rope, qkNorm: qkNorm)
+                }
+            }
+        }
+    }
+
+    func fusedDecodeInput(_ gpu: CUDABackend, contexts: [Int], attention: AttentionParameters, rope: RopeParameters,
+                          qkNorm: Bool) throws -> (gpu: [Float], cpu: [Float]) {
+        let hidden = 64, headDim = attention.headDim, blockSize = 16
+        let qWidth = attention.heads * headDim, kvWidth = attention.kvHeads * headDim
+        let widths = [qWidth, kvWidth, kvWidth]
+        let weights = widths.map { values($0 * hidden, gpu, scale: 0.125) }
+        let norms = qkNorm ? [values(headDim, gpu, scale: 0.2).map { $0 + 1 }, values(headDim, gpu, scale: 0.2).map { $0 + 1 }] : []
+        // Each sequence: its own blocks, in reverse order, room for two decode steps.
+        var tables: [[Int]] = [], next = 0
+        for context in contexts {
+            let blocks = (context + 1 + blockSize - 1) / blockSize
+            tables.append(Array((next..<(next + blocks)).reversed()))
+            next += blocks
+        }
+        let shape = KVCacheShape(layers: 1, blocks: next, blockSize: blockSize, kvHeads: attention.kvHeads, headDim: headDim)
+        let gpuCache = try gpu.makeCache(shape), cpuCache = try cpu.makeCache(shape)
+        func slot(_ s: Int, _ p: Int) -> Int { tables[s][p / blockSize] * blockSize + p % blockSize }
+        var keep: [HostBytes] = []
+        func weight<W>(_ load: (WeightSource) throws -> W, _ index: Int) throws -> W {
+            let (source, bytes) = try self.source(weights[index], rows: widths[index], columns: hidden)
+            keep.append(bytes)
+            return try load(source)
+        }
+        guard let qkv = try gpu.concatenateRows(try (0..<3).map { try weight(gpu.loadWeight, $0) }) else {
+            throw KilnError.invalidArgument("CUDABackend did not join Q/K/V")
+        }
+        let cpuWeights = try (0..<3).map { try weight(cpu.loadWeight, $0) }
+        let gpuNorms = qkNorm ? try norms.map { try gpu.loadVector($0, name: "qk_norm") } : []
+        let cpuNorms = qkNorm ? try norms.map { try cpu.loadVector($0, name: "qk_norm") } : []
+
+        // Every position before each sequence's last (context - 1 tokens): random K/V, as a prefill would leave.
+        let earlier = contexts.indices.flatMap { s in (0..<(contexts[s] - 1)).map { slot(s, $0) } }
+        if !earlier.isEmpty {
+            let keys = values(earlier.count * kvWidth, gpu), vals = values(earlier.count * kvWidth, gpu)
+            let fill = ForwardBatch(tokens: Array(repeating: 0, count: earlier.count), positions: Array(repeating: 0, count: earlier.count),
+                                    slots: earlier, sequences: [.init(tokenStart: 0, tokenCount: earlier.count, contextLength: earlier.count,
+                                                                      blockTable: tables[0])], logitRows: [])
+            try gpu.prepare(fill)
+            try gpu.writeCache(gpuCache, layer: 0, keys: try upload(keys, rows: earlier.count, columns: kvWidth, to: gpu),
+                               values: try upload(vals, rows: earlier.count, columns: kvWidth, to: gpu), slots: earlier)
+            cpu.writeCache(cpuCache, layer: 0, keys: cpu.tensor(keys, rows: earlier.count, columns: kvWidth),
+                           values: cpu.tensor(vals, rows: earlier.count, columns: kvWidth), slots: earlier)
+        }
+        var gpuResults: [Float] = [], cpuResults: [Float] = []
+        for extra in 0..<2 {  // step 1 at position context - 1, step 2 one further
+            let rows = contexts.count
+            let batch = ForwardBatch(tokens: Array(repeating: 0, count: rows), positions: contexts.map { $0 - 1 + extra },
+                                     slots: contexts.indices.map { slot($0, contexts[$0] - 1 + extra) },
+                                     sequences: contexts.indices.map { .init(tokenStart: $0, tokenCount: 1, contextLength: contexts[$0] + extra,
+                                                                             blockTable: tables[$0]) },
+                                     logitRows: Array(0..<rows))
+            let x = values(rows * hidden, gpu)
+            try gpu.prepare(batch)
+            let query = try gpu.makeTensor(rows: rows, columns: qWidth), out = try gpu.makeTensor(rows: rows, columns: qWidth)
+            try gpu.attentionWithInput(try upload(x, rows: rows, columns: hidden, to: gpu), qkv: qkv, bias: nil,
+                                       queryNorm: qkNorm ? gpuNorms[0] : nil, keyNorm: qkNorm ? gpuNorms[1] : nil, epsilon: 1e-6,
+                                       attention: attention, rope: rope, batch: batch, cache: gpuCache, layer: 0, query: query, into: out)
+            gpuResults += try gpu.read(out)
+
+            let cx = cpu.tensor(x, rows: rows, columns: hidden)
+            let outs = widths.map { cpu.makeTensor(rows: rows, columns: $0) }
+            for i in 0..<3 { cpu.linear(cx, weight: cpuWeights[i], bias: nil, into: outs[i]) }
+            for (tensor, heads) in [(outs[0], attention.heads), (outs[1], attention.kvHeads)] {
+                if qkNorm {
+                    cpu.headRMSNorm(tensor, heads: heads, headDim: headDim, weight: cpuNorms[tensor === outs[0] ? 0 : 1], epsilon: 1e-6)
+                }
+                // The GPU stores bf16 after the norm and after RoPE: the same roundings here.
+                cpu.rope(tensor, heads: heads, headDim: headDim, positions: batch.positions, parameters: rope)
+            }
+            cpu.writeCache(cpuCache, layer: 0, keys: outs[1], values: outs[2], slots: batch.slots)
+            let expected = cpu.makeTensor(rows: rows, columns: qWidth)
+            cpu.attention(query: outs[0], cache: cpuCache, layer: 0, batch: batch, parameters: attention, into: expected)
+            cpuResults += cpu.values(of: expected)
+        }
+        withExtendedLifetime(keep) {}
+        return (gpuResults, cpuResults)
     }
 
     // MARK: - Harness

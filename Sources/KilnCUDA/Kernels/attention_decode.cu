@@ -125,13 +125,40 @@ __device__ __forceinline__ RowRange row_range(int position, int contextLength, i
     return range;
 }
 
-template <typename T, int HeadDim, int GroupTile>
+// The attention input a decode kernel forms itself (attention_decode_input_*): from the row's
+// fused Q/K/V product, QK-norm (norms optional), RoPE and the new token's K/V write -- what
+// attention_input.cu does in a launch of its own, with the same formulas and roundings.
+// qkv: [rows, qkvStride], query heads, key heads, value heads; slots[row] < 0: no K/V write;
+// inverseFrequencies: [pairs]; interleaved: RoPE on (2i, 2i+1) pairs, else on (i, i + offset).
+template <typename T>
+struct DecodeInput {
+    const T* qkv;
+    int qkvStride;
+    T* keyCache;
+    T* valueCache;
+    const int* slots;
+    const float* queryNorm;
+    const float* keyNorm;
+    float epsilon;
+    const float* inverseFrequencies;
+    int pairs;
+    int interleaved;
+};
+
+// FusedInput: q comes from input.qkv (normed and rotated here, not from `query`), and the new
+// token's key and value (key index = the row's position) from there too: the block whose
+// partition holds that key forms them in shared memory and uses them for it, and the first head
+// chunk's block writes them to the cache for later steps. No block reads the new slot from the
+// cache, so the write needs no ordering with the reads. Requires decode rows (position = the
+// sequence's context length - 1), which CUDABackend checks.
+template <typename T, int HeadDim, int GroupTile, bool FusedInput = false>
 __device__ __forceinline__ void attention_decode_body(
     const T* __restrict__ query, int queryStride, const T* __restrict__ keyCache, const T* __restrict__ valueCache,
     T* __restrict__ out, int outStride, const int* __restrict__ positions, const int* __restrict__ rowSequence,
     const int* __restrict__ sequenceContextLength, const int* __restrict__ blockTables, int blockTableStride,
     int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, int partitionSize,
-    float* __restrict__ partialOut, float* __restrict__ partialMax, float* __restrict__ partialSum) {
+    float* __restrict__ partialOut, float* __restrict__ partialMax, float* __restrict__ partialSum,
+    DecodeInput<T> input = DecodeInput<T>{}) {
     kiln_wait_prerequisites();
     static_assert(HeadDim % 64 == 0 && HeadDim <= 256, "head size 64, 128 or 256");
     static_assert(GroupTile == 1 || GroupTile == 2 || GroupTile == 4 || GroupTile == 8, "group tile 1, 2, 4 or 8");
@@ -146,11 +173,29 @@ __device__ __forceinline__ void attention_decode_body(
     const int row = blockIdx.z, kvHead = blockIdx.y / chunks, chunk = blockIdx.y % chunks;
     const int headBase = kvHead * group + chunk * GroupTile;  // first query head of this block
     const int headCount = min(GroupTile, group - chunk * GroupTile);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+
+    // q of this block's heads, this lane's dims, pre-scaled (log2 units when there is no cap);
+    // loaded first, so that its loads overlap the row's sequence -> context -> block-table chain.
+    const float queryScale = softcap > 0.0f ? scale : scale * kLog2e;
+    float q[GroupTile][DimsPerLane];
+#pragma unroll
+    for (int g = 0; g < GroupTile; ++g) {
+        if (FusedInput) break;  // formed from the Q/K/V product below
+        if (g < headCount) {
+            load_floats<DimsPerLane>(query + (long long)row * queryStride + (headBase + g) * HeadDim + lane * DimsPerLane, q[g]);
+#pragma unroll
+            for (int d = 0; d < DimsPerLane; ++d) q[g][d] *= queryScale;
+        } else {
+#pragma unroll
+            for (int d = 0; d < DimsPerLane; ++d) q[g][d] = 0.0f;
+        }
+    }
+
     const int sequence = rowSequence[row];
     const int position = positions[row];
     const RowRange range = row_range(position, sequenceContextLength[sequence], slidingWindow, partitionSize);
     const int partition = blockIdx.x;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     T* outRow = out + (long long)row * outStride;
 
     if (range.partitions == 0) {  // nothing visible (only for positions outside the context): zeros
@@ -162,21 +207,88 @@ __device__ __forceinline__ void attention_decode_body(
     const int start = range.first + partition * partitionSize;
     const int end = min(start + partitionSize - 1, range.last);  // inclusive
     const int* blockTable = blockTables + (long long)sequence * blockTableStride;
+    const long long slotStride = (long long)kvHeads * HeadDim;
 
-    // q of this block's heads, this lane's dims, pre-scaled (log2 units when there is no cap).
-    const float queryScale = softcap > 0.0f ? scale : scale * kLog2e;
-    float q[GroupTile][DimsPerLane];
-#pragma unroll
-    for (int g = 0; g < GroupTile; ++g) {
-        if (g < headCount) {
-            load_floats<DimsPerLane>(query + (long long)row * queryStride + (headBase + g) * HeadDim + lane * DimsPerLane, q[g]);
-#pragma unroll
-            for (int d = 0; d < DimsPerLane; ++d) q[g][d] *= queryScale;
-        } else {
-#pragma unroll
-            for (int d = 0; d < DimsPerLane; ++d) q[g][d] = 0.0f;
+    // The fused attention input: sincos of the row's position, then warps take the block's query
+    // heads (and, in the partition holding the new key, that key and its value) one at a time.
+    __shared__ __align__(16) T newKey[FusedInput ? HeadDim : 1], newValue[FusedInput ? HeadDim : 1];
+    if constexpr (FusedInput) {
+        __shared__ float trig[HeadDim];  // cos [0, pairs), sin [pairs, 2 pairs); pairs <= HeadDim / 2
+        __shared__ __align__(16) float qShared[GroupTile][HeadDim];
+        __shared__ float scratch[kWarps][HeadDim];
+        const int pairs = input.pairs;
+        const int newSlot = input.slots[row];
+        const bool holdsNew = position >= start && position <= end;
+        for (int i = threadIdx.x; i < pairs; i += kThreads) {
+            float sine, cosine;
+            sincosf((float)position * input.inverseFrequencies[i], &sine, &cosine);
+            trig[i] = cosine;
+            trig[pairs + i] = sine;
         }
+        __syncthreads();
+        const T* source = input.qkv + (long long)row * input.qkvStride;
+        const bool writes = holdsNew && chunk == 0 && newSlot >= 0;
+        const long long cacheOffset = (long long)newSlot * slotStride + (long long)kvHead * HeadDim;
+        const int offset = (2 * pairs == HeadDim) ? HeadDim / 2 : pairs;
+        float* head = scratch[warp];
+        const int items = headCount + (holdsNew ? 2 : 0);
+        for (int item = warp; item < items; item += kWarps) {
+            if (item == headCount + 1) {  // the new value: a copy
+                const T* values = source + (long long)(heads + kvHeads + kvHead) * HeadDim;
+                for (int i = lane; i < HeadDim; i += 32) {
+                    newValue[i] = values[i];
+                    if (writes) input.valueCache[cacheOffset + i] = values[i];
+                }
+                continue;
+            }
+            const bool isQuery = item < headCount;
+            const T* vector = source + (long long)(isQuery ? headBase + item : heads + kvHead) * HeadDim;
+            const float* norm = isQuery ? input.queryNorm : input.keyNorm;
+            float sum = 0.0f;
+            for (int i = lane; i < HeadDim; i += 32) {
+                const float value = to_float(vector[i]);
+                head[i] = value;
+                sum += value * value;
+            }
+            if (norm != nullptr) {
+                sum = warp_sum(sum);
+                const float inverse = 1.0f / sqrtf(sum / (float)HeadDim + input.epsilon);
+                for (int i = lane; i < HeadDim; i += 32) head[i] = to_float(from_float<T>(head[i] * inverse * norm[i]));
+            }
+            __syncwarp();
+            for (int i = lane; i < HeadDim; i += 32) {
+                float rotated = head[i];  // dims past a partial rotary pass through
+                if (input.interleaved) {
+                    if (i < 2 * pairs) {
+                        const int pair = i >> 1;
+                        const float a = head[2 * pair], b = head[2 * pair + 1];
+                        rotated = (i & 1) ? b * trig[pair] + a * trig[pairs + pair] : a * trig[pair] - b * trig[pairs + pair];
+                    }
+                } else if (i < pairs) {
+                    const float a = head[i], b = head[i + offset];
+                    rotated = a * trig[i] - b * trig[pairs + i];
+                } else if (i >= offset && i < offset + pairs) {
+                    const int pair = i - offset;
+                    const float a = head[pair], b = head[i];
+                    rotated = b * trig[pair] + a * trig[pairs + pair];
+                }
+                const T stored = from_float<T>(rotated);
+                if (isQuery) {
+                    qShared[item][i] = to_float(stored) * queryScale;
+                } else {
+                    newKey[i] = stored;
+                    if (writes) input.keyCache[cacheOffset + i] = stored;
+                }
+            }
+            __syncwarp();
+        }
+        __syncthreads();
+#pragma unroll
+        for (int g = 0; g < GroupTile; ++g)
+#pragma unroll
+            for (int d = 0; d < DimsPerLane; ++d) q[g][d] = g < headCount ? qShared[g][lane * DimsPerLane + d] : 0.0f;
     }
+
 
     float o[GroupTile][DimsPerLane];
 #pragma unroll
@@ -187,7 +299,6 @@ __device__ __forceinline__ void attention_decode_body(
     float runningMax = KILN_NEG_INFINITY, runningSum = 0.0f;
 
     const long long kvOffset = (long long)kvHead * HeadDim + lane * DimsPerLane;
-    const long long slotStride = (long long)kvHeads * HeadDim;
     const int steps = (end - start + KeysPerStep) / KeysPerStep;
     for (int step = warp; step < steps; step += kWarps) {
         const int keyBase = start + step * KeysPerStep;
@@ -195,7 +306,8 @@ __device__ __forceinline__ void attention_decode_body(
         int mySlot = -1;
         if (lane < KeysPerStep && keyBase + lane <= end) {
             const int key = keyBase + lane;
-            mySlot = blockTable[key / blockSize] * blockSize + key % blockSize;
+            // -2: the new key, formed in shared memory (FusedInput).
+            mySlot = FusedInput && key == position ? -2 : blockTable[key / blockSize] * blockSize + key % blockSize;
         }
 
         // Every K load of the step (and its V loads, when they fit in registers) goes out first.
@@ -207,6 +319,9 @@ __device__ __forceinline__ void attention_decode_body(
             if (slot >= 0) {
                 load_raw(keyCache + slot * slotStride + kvOffset, keyRaw[k]);
                 if constexpr (PreloadValues) load_raw(valueCache + slot * slotStride + kvOffset, valueRaw[k]);
+            } else if (FusedInput && slot == -2) {
+                load_raw(newKey + lane * DimsPerLane, keyRaw[k]);
+                if constexpr (PreloadValues) load_raw(newValue + lane * DimsPerLane, valueRaw[k]);
             } else {
                 clear_raw(keyRaw[k]);
                 if constexpr (PreloadValues) clear_raw(valueRaw[k]);
@@ -258,6 +373,8 @@ __device__ __forceinline__ void attention_decode_body(
                 const int slot = __shfl_sync(0xffffffffu, mySlot, k);
                 if (slot >= 0) {
                     load_floats<DimsPerLane>(valueCache + slot * slotStride + kvOffset, value);
+                } else if (FusedInput && slot == -2) {
+                    load_floats<DimsPerLane>(newValue + lane * DimsPerLane, value);
                 } else {
 #pragma unroll
                     for (int d = 0; d < DimsPerLane; ++d) value[d] = 0.0f;
@@ -354,6 +471,33 @@ __device__ __forceinline__ void attention_decode_reduce_body(
                                                        slidingWindow, softcap, partitionSize, partialOut,          \
                                                        partialMax, partialSum);                                    \
     }
+
+// With the fused attention input (bf16 only: the fast path; fp32 runs attention_input first).
+#define KILN_DECODE_INPUT(T, SUFFIX, HEAD_DIM, GROUP_TILE)                                                        \
+    extern "C" __global__ void __launch_bounds__(kThreads) attention_decode_input_##SUFFIX##_h##HEAD_DIM##_g##GROUP_TILE( \
+        const T* query, int queryStride, const T* keyCache, const T* valueCache, T* out, int outStride,            \
+        const int* positions, const int* rowSequence, const int* sequenceContextLength, const int* blockTables,    \
+        int blockTableStride, int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, \
+        int partitionSize, float* partialOut, float* partialMax, float* partialSum, const T* qkv, int qkvStride,  \
+        T* keyCacheOut, T* valueCacheOut, const int* slots, const float* queryNorm, const float* keyNorm,          \
+        float epsilon, const float* inverseFrequencies, int pairs, int interleaved) {                             \
+        attention_decode_body<T, HEAD_DIM, GROUP_TILE, true>(                                                      \
+            query, queryStride, keyCache, valueCache, out, outStride, positions, rowSequence, sequenceContextLength, \
+            blockTables, blockTableStride, blockSize, heads, kvHeads, scale, slidingWindow, softcap, partitionSize, \
+            partialOut, partialMax, partialSum,                                                                    \
+            DecodeInput<T>{qkv, qkvStride, keyCacheOut, valueCacheOut, slots, queryNorm, keyNorm, epsilon,        \
+                           inverseFrequencies, pairs, interleaved});                                              \
+    }
+
+#define KILN_DECODE_INPUT_GROUPS(T, SUFFIX, HEAD_DIM) \
+    KILN_DECODE_INPUT(T, SUFFIX, HEAD_DIM, 1)         \
+    KILN_DECODE_INPUT(T, SUFFIX, HEAD_DIM, 2)         \
+    KILN_DECODE_INPUT(T, SUFFIX, HEAD_DIM, 4)         \
+    KILN_DECODE_INPUT(T, SUFFIX, HEAD_DIM, 8)
+
+KILN_DECODE_INPUT_GROUPS(bf16, bf16, 64)
+KILN_DECODE_INPUT_GROUPS(bf16, bf16, 128)
+KILN_DECODE_INPUT_GROUPS(bf16, bf16, 256)
 
 #define KILN_DECODE_GROUPS(T, SUFFIX, HEAD_DIM) \
     KILN_DECODE(T, SUFFIX, HEAD_DIM, 1)         \

@@ -88,8 +88,9 @@ __device__ __forceinline__ void block_argmax(float& value, int& index, float* sc
 /// Programmatic dependent launch (sm_90+; nothing before): waits until the kernels this one
 /// depends on have finished and their writes are visible, then lets the next kernel of the stream
 /// start launching. First statement of every kernel that CUDABackend may launch with the
-/// programmatic-serialization attribute (KernelLibrary.waitsForPrerequisites); launched without
-/// it, both instructions return at once.
+/// programmatic-serialization attribute (KernelLibrary.waitsForPrerequisites), or preceded only by
+/// loads of what no kernel writes (weights, norm weights: add_rms_norm); launched without it,
+/// both instructions return at once.
 __device__ __forceinline__ void kiln_wait_prerequisites() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");

@@ -24,17 +24,51 @@ __device__ __forceinline__ void rms_norm_body(const T* x, const float* __restric
 // Residual add fused with the next norm: residual += x (stored), then out = RMSNorm(residual)
 // computed from the stored (rounded) residual, so it equals the unfused pair exactly.
 // residual, x, out: [rows, columns]. Each thread re-reads only elements it wrote itself.
+// Rows of at most kHeld * blockDim.x columns (every launch CUDAKernels.addRMSNorm makes up to
+// 4096 columns) keep their values in registers: the norm weight is loaded before the wait for the
+// previous kernel (norm weights are never written by a kernel, so this is safe with programmatic
+// launch and takes one L2 round trip off the critical path), and the output is formed from the
+// registers instead of re-reading the stored residual.
+constexpr int kHeld = 8;
 template <typename T>
 __device__ __forceinline__ void add_rms_norm_body(T* __restrict__ residual, const T* __restrict__ x, const float* __restrict__ weight,
                                                   T* __restrict__ out, int columns, float epsilon) {
-    kiln_wait_prerequisites();
-    // No aliasing (the three tensors are distinct), so the loads of every pass can be in flight
-    // together instead of one per store to the residual.
     __shared__ float scratch[32];
     const long long row = blockIdx.x;
     T* sum_row = residual + row * columns;
     const T* input = x + row * columns;
     T* output = out + row * columns;
+    if (columns <= kHeld * (int)blockDim.x) {
+        float scale[kHeld], value[kHeld];
+        #pragma unroll
+        for (int j = 0; j < kHeld; ++j) {
+            const int i = threadIdx.x + j * blockDim.x;
+            scale[j] = i < columns ? weight[i] : 0.0f;
+        }
+        kiln_wait_prerequisites();
+        float sum = 0.0f;
+        #pragma unroll
+        for (int j = 0; j < kHeld; ++j) {
+            const int i = threadIdx.x + j * blockDim.x;
+            if (i < columns) {
+                const T stored = from_float<T>(to_float(sum_row[i]) + to_float(input[i]));
+                sum_row[i] = stored;
+                value[j] = to_float(stored);
+                sum += value[j] * value[j];
+            }
+        }
+        sum = block_sum(sum, scratch);
+        const float inverse = 1.0f / sqrtf(sum / (float)columns + epsilon);
+        #pragma unroll
+        for (int j = 0; j < kHeld; ++j) {
+            const int i = threadIdx.x + j * blockDim.x;
+            if (i < columns) output[i] = from_float<T>(value[j] * inverse * scale[j]);
+        }
+        return;
+    }
+    kiln_wait_prerequisites();
+    // No aliasing (the three tensors are distinct), so the loads of every pass can be in flight
+    // together instead of one per store to the residual.
     float sum = 0.0f;
     #pragma unroll 4
     for (int i = threadIdx.x; i < columns; i += blockDim.x) {
