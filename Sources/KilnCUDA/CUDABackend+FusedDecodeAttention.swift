@@ -13,7 +13,7 @@ extension CUDABackend {
                                    batch: ForwardBatch, cache: CUDAKVCache, layer: Int, query: DeviceTensor,
                                    into out: DeviceTensor) throws {
         guard Self.fusesDecodeInput(batch, parameters: parameters, pairs: rope.inverseFrequencies.count, elementType: x.elementType),
-              ProcessInfo.processInfo.environment["KILN_FUSED_DECODE_INPUT"] != "0", !profileSkips.contains(.attentionInput) else {
+              fusesDecodeInputs, !profileSkips.contains(.attentionInput) else {
             try attentionInput(x, qkv: qkv, bias: bias, queryNorm: queryNorm, keyNorm: keyNorm, epsilon: epsilon, attention: parameters,
                                rope: rope, batch: batch, cache: cache, layer: layer, query: query)
             try attention(query: query, cache: cache, layer: layer, batch: batch, parameters: parameters, into: out)
