@@ -14,6 +14,7 @@ extension CUDABackend {
             return
         }
         if Self.isDecode(batch) {
+            if profileSkips.contains(.attention) { return }
             try decodeAttention(query: query, cache: cache, layer: layer, batch: batch, step: step, parameters: parameters, into: out)
         } else {
             try prefillAttention(query: query, cache: cache, layer: layer, batch: batch, step: step, parameters: parameters, into: out)

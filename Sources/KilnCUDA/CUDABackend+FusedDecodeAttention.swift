@@ -13,7 +13,9 @@ extension CUDABackend {
                                    batch: ForwardBatch, cache: CUDAKVCache, layer: Int, query: DeviceTensor,
                                    into out: DeviceTensor) throws {
         guard Self.fusesDecodeInput(batch, parameters: parameters, pairs: rope.inverseFrequencies.count, elementType: x.elementType),
-              fusesDecodeInputs, !profileSkips.contains(.attentionInput) else {
+              fusesDecodeInputs, profileSkips.isDisjoint(with: [.attention, .attentionInput]) else {
+            // (Profiling runs that leave out one of the two take the separate kernels, so that
+            // exactly that one is left out.)
             try attentionInput(x, qkv: qkv, bias: bias, queryNorm: queryNorm, keyNorm: keyNorm, epsilon: epsilon, attention: parameters,
                                rope: rope, batch: batch, cache: cache, layer: layer, query: query)
             try attention(query: query, cache: cache, layer: layer, batch: batch, parameters: parameters, into: out)
@@ -26,7 +28,6 @@ extension CUDABackend {
                      "attentionWithInput: qkv [\(qkv.rows), \(qkv.columns)] for \(heads)/\(kvHeads) heads of \(headDim)")
         let fused = try makeTensor(rows: x.rows, columns: width)
         try linear(x, weight: qkv, bias: bias, into: fused)
-        if profileSkips.contains(.attention) { return }
         let table = try ropeTable(rope.inverseFrequencies)
         try decodeAttention(query: query, cache: cache, layer: layer, batch: batch, step: step, parameters: parameters, into: out,
                             input: FusedDecodeInput(qkv: fused, width: width, queryNorm: queryNorm?.buffer, keyNorm: keyNorm?.buffer,
@@ -38,7 +39,7 @@ extension CUDABackend {
     /// whose rows each bring their sequence's newest token (position = context length - 1, so
     /// the new key is the last one the row sees), a head size the tuned kernels take, and at most
     /// headDim / 2 rotated pairs.
-    static func fusesDecodeInput(_ batch: ForwardBatch, parameters: AttentionParameters, pairs: Int, elementType: DeviceElementType) -> Bool {
+    public static func fusesDecodeInput(_ batch: ForwardBatch, parameters: AttentionParameters, pairs: Int, elementType: DeviceElementType) -> Bool {
         guard elementType == .bf16, [64, 128, 256].contains(parameters.headDim), 2 * pairs <= parameters.headDim,
               !batch.sequences.isEmpty, isDecode(batch) else { return false }
         return batch.sequences.indices.allSatisfy { batch.positions[$0] == batch.sequences[$0].contextLength - 1 }

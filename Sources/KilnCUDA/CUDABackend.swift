@@ -59,7 +59,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// `KILN_FUSED_DECODE_INPUT=0` turns it off, for comparisons. Read once: reading the
     /// environment builds a dictionary, too slow for a per-layer op (it took op-by-op decode from
     /// 431 to 277 tokens/s on an H100).
-    let fusesDecodeInputs = ProcessInfo.processInfo.environment["KILN_FUSED_DECODE_INPUT"] != "0"
+    public let fusesDecodeInputs = ProcessInfo.processInfo.environment["KILN_FUSED_DECODE_INPUT"] != "0"
 
     /// A backend on `runtime`'s GPU computing in `precision`.
     public init(runtime: CUDARuntime, precision: DeviceElementType = .f32) throws {

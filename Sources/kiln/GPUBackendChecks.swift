@@ -356,10 +356,24 @@ final class GPUBackendChecks {
             let x = values(rows * hidden, gpu)
             try gpu.prepare(batch)
             let query = try gpu.makeTensor(rows: rows, columns: qWidth), out = try gpu.makeTensor(rows: rows, columns: qWidth)
+            // The check is of the fused kernel: the batch must take that path.
+            guard gpu.fusesDecodeInputs,
+                  CUDABackend.fusesDecodeInput(batch, parameters: attention, pairs: rope.inverseFrequencies.count, elementType: .bf16) else {
+                throw KilnError.invalidArgument("this decode batch would not run the fused-input kernel (KILN_FUSED_DECODE_INPUT=0?)")
+            }
             try gpu.attentionWithInput(try upload(x, rows: rows, columns: hidden, to: gpu), qkv: qkv, bias: nil,
                                        queryNorm: qkNorm ? gpuNorms[0] : nil, keyNorm: qkNorm ? gpuNorms[1] : nil, epsilon: 1e-6,
                                        attention: attention, rope: rope, batch: batch, cache: gpuCache, layer: 0, query: query, into: out)
             gpuResults += try gpu.read(out)
+            // The new K/V rows the kernel wrote, read back from the cache (step 2 also reads them, but
+            // as one key among hundreds).
+            let cached = gpuCache.tensors(layer: 0)
+            let cachedKeys = try gpu.read(cached.keys), cachedValues = try gpu.read(cached.values)
+            for slot in batch.slots {
+                let range = (slot * kvWidth)..<((slot + 1) * kvWidth)
+                gpuResults.append(contentsOf: cachedKeys[range])
+                gpuResults.append(contentsOf: cachedValues[range])
+            }
 
             let cx = cpu.tensor(x, rows: rows, columns: hidden)
             let outs = widths.map { cpu.makeTensor(rows: rows, columns: $0) }
@@ -375,6 +389,12 @@ final class GPUBackendChecks {
             let expected = cpu.makeTensor(rows: rows, columns: qWidth)
             cpu.attention(query: outs[0], cache: cpuCache, layer: 0, batch: batch, parameters: attention, into: expected)
             cpuResults += cpu.values(of: expected)
+            let newKeys = cpu.values(of: outs[1]), newValues = cpu.values(of: outs[2])
+            for row in 0..<rows {
+                let range = (row * kvWidth)..<((row + 1) * kvWidth)
+                cpuResults.append(contentsOf: newKeys[range])
+                cpuResults.append(contentsOf: newValues[range])
+            }
         }
         withExtendedLifetime(keep) {}
         return (gpuResults, cpuResults)

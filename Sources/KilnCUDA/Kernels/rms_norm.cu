@@ -25,7 +25,7 @@ __device__ __forceinline__ void rms_norm_body(const T* x, const float* __restric
 // computed from the stored (rounded) residual, so it equals the unfused pair exactly.
 // residual, x, out: [rows, columns]. Each thread re-reads only elements it wrote itself.
 // Rows of at most kHeld * blockDim.x columns (every launch CUDAKernels.addRMSNorm makes up to
-// 4096 columns) keep their values in registers: the norm weight is loaded before the wait for the
+// 8192 columns: 1024 threads) keep their values in registers: the norm weight is loaded before the wait for the
 // previous kernel (norm weights are never written by a kernel, so this is safe with programmatic
 // launch and takes one L2 round trip off the critical path), and the output is formed from the
 // registers instead of re-reading the stored residual.
