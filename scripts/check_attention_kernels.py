@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNELS = ROOT / "Sources" / "KilnCUDA" / "Kernels"
-FILES = ["kv_cache_write.cu", "attention_prefill.cu", "attention_decode.cu"]
+FILES = ["kv_cache_write.cu", "attention_prefill.cu", "attention_decode.cu", "attention_decode_reduce.cu"]
 HEAD_SIZES = [64, 128, 256]
 GROUP_TILES = [1, 2, 4, 8]
 
@@ -72,11 +72,12 @@ class NVRTC:
     def compile(self, file_name, architecture, verbose=False):
         """CUBIN bytes and NVRTC's log; the options are KernelLibrary.options(architecture:)."""
         source = (KERNELS / file_name).read_text()
-        header = (KERNELS / "kiln_common.cuh").read_text()
+        header_names = ["kiln_common.cuh", "attention_decode.cuh"]  # KernelLibrary.headers
         program = ctypes.c_void_p()
-        headers = (ctypes.c_char_p * 1)(header.encode())
-        names = (ctypes.c_char_p * 1)(b"kiln_common.cuh")
-        result = self.lib.nvrtcCreateProgram(ctypes.byref(program), source.encode(), file_name.encode(), 1, headers, names)
+        headers = (ctypes.c_char_p * len(header_names))(*[(KERNELS / n).read_text().encode() for n in header_names])
+        names = (ctypes.c_char_p * len(header_names))(*[n.encode() for n in header_names])
+        result = self.lib.nvrtcCreateProgram(ctypes.byref(program), source.encode(), file_name.encode(), len(header_names),
+                                             headers, names)
         if result != 0:
             raise RuntimeError(f"nvrtcCreateProgram({file_name}): {result}")
         options = [f"--gpu-architecture={architecture}", "-std=c++17", "-default-device"]
@@ -420,7 +421,7 @@ def decode_launcher(h, batch, dtype_name, scale, window, softcap, partition_size
     partitions = partial_max.shape[2]
     chunks = math.ceil(group / group_tile)
     split = h.kernels.function("attention_decode.cu", f"attention_decode_{dtype_name}_h{head_dim}_g{group_tile}")
-    reduce = h.kernels.function("attention_decode.cu", f"attention_decode_reduce_{dtype_name}")
+    reduce = h.kernels.function("attention_decode_reduce.cu", f"attention_decode_reduce_{dtype_name}")
     split_arguments = (h.arg(batch.query_view()), _i32(batch.qkv_stride), h.arg(batch.key_cache),
                        h.arg(batch.value_cache), h.arg(out), _i32(out.shape[1]), h.arg(batch.positions),
                        h.arg(batch.row_sequence), h.arg(batch.contexts), h.arg(batch.tables), _i32(batch.table_stride),

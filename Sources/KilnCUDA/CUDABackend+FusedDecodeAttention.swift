@@ -3,7 +3,7 @@ import KilnBackend
 import KilnCore
 
 /// Decode attention with the attention input formed inside the attention kernel
-/// (`attention_decode_input_*` in attention_decode.cu): the Q/K/V product, then one kernel that
+/// (`attention_decode_input_*` in attention_decode_input.cu): the Q/K/V product, then one kernel that
 /// normalises and rotates the queries and the new keys, writes the new K/V to the cache and
 /// attends, instead of attention_input + attention_decode (one launch fewer a layer: the
 /// attention input cost 6.8 us a layer inside a batch-1 Gemma-2B decode step on an H100).
@@ -46,7 +46,7 @@ extension CUDABackend {
     }
 }
 
-/// What the fused decode kernel reads to form its attention input (DecodeInput in attention_decode.cu).
+/// What the fused decode kernel reads to form its attention input (DecodeInput in attention_decode.cuh).
 struct FusedDecodeInput {
     /// The Q/K/V product `[rows, width]`.
     var qkv: DeviceTensor

@@ -1,0 +1,465 @@
+// The decode attention kernels' shared body, included by attention_decode.cu (the split
+// kernels), attention_decode_input.cu (the same with the attention input formed in the kernel)
+// and attention_decode_reduce.cu (the partition combine). Split in three files so that a bf16
+// decode step compiles only the kernels it runs (NVRTC compiles a file's every kernel at once).
+// Split-K ("flash-decoding") attention over the paged KV cache for query rows that each see
+// their whole visible context on their own (decode: one new token per sequence). CPU twin:
+// CPUBackend.attention. ABI and launch rules: README-attention.md.
+//
+// Row r (a row of `query`, usually sequence r's one new token) at position p = positions[r], of
+// sequence s = rowSequence[r], attends to keys j in (p − window, p] ∩ [0, context(s)): that
+// range is cut into partitions of `partitionSize` keys, one block per (partition, kv head, head
+// chunk, row). A block keeps a running max / sum / output per query head in fp32 and either
+// writes the final output (the row's range fits one partition) or its partial results, which
+// attention_decode_reduce_* combines.
+//
+// GQA: a block serves a chunk of `GroupTile` query heads of one kv head (the group is cut into
+// ceil(group / GroupTile) chunks), so each K/V element loaded feeds GroupTile heads. Inside a
+// warp, the 32 lanes split the head dimension (headDim / 32 each) and a step covers
+// 32 / GroupTile keys: the 32 (key, head) partial dot products are summed across lanes by a
+// transposing butterfly (31 shuffles for 32 sums), after which lane i holds item i.
+// Plain fp32 FMA for both element types (memory-bound; no tensor cores).
+#pragma once
+#include "kiln_common.cuh"
+
+namespace {
+
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr int kThreads = 128;
+constexpr int kWarps = kThreads / 32;
+
+// N consecutive elements -> fp32 (N = 2, 4, 8: 4- to 32-byte loads).
+template <int N>
+__device__ __forceinline__ void load_floats(const float* __restrict__ source, float (&value)[N]) {
+    if constexpr (N == 2) {
+        const float2 x = *reinterpret_cast<const float2*>(source);
+        value[0] = x.x; value[1] = x.y;
+    } else {
+#pragma unroll
+        for (int i = 0; i < N; i += 4) {
+            const float4 x = *reinterpret_cast<const float4*>(source + i);
+            value[i] = x.x; value[i + 1] = x.y; value[i + 2] = x.z; value[i + 3] = x.w;
+        }
+    }
+}
+__device__ __forceinline__ void unpack_bf16x2(unsigned bits, float& low, float& high) {
+    low = __uint_as_float(bits << 16);
+    high = __uint_as_float(bits & 0xffff0000u);
+}
+template <int N>
+__device__ __forceinline__ void load_floats(const bf16* __restrict__ source, float (&value)[N]) {
+    if constexpr (N == 2) {
+        const unsigned x = *reinterpret_cast<const unsigned*>(source);
+        unpack_bf16x2(x, value[0], value[1]);
+    } else if constexpr (N == 4) {
+        const uint2 x = *reinterpret_cast<const uint2*>(source);
+        unpack_bf16x2(x.x, value[0], value[1]);
+        unpack_bf16x2(x.y, value[2], value[3]);
+    } else {
+        const uint4 x = *reinterpret_cast<const uint4*>(source);
+        unpack_bf16x2(x.x, value[0], value[1]);
+        unpack_bf16x2(x.y, value[2], value[3]);
+        unpack_bf16x2(x.z, value[4], value[5]);
+        unpack_bf16x2(x.w, value[6], value[7]);
+    }
+}
+
+// N elements of T as they sit in memory (N * sizeof(T) / 4 words), so a step can have its K and
+// V loads in flight before it converts anything.
+template <typename T, int N>
+struct RawVector {
+    static constexpr int Words = N * (int)sizeof(T) / 4;
+    unsigned word[Words];
+};
+template <typename T, int N>
+__device__ __forceinline__ void load_raw(const T* __restrict__ source, RawVector<T, N>& raw) {
+    constexpr int Words = RawVector<T, N>::Words;
+    if constexpr (Words == 1) {
+        raw.word[0] = *reinterpret_cast<const unsigned*>(source);
+    } else if constexpr (Words == 2) {
+        const uint2 x = *reinterpret_cast<const uint2*>(source);
+        raw.word[0] = x.x; raw.word[1] = x.y;
+    } else {
+#pragma unroll
+        for (int i = 0; i < Words; i += 4) {
+            const uint4 x = reinterpret_cast<const uint4*>(source)[i / 4];
+            raw.word[i] = x.x; raw.word[i + 1] = x.y; raw.word[i + 2] = x.z; raw.word[i + 3] = x.w;
+        }
+    }
+}
+template <typename T, int N>
+__device__ __forceinline__ void clear_raw(RawVector<T, N>& raw) {
+#pragma unroll
+    for (int i = 0; i < RawVector<T, N>::Words; ++i) raw.word[i] = 0u;
+}
+template <int N>
+__device__ __forceinline__ void raw_to_floats(const RawVector<float, N>& raw, float (&value)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) value[i] = __uint_as_float(raw.word[i]);
+}
+template <int N>
+__device__ __forceinline__ void raw_to_floats(const RawVector<bf16, N>& raw, float (&value)[N]) {
+#pragma unroll
+    for (int i = 0; i < N / 2; ++i) unpack_bf16x2(raw.word[i], value[2 * i], value[2 * i + 1]);
+}
+
+// Transposing butterfly over the 32 lanes: on entry each lane holds its share of 32 sums
+// (items 0..31); on exit value[0] of lane i is the full sum of item i. At the stage of width w,
+// a lane keeps the half of its items whose bit w matches its own and sends the other half.
+template <int Width>
+__device__ __forceinline__ void transpose_sum(float (&value)[32], int lane) {
+    const bool upper = (lane & Width) != 0;
+#pragma unroll
+    for (int i = 0; i < Width; ++i) {
+        const float send = upper ? value[i] : value[i + Width];
+        const float keep = upper ? value[i + Width] : value[i];
+        value[i] = keep + __shfl_xor_sync(0xffffffffu, send, Width);
+    }
+    if constexpr (Width > 1) transpose_sum<Width / 2>(value, lane);
+}
+
+// The keys row `row` reads: [first, last], and how many partitions cover them (0: none).
+struct RowRange {
+    int first, last, partitions;
+};
+__device__ __forceinline__ RowRange row_range(int position, int contextLength, int slidingWindow, int partitionSize) {
+    RowRange range;
+    range.last = min(position, contextLength - 1);
+    range.first = slidingWindow > 0 ? max(0, position - slidingWindow + 1) : 0;
+    range.partitions = range.last >= range.first ? (range.last - range.first + partitionSize) / partitionSize : 0;
+    return range;
+}
+
+// The attention input a decode kernel forms itself (attention_decode_input_*): from the row's
+// fused Q/K/V product, QK-norm (norms optional), RoPE and the new token's K/V write -- what
+// attention_input.cu does in a launch of its own, with the same formulas and roundings.
+// qkv: [rows, qkvStride], query heads, key heads, value heads; slots[row] < 0: no K/V write;
+// inverseFrequencies: [pairs]; interleaved: RoPE on (2i, 2i+1) pairs, else on (i, i + offset).
+template <typename T>
+struct DecodeInput {
+    const T* qkv;
+    int qkvStride;
+    T* keyCache;
+    T* valueCache;
+    const int* slots;
+    const float* queryNorm;
+    const float* keyNorm;
+    float epsilon;
+    const float* inverseFrequencies;
+    int pairs;
+    int interleaved;
+};
+
+// FusedInput: q comes from input.qkv (normed and rotated here, not from `query`), and the new
+// token's key and value (key index = the row's position) from there too: the block whose
+// partition holds that key forms them in shared memory and uses them for it, and the first head
+// chunk's block writes them to the cache for later steps. No block reads the new slot from the
+// cache, so the write needs no ordering with the reads. Requires decode rows (position = the
+// sequence's context length - 1), which CUDABackend checks.
+template <typename T, int HeadDim, int GroupTile, bool FusedInput = false>
+__device__ __forceinline__ void attention_decode_body(
+    const T* __restrict__ query, int queryStride, const T* __restrict__ keyCache, const T* __restrict__ valueCache,
+    T* __restrict__ out, int outStride, const int* __restrict__ positions, const int* __restrict__ rowSequence,
+    const int* __restrict__ sequenceContextLength, const int* __restrict__ blockTables, int blockTableStride,
+    int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, int partitionSize,
+    float* __restrict__ partialOut, float* __restrict__ partialMax, float* __restrict__ partialSum,
+    DecodeInput<T> input = DecodeInput<T>{}) {
+    kiln_wait_prerequisites();
+    static_assert(HeadDim % 64 == 0 && HeadDim <= 256, "head size 64, 128 or 256");
+    static_assert(GroupTile == 1 || GroupTile == 2 || GroupTile == 4 || GroupTile == 8, "group tile 1, 2, 4 or 8");
+    constexpr int DimsPerLane = HeadDim / 32;
+    constexpr int KeysPerStep = 32 / GroupTile;
+    // V loads go out with the K loads when a step's V fits in 32 registers (bf16: every
+    // instantiation but g1 of head 128 and g1, g2 of head 256).
+    constexpr bool PreloadValues = KeysPerStep * RawVector<T, DimsPerLane>::Words <= 32;
+
+    const int group = heads / kvHeads;
+    const int chunks = (group + GroupTile - 1) / GroupTile;
+    const int row = blockIdx.z, kvHead = blockIdx.y / chunks, chunk = blockIdx.y % chunks;
+    const int headBase = kvHead * group + chunk * GroupTile;  // first query head of this block
+    const int headCount = min(GroupTile, group - chunk * GroupTile);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+
+    // q of this block's heads, this lane's dims, pre-scaled (log2 units when there is no cap);
+    // loaded first, so that its loads overlap the row's sequence -> context -> block-table chain.
+    const float queryScale = softcap > 0.0f ? scale : scale * kLog2e;
+    float q[GroupTile][DimsPerLane];
+#pragma unroll
+    for (int g = 0; g < GroupTile; ++g) {
+        if (FusedInput) break;  // formed from the Q/K/V product below
+        if (g < headCount) {
+            load_floats<DimsPerLane>(query + (long long)row * queryStride + (headBase + g) * HeadDim + lane * DimsPerLane, q[g]);
+#pragma unroll
+            for (int d = 0; d < DimsPerLane; ++d) q[g][d] *= queryScale;
+        } else {
+#pragma unroll
+            for (int d = 0; d < DimsPerLane; ++d) q[g][d] = 0.0f;
+        }
+    }
+
+    const int sequence = rowSequence[row];
+    const int position = positions[row];
+    const RowRange range = row_range(position, sequenceContextLength[sequence], slidingWindow, partitionSize);
+    const int partition = blockIdx.x;
+    T* outRow = out + (long long)row * outStride;
+
+    if (range.partitions == 0) {  // nothing visible (only for positions outside the context): zeros
+        if (partition == 0)
+            for (int i = threadIdx.x; i < headCount * HeadDim; i += kThreads) outRow[headBase * HeadDim + i] = from_float<T>(0.0f);
+        return;
+    }
+    if (partition >= range.partitions) return;
+    const int start = range.first + partition * partitionSize;
+    const int end = min(start + partitionSize - 1, range.last);  // inclusive
+    const int* blockTable = blockTables + (long long)sequence * blockTableStride;
+    const long long slotStride = (long long)kvHeads * HeadDim;
+
+    // The fused attention input: sincos of the row's position, then warps take the block's query
+    // heads (and, in the partition holding the new key, that key and its value) one at a time.
+    __shared__ __align__(16) T newKey[FusedInput ? HeadDim : 1], newValue[FusedInput ? HeadDim : 1];
+    if constexpr (FusedInput) {
+        __shared__ float trig[HeadDim];  // cos [0, pairs), sin [pairs, 2 pairs); pairs <= HeadDim / 2
+        __shared__ __align__(16) float qShared[GroupTile][HeadDim];
+        __shared__ float scratch[kWarps][HeadDim];
+        const int pairs = input.pairs;
+        const int newSlot = input.slots[row];
+        const bool holdsNew = position >= start && position <= end;
+        for (int i = threadIdx.x; i < pairs; i += kThreads) {
+            float sine, cosine;
+            sincosf((float)position * input.inverseFrequencies[i], &sine, &cosine);
+            trig[i] = cosine;
+            trig[pairs + i] = sine;
+        }
+        __syncthreads();
+        const T* source = input.qkv + (long long)row * input.qkvStride;
+        const bool writes = holdsNew && chunk == 0 && newSlot >= 0;
+        const long long cacheOffset = (long long)newSlot * slotStride + (long long)kvHead * HeadDim;
+        const int offset = (2 * pairs == HeadDim) ? HeadDim / 2 : pairs;
+        float* head = scratch[warp];
+        const int items = headCount + (holdsNew ? 2 : 0);
+        for (int item = warp; item < items; item += kWarps) {
+            if (item == headCount + 1) {  // the new value: a copy
+                const T* values = source + (long long)(heads + kvHeads + kvHead) * HeadDim;
+                for (int i = lane; i < HeadDim; i += 32) {
+                    newValue[i] = values[i];
+                    if (writes) input.valueCache[cacheOffset + i] = values[i];
+                }
+                continue;
+            }
+            const bool isQuery = item < headCount;
+            const T* vector = source + (long long)(isQuery ? headBase + item : heads + kvHead) * HeadDim;
+            const float* norm = isQuery ? input.queryNorm : input.keyNorm;
+            float sum = 0.0f;
+            for (int i = lane; i < HeadDim; i += 32) {
+                const float value = to_float(vector[i]);
+                head[i] = value;
+                sum += value * value;
+            }
+            if (norm != nullptr) {
+                sum = warp_sum(sum);
+                const float inverse = 1.0f / sqrtf(sum / (float)HeadDim + input.epsilon);
+                for (int i = lane; i < HeadDim; i += 32) head[i] = to_float(from_float<T>(head[i] * inverse * norm[i]));
+            }
+            __syncwarp();
+            for (int i = lane; i < HeadDim; i += 32) {
+                float rotated = head[i];  // dims past a partial rotary pass through
+                if (input.interleaved) {
+                    if (i < 2 * pairs) {
+                        const int pair = i >> 1;
+                        const float a = head[2 * pair], b = head[2 * pair + 1];
+                        rotated = (i & 1) ? b * trig[pair] + a * trig[pairs + pair] : a * trig[pair] - b * trig[pairs + pair];
+                    }
+                } else if (i < pairs) {
+                    const float a = head[i], b = head[i + offset];
+                    rotated = a * trig[i] - b * trig[pairs + i];
+                } else if (i >= offset && i < offset + pairs) {
+                    const int pair = i - offset;
+                    const float a = head[pair], b = head[i];
+                    rotated = b * trig[pair] + a * trig[pairs + pair];
+                }
+                const T stored = from_float<T>(rotated);
+                if (isQuery) {
+                    qShared[item][i] = to_float(stored) * queryScale;
+                } else {
+                    newKey[i] = stored;
+                    if (writes) input.keyCache[cacheOffset + i] = stored;
+                }
+            }
+            __syncwarp();
+        }
+        __syncthreads();
+#pragma unroll
+        for (int g = 0; g < GroupTile; ++g)
+#pragma unroll
+            for (int d = 0; d < DimsPerLane; ++d) q[g][d] = g < headCount ? qShared[g][lane * DimsPerLane + d] : 0.0f;
+    }
+
+
+    float o[GroupTile][DimsPerLane];
+#pragma unroll
+    for (int g = 0; g < GroupTile; ++g)
+#pragma unroll
+        for (int d = 0; d < DimsPerLane; ++d) o[g][d] = 0.0f;
+    // Running max (log2 units) and this lane's share of the sum, for head lane % GroupTile.
+    float runningMax = KILN_NEG_INFINITY, runningSum = 0.0f;
+
+    const long long kvOffset = (long long)kvHead * HeadDim + lane * DimsPerLane;
+    const int steps = (end - start + KeysPerStep) / KeysPerStep;
+    for (int step = warp; step < steps; step += kWarps) {
+        const int keyBase = start + step * KeysPerStep;
+        // Lane k < KeysPerStep resolves key keyBase + k's slot; -1 past the partition.
+        int mySlot = -1;
+        if (lane < KeysPerStep && keyBase + lane <= end) {
+            const int key = keyBase + lane;
+            // -2: the new key, formed in shared memory (FusedInput).
+            mySlot = FusedInput && key == position ? -2 : blockTable[key / blockSize] * blockSize + key % blockSize;
+        }
+
+        // Every K load of the step (and its V loads, when they fit in registers) goes out first.
+        RawVector<T, DimsPerLane> keyRaw[KeysPerStep];
+        RawVector<T, DimsPerLane> valueRaw[PreloadValues ? KeysPerStep : 1];
+#pragma unroll
+        for (int k = 0; k < KeysPerStep; ++k) {
+            const int slot = __shfl_sync(0xffffffffu, mySlot, k);
+            if (slot >= 0) {
+                load_raw(keyCache + slot * slotStride + kvOffset, keyRaw[k]);
+                if constexpr (PreloadValues) load_raw(valueCache + slot * slotStride + kvOffset, valueRaw[k]);
+            } else if (FusedInput && slot == -2) {
+                load_raw(newKey + lane * DimsPerLane, keyRaw[k]);
+                if constexpr (PreloadValues) load_raw(newValue + lane * DimsPerLane, valueRaw[k]);
+            } else {
+                clear_raw(keyRaw[k]);
+                if constexpr (PreloadValues) clear_raw(valueRaw[k]);
+            }
+        }
+
+        // partial[k * GroupTile + g] = this lane's share of q[g] · K[key k].
+        float partial[32];
+#pragma unroll
+        for (int k = 0; k < KeysPerStep; ++k) {
+            float key[DimsPerLane];
+            raw_to_floats(keyRaw[k], key);
+#pragma unroll
+            for (int g = 0; g < GroupTile; ++g) {
+                float sum = 0.0f;
+#pragma unroll
+                for (int d = 0; d < DimsPerLane; ++d) sum = fmaf(q[g][d], key[d], sum);
+                partial[k * GroupTile + g] = sum;
+            }
+        }
+        transpose_sum<16>(partial, lane);
+        // Lane i: key keyBase + i / GroupTile, head i % GroupTile.
+        const bool valid = keyBase + lane / GroupTile <= end && lane % GroupTile < headCount;
+        float score = partial[0];
+        if (softcap > 0.0f) score = softcap * tanhf(score / softcap) * kLog2e;
+        score = valid ? score : KILN_NEG_INFINITY;
+        float stepMax = score;
+#pragma unroll
+        for (int offset = GroupTile; offset < 32; offset <<= 1) stepMax = fmaxf(stepMax, __shfl_xor_sync(0xffffffffu, stepMax, offset));
+        const float newMax = fmaxf(runningMax, stepMax);
+        const float base = newMax == KILN_NEG_INFINITY ? 0.0f : newMax;
+        const float rescale = exp2f(runningMax - base);
+        const float probability = exp2f(score - base);
+        runningMax = newMax;
+        runningSum = runningSum * rescale + probability;
+
+#pragma unroll
+        for (int g = 0; g < GroupTile; ++g) {
+            const float factor = __shfl_sync(0xffffffffu, rescale, g);
+#pragma unroll
+            for (int d = 0; d < DimsPerLane; ++d) o[g][d] *= factor;
+        }
+#pragma unroll
+        for (int k = 0; k < KeysPerStep; ++k) {
+            float value[DimsPerLane];
+            if constexpr (PreloadValues) {
+                raw_to_floats(valueRaw[k], value);
+            } else {
+                const int slot = __shfl_sync(0xffffffffu, mySlot, k);
+                if (slot >= 0) {
+                    load_floats<DimsPerLane>(valueCache + slot * slotStride + kvOffset, value);
+                } else if (FusedInput && slot == -2) {
+                    load_floats<DimsPerLane>(newValue + lane * DimsPerLane, value);
+                } else {
+#pragma unroll
+                    for (int d = 0; d < DimsPerLane; ++d) value[d] = 0.0f;
+                }
+            }
+#pragma unroll
+            for (int g = 0; g < GroupTile; ++g) {
+                const float p = __shfl_sync(0xffffffffu, probability, k * GroupTile + g);
+#pragma unroll
+                for (int d = 0; d < DimsPerLane; ++d) o[g][d] = fmaf(p, value[d], o[g][d]);
+            }
+        }
+    }
+
+    // Warp totals: lanes with equal lane % GroupTile share a head.
+#pragma unroll
+    for (int offset = GroupTile; offset < 32; offset <<= 1) runningSum += __shfl_xor_sync(0xffffffffu, runningSum, offset);
+
+    // Combine the warps. [kWarps][GroupTile] maxima and sums, [kWarps][GroupTile][HeadDim] outputs.
+    __shared__ float warpMax[kWarps][GroupTile], warpSum[kWarps][GroupTile];
+    __shared__ __align__(16) float warpOut[kWarps][GroupTile][HeadDim];
+    if (lane < GroupTile) {
+        warpMax[warp][lane] = runningMax;
+        warpSum[warp][lane] = runningSum;
+    }
+#pragma unroll
+    for (int g = 0; g < GroupTile; ++g)
+#pragma unroll
+        for (int d = 0; d < DimsPerLane; ++d) warpOut[warp][g][lane * DimsPerLane + d] = o[g][d];
+    __syncthreads();
+
+    const bool single = range.partitions == 1;
+    for (int index = threadIdx.x; index < headCount * HeadDim; index += kThreads) {
+        const int g = index / HeadDim, d = index % HeadDim;
+        float maximum = KILN_NEG_INFINITY;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) maximum = fmaxf(maximum, warpMax[w][g]);
+        float sum = 0.0f, value = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) {
+            const float factor = exp2f(warpMax[w][g] - maximum);  // 0 for a warp that saw no key
+            sum += warpSum[w][g] * factor;
+            value += warpOut[w][g][d] * factor;
+        }
+        if (single) {
+            outRow[(headBase + g) * HeadDim + d] = from_float<T>(value / sum);
+        } else {
+            const long long item = ((long long)row * heads + headBase + g) * gridDim.x + partition;
+            partialOut[item * HeadDim + d] = value;
+            if (d == 0) {
+                partialMax[item] = maximum;
+                partialSum[item] = sum;
+            }
+        }
+    }
+}
+
+// Combines the partitions of rows whose range needed more than one. One block per (head, row).
+template <typename T>
+__device__ __forceinline__ void attention_decode_reduce_body(
+    const float* __restrict__ partialOut, const float* __restrict__ partialMax, const float* __restrict__ partialSum,
+    T* __restrict__ out, int outStride, const int* __restrict__ positions, const int* __restrict__ rowSequence,
+    const int* __restrict__ sequenceContextLength, int heads, int headDim, int slidingWindow, int partitionSize,
+    int maxPartitions) {
+    kiln_wait_prerequisites();
+    const int head = blockIdx.x, row = blockIdx.y;
+    const RowRange range = row_range(positions[row], sequenceContextLength[rowSequence[row]], slidingWindow, partitionSize);
+    if (range.partitions <= 1) return;  // written by the split kernel itself
+    const long long base = ((long long)row * heads + head) * maxPartitions;
+    float maximum = KILN_NEG_INFINITY;
+    for (int p = 0; p < range.partitions; ++p) maximum = fmaxf(maximum, partialMax[base + p]);
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+        float sum = 0.0f, value = 0.0f;
+        for (int p = 0; p < range.partitions; ++p) {
+            const float factor = exp2f(partialMax[base + p] - maximum);
+            sum += partialSum[base + p] * factor;
+            value += partialOut[(base + p) * headDim + d] * factor;
+        }
+        out[(long long)row * outStride + head * headDim + d] = from_float<T>(value / sum);
+    }
+}
+
+}  // namespace
