@@ -5,11 +5,7 @@
 # .gpu/kiln-base.xz, for before/after in one call). Prints one line per variant. On the device
 # machine; binary in .gpu/kiln.xz.
 set -u
-OUT=${OUT:-/tmp/out}
-mkdir -p "$OUT"
-BIN=/tmp/kiln-bin/kiln
-if [ ! -x "$BIN" ] || [ .gpu/kiln.xz -nt "$BIN" ]; then mkdir -p /tmp/kiln-bin && xz -dc .gpu/kiln.xz > "$BIN" && chmod +x "$BIN"; fi
-export KILN_CACHE=${KILN_CACHE:-/tmp/kiln-cache}
+source scripts/gpu-common.sh
 G="--random-weights gemma-2b --backend cuda --input 128 --output 256 --runs ${RUNS:-3}"
 n=0
 for variant in "$@"; do

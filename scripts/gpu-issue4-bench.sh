@@ -4,11 +4,7 @@
 # (random bf16 weights) of Kiln and of the transformers peer in the same call. Logs go to $OUT;
 # a short table is printed last. Usage: scripts/gpu-issue4-bench.sh [check|kiln|startup|peer|all]...
 set -u
-OUT=${OUT:-/tmp/out}
-mkdir -p "$OUT"
-BIN=/tmp/kiln-bin/kiln
-if [ ! -x "$BIN" ] || [ .gpu/kiln.xz -nt "$BIN" ]; then mkdir -p /tmp/kiln-bin && xz -dc .gpu/kiln.xz > "$BIN" && chmod +x "$BIN"; fi
-export KILN_CACHE=${KILN_CACHE:-/tmp/kiln-cache}
+source scripts/gpu-common.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv,noheader | tee "$OUT/card.txt"
 echo "commit $(cat .gpu/commit 2>/dev/null)" | tee -a "$OUT/card.txt"
 steps=${*:-all}

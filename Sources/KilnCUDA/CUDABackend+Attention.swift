@@ -83,7 +83,7 @@ extension CUDABackend {
         if let input {
             kernel = "attention_decode_input_\(type)_h\(headDim)_g\(split.groupTile)"
             arguments.pointer(input.qkv.buffer)
-            arguments.int32(input.width)
+            arguments.int32(input.qkv.columns)
             arguments.pointer(cache.keys[layer])
             arguments.pointer(cache.values[layer])
             arguments.address(step.slots)

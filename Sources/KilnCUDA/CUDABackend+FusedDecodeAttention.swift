@@ -30,7 +30,7 @@ extension CUDABackend {
         try linear(x, weight: qkv, bias: bias, into: fused)
         let table = try ropeTable(rope.inverseFrequencies)
         try decodeAttention(query: query, cache: cache, layer: layer, batch: batch, step: step, parameters: parameters, into: out,
-                            input: FusedDecodeInput(qkv: fused, width: width, queryNorm: queryNorm?.buffer, keyNorm: keyNorm?.buffer,
+                            input: FusedDecodeInput(qkv: fused, queryNorm: queryNorm?.buffer, keyNorm: keyNorm?.buffer,
                                                     epsilon: epsilon, table: table, pairs: rope.inverseFrequencies.count,
                                                     interleaved: rope.style != .halves))
     }
@@ -48,9 +48,8 @@ extension CUDABackend {
 
 /// What the fused decode kernel reads to form its attention input (DecodeInput in attention_decode.cuh).
 struct FusedDecodeInput {
-    /// The Q/K/V product `[rows, width]`.
+    /// The Q/K/V product `[rows, (heads + 2 kvHeads) * headDim]`.
     var qkv: DeviceTensor
-    var width: Int
     var queryNorm: DeviceBuffer?
     var keyNorm: DeviceBuffer?
     var epsilon: Float
