@@ -1,3 +1,5 @@
+import Foundation
+
 /// One CUDA C++ file of `Kernels/` and the `extern "C"` kernels it defines.
 public struct KernelSource: Sendable {
     /// File name ("rms_norm.cu"), used in messages and as NVRTC's program name.
@@ -83,8 +85,15 @@ public enum KernelLibrary {
     /// NVRTC options for `architecture` ("sm_90a"): a CUBIN for exactly that GPU, C++17, and
     /// IEEE-accurate maths (no --use_fast_math: the CPU twins are the reference).
     public static func options(architecture: String) -> [String] {
-        ["--gpu-architecture=\(architecture)", "-std=c++17", "-default-device"]
+        ["--gpu-architecture=\(architecture)", "-std=c++17", "-default-device"] + experimentDefines.map { "-D\($0)" }
     }
+
+    /// Macros from `KILN_KERNEL_DEFINES` (comma-separated names, e.g. `KILN_GEMV_NO_PRELOAD`) that
+    /// switch a kernel back to an earlier variant, so that one binary can time both in one device
+    /// call. Part of the options, hence of the kernel cache key. Read once.
+    static let experimentDefines: [String] = (ProcessInfo.processInfo.environment["KILN_KERNEL_DEFINES"] ?? "")
+        .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } }
 
     private static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 }

@@ -130,6 +130,52 @@ __device__ __forceinline__ RowRange row_range(int position, int contextLength, i
     return range;
 }
 
+// Lane k < KeysPerStep's slot for key keyBase + k of a step; -1 past the partition, -2 for the
+// new key (FusedInput: formed in shared memory, not read from the cache).
+template <int KeysPerStep, bool FusedInput>
+__device__ __forceinline__ int decode_step_slot(int lane, int keyBase, int end, int position,
+                                                const int* __restrict__ blockTable, int blockSize) {
+    if (lane >= KeysPerStep || keyBase + lane > end) return -1;
+    const int key = keyBase + lane;
+    return FusedInput && key == position ? -2 : blockTable[key / blockSize] * blockSize + key % blockSize;
+}
+
+// Every K load of a step (and its V loads, when they fit in registers) goes out at once. The new
+// key's entries (slot -2) are read from shared memory only with `readNew`; else they stay zero
+// and decode_step_new_loads fills them in later.
+template <typename T, int DimsPerLane, int KeysPerStep, bool PreloadValues>
+__device__ __forceinline__ void decode_step_loads(int mySlot, bool readNew, const T* __restrict__ keyCache,
+                                                  const T* __restrict__ valueCache, long long slotStride,
+                                                  long long kvOffset, const T* newKey, const T* newValue, int lane,
+                                                  RawVector<T, DimsPerLane> (&keyRaw)[KeysPerStep],
+                                                  RawVector<T, DimsPerLane> (&valueRaw)[PreloadValues ? KeysPerStep : 1]) {
+#pragma unroll
+    for (int k = 0; k < KeysPerStep; ++k) {
+        const int slot = __shfl_sync(0xffffffffu, mySlot, k);
+        if (slot >= 0) {
+            load_raw(keyCache + slot * slotStride + kvOffset, keyRaw[k]);
+            if constexpr (PreloadValues) load_raw(valueCache + slot * slotStride + kvOffset, valueRaw[k]);
+        } else if (readNew && slot == -2) {
+            load_raw(newKey + lane * DimsPerLane, keyRaw[k]);
+            if constexpr (PreloadValues) load_raw(newValue + lane * DimsPerLane, valueRaw[k]);
+        } else {
+            clear_raw(keyRaw[k]);
+            if constexpr (PreloadValues) clear_raw(valueRaw[k]);
+        }
+    }
+}
+template <typename T, int DimsPerLane, int KeysPerStep, bool PreloadValues>
+__device__ __forceinline__ void decode_step_new_loads(int mySlot, const T* newKey, const T* newValue, int lane,
+                                                      RawVector<T, DimsPerLane> (&keyRaw)[KeysPerStep],
+                                                      RawVector<T, DimsPerLane> (&valueRaw)[PreloadValues ? KeysPerStep : 1]) {
+#pragma unroll
+    for (int k = 0; k < KeysPerStep; ++k) {
+        if (__shfl_sync(0xffffffffu, mySlot, k) != -2) continue;
+        load_raw(newKey + lane * DimsPerLane, keyRaw[k]);
+        if constexpr (PreloadValues) load_raw(newValue + lane * DimsPerLane, valueRaw[k]);
+    }
+}
+
 // The attention input a decode kernel forms itself (attention_decode_input_*): from the row's
 // fused Q/K/V product, QK-norm (norms optional), RoPE and the new token's K/V write -- what
 // attention_input.cu does in a launch of its own, with the same formulas and roundings.
@@ -164,7 +210,6 @@ __device__ __forceinline__ void attention_decode_body(
     int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, int partitionSize,
     float* __restrict__ partialOut, float* __restrict__ partialMax, float* __restrict__ partialSum,
     DecodeInput<T> input = DecodeInput<T>{}) {
-    kiln_wait_prerequisites();
     static_assert(HeadDim % 64 == 0 && HeadDim <= 256, "head size 64, 128 or 256");
     static_assert(GroupTile == 1 || GroupTile == 2 || GroupTile == 4 || GroupTile == 8, "group tile 1, 2, 4 or 8");
     constexpr int DimsPerLane = HeadDim / 32;
@@ -180,13 +225,48 @@ __device__ __forceinline__ void attention_decode_body(
     const int headCount = min(GroupTile, group - chunk * GroupTile);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
-    // q of this block's heads, this lane's dims, pre-scaled (log2 units when there is no cap);
-    // loaded first, so that its loads overlap the row's sequence -> context -> block-table chain.
+    // Before waiting for the previous kernel (programmatic dependent launch): the step's batch
+    // arrays (uploaded before the step) and the first step's K/V of earlier tokens (written by
+    // earlier steps) -- nothing in this step's kernel chain writes them -- so these loads overlap
+    // the previous kernel's tail. The new key is read later (FusedInput: formed here; else written
+    // by attention_input, the previous kernel). Every block waits before it writes or exits, so
+    // that this grid's completion still implies its predecessors' (programmatic launch).
+    const int sequence = rowSequence[row];
+    const int position = positions[row];
+    const RowRange range = row_range(position, sequenceContextLength[sequence], slidingWindow, partitionSize);
+    const int partition = blockIdx.x;
+    T* outRow = out + (long long)row * outStride;
+    const bool active = range.partitions > 0 && partition < range.partitions;
+    const int start = range.first + partition * partitionSize;
+    const int end = min(start + partitionSize - 1, range.last);  // inclusive
+    const int* blockTable = blockTables + (long long)sequence * blockTableStride;
+    const long long slotStride = (long long)kvHeads * HeadDim;
+    const long long kvOffset = (long long)kvHead * HeadDim + lane * DimsPerLane;
+    const int steps = active ? (end - start + KeysPerStep) / KeysPerStep : 0;
+    // Only with FusedInput (decode rows, one per sequence): then every cached key the block reads
+    // was written by an earlier step; the non-fused kernel may serve rows whose earlier keys were
+    // written by this step's attention_input, the previous kernel, so it loads after the wait.
+    int firstSlot = -1;
+    RawVector<T, DimsPerLane> firstKey[KeysPerStep];
+    RawVector<T, DimsPerLane> firstValue[PreloadValues ? KeysPerStep : 1];
+#ifndef KILN_ATTENTION_NO_PRELOAD
+    const bool preloads = FusedInput && warp < steps;
+#else
+    const bool preloads = false;
+#endif
+    if (preloads) {
+        firstSlot = decode_step_slot<KeysPerStep, FusedInput>(lane, start + warp * KeysPerStep, end, position, blockTable, blockSize);
+        decode_step_loads<T, DimsPerLane, KeysPerStep, PreloadValues>(firstSlot, false, keyCache, valueCache, slotStride,
+                                                                      kvOffset, nullptr, nullptr, lane, firstKey, firstValue);
+    }
+    kiln_wait_prerequisites();
+
+    // q of this block's heads, this lane's dims, pre-scaled (log2 units when there is no cap).
     const float queryScale = softcap > 0.0f ? scale : scale * kLog2e;
     float q[GroupTile][DimsPerLane];
 #pragma unroll
     for (int g = 0; g < GroupTile; ++g) {
-        if (FusedInput) break;  // formed from the Q/K/V product below
+        if (FusedInput || !active) break;  // formed from the Q/K/V product below
         if (g < headCount) {
             load_floats<DimsPerLane>(query + (long long)row * queryStride + (headBase + g) * HeadDim + lane * DimsPerLane, q[g]);
 #pragma unroll
@@ -197,22 +277,12 @@ __device__ __forceinline__ void attention_decode_body(
         }
     }
 
-    const int sequence = rowSequence[row];
-    const int position = positions[row];
-    const RowRange range = row_range(position, sequenceContextLength[sequence], slidingWindow, partitionSize);
-    const int partition = blockIdx.x;
-    T* outRow = out + (long long)row * outStride;
-
     if (range.partitions == 0) {  // nothing visible (only for positions outside the context): zeros
         if (partition == 0)
             for (int i = threadIdx.x; i < headCount * HeadDim; i += kThreads) outRow[headBase * HeadDim + i] = from_float<T>(0.0f);
         return;
     }
     if (partition >= range.partitions) return;
-    const int start = range.first + partition * partitionSize;
-    const int end = min(start + partitionSize - 1, range.last);  // inclusive
-    const int* blockTable = blockTables + (long long)sequence * blockTableStride;
-    const long long slotStride = (long long)kvHeads * HeadDim;
 
     // The fused attention input: sincos of the row's position, then warps take the block's query
     // heads (and, in the partition holding the new key, that key and its value) one at a time.
@@ -303,34 +373,22 @@ __device__ __forceinline__ void attention_decode_body(
     // Running max (log2 units) and this lane's share of the sum, for head lane % GroupTile.
     float runningMax = KILN_NEG_INFINITY, runningSum = 0.0f;
 
-    const long long kvOffset = (long long)kvHead * HeadDim + lane * DimsPerLane;
-    const int steps = (end - start + KeysPerStep) / KeysPerStep;
     for (int step = warp; step < steps; step += kWarps) {
         const int keyBase = start + step * KeysPerStep;
-        // Lane k < KeysPerStep resolves key keyBase + k's slot; -1 past the partition.
-        int mySlot = -1;
-        if (lane < KeysPerStep && keyBase + lane <= end) {
-            const int key = keyBase + lane;
-            // -2: the new key, formed in shared memory (FusedInput).
-            mySlot = FusedInput && key == position ? -2 : blockTable[key / blockSize] * blockSize + key % blockSize;
-        }
-
-        // Every K load of the step (and its V loads, when they fit in registers) goes out first.
         RawVector<T, DimsPerLane> keyRaw[KeysPerStep];
         RawVector<T, DimsPerLane> valueRaw[PreloadValues ? KeysPerStep : 1];
+        int mySlot;
+        if (step == warp && preloads) {  // loaded before the wait; only the new key is missing
+            mySlot = firstSlot;
 #pragma unroll
-        for (int k = 0; k < KeysPerStep; ++k) {
-            const int slot = __shfl_sync(0xffffffffu, mySlot, k);
-            if (slot >= 0) {
-                load_raw(keyCache + slot * slotStride + kvOffset, keyRaw[k]);
-                if constexpr (PreloadValues) load_raw(valueCache + slot * slotStride + kvOffset, valueRaw[k]);
-            } else if (FusedInput && slot == -2) {
-                load_raw(newKey + lane * DimsPerLane, keyRaw[k]);
-                if constexpr (PreloadValues) load_raw(newValue + lane * DimsPerLane, valueRaw[k]);
-            } else {
-                clear_raw(keyRaw[k]);
-                if constexpr (PreloadValues) clear_raw(valueRaw[k]);
-            }
+            for (int k = 0; k < KeysPerStep; ++k) keyRaw[k] = firstKey[k];
+#pragma unroll
+            for (int k = 0; k < (PreloadValues ? KeysPerStep : 1); ++k) valueRaw[k] = firstValue[k];
+            if constexpr (FusedInput) decode_step_new_loads<T, DimsPerLane, KeysPerStep, PreloadValues>(mySlot, newKey, newValue, lane, keyRaw, valueRaw);
+        } else {
+            mySlot = decode_step_slot<KeysPerStep, FusedInput>(lane, keyBase, end, position, blockTable, blockSize);
+            decode_step_loads<T, DimsPerLane, KeysPerStep, PreloadValues>(mySlot, true, keyCache, valueCache, slotStride,
+                                                                          kvOffset, newKey, newValue, lane, keyRaw, valueRaw);
         }
 
         // partial[k * GroupTile + g] = this lane's share of q[g] · K[key k].

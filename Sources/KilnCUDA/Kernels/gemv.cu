@@ -107,11 +107,12 @@ __device__ __forceinline__ void gemv_rows(int tile, int g, int rows, int& r0, in
 // a row; the thread's next chunk is 4 chunks further on), then runs 2 mma's per chunk and tile
 // (elements 0..3 of the chunk, then 4..7). firstChunk = step * 4 * CHUNKS + q. Tail: chunks at or
 // past chunksPerRow read chunk 0 and are zeroed (both operands, so any weight value gives 0).
+// Split in two so that a kernel can issue a step's weight loads before waiting for its inputs.
 template <int CHUNKS, int TILES, bool Tail>
-__device__ __forceinline__ void gemv_step(float (&acc)[TILES][2][4], const uint4* const (&row0)[TILES],
-                                          const uint4* const (&row1)[TILES], const uint4* input, int firstChunk,
-                                          int chunksPerRow) {
-    uint4 xs[CHUNKS], w0[TILES][CHUNKS], w1[TILES][CHUNKS];
+__device__ __forceinline__ void gemv_load_weights(uint4 (&w0)[TILES][CHUNKS], uint4 (&w1)[TILES][CHUNKS],
+                                                  const uint4* const (&row0)[TILES],
+                                                  const uint4* const (&row1)[TILES], int firstChunk,
+                                                  int chunksPerRow) {
     #pragma unroll
     for (int c = 0; c < CHUNKS; c++) {
         int chunk = firstChunk + 4 * c;
@@ -121,6 +122,19 @@ __device__ __forceinline__ void gemv_step(float (&acc)[TILES][2][4], const uint4
             w0[t][c] = gemv_load_weight(row0[t] + chunk);
             w1[t][c] = gemv_load_weight(row1[t] + chunk);
         }
+    }
+}
+
+// The rest of a k step once its weights are in registers: x's chunks, the tail zeroing, the mma's.
+template <int CHUNKS, int TILES, bool Tail>
+__device__ __forceinline__ void gemv_multiply(float (&acc)[TILES][2][4], uint4 (&w0)[TILES][CHUNKS],
+                                              uint4 (&w1)[TILES][CHUNKS], const uint4* input, int firstChunk,
+                                              int chunksPerRow) {
+    uint4 xs[CHUNKS];
+    #pragma unroll
+    for (int c = 0; c < CHUNKS; c++) {
+        int chunk = firstChunk + 4 * c;
+        if (Tail && chunk >= chunksPerRow) chunk = 0;
         xs[c] = gemv_load_input(input + chunk);
     }
     if (Tail) {
@@ -140,6 +154,15 @@ __device__ __forceinline__ void gemv_step(float (&acc)[TILES][2][4], const uint4
             gemv_mma(acc[t][0], w0[t][c].x, w1[t][c].x, w0[t][c].y, w1[t][c].y, xs[c].x, xs[c].y);
             gemv_mma(acc[t][1], w0[t][c].z, w1[t][c].z, w0[t][c].w, w1[t][c].w, xs[c].z, xs[c].w);
         }
+}
+
+template <int CHUNKS, int TILES, bool Tail>
+__device__ __forceinline__ void gemv_step(float (&acc)[TILES][2][4], const uint4* const (&row0)[TILES],
+                                          const uint4* const (&row1)[TILES], const uint4* input, int firstChunk,
+                                          int chunksPerRow) {
+    uint4 w0[TILES][CHUNKS], w1[TILES][CHUNKS];
+    gemv_load_weights<CHUNKS, TILES, Tail>(w0, w1, row0, row1, firstChunk, chunksPerRow);
+    gemv_multiply<CHUNKS, TILES, Tail>(acc, w0, w1, input, firstChunk, chunksPerRow);
 }
 
 // Writes lane l's finished C fragment of `tile`: .x, .y = row g', batch 2q', 2q'+1; .z, .w = row
@@ -198,9 +221,39 @@ __device__ __forceinline__ void gemv_body(const bf16* __restrict__ weight, const
     // Batch rows past `batch` read the last one: C's columns are independent and never stored.
     const uint4* input = reinterpret_cast<const uint4*>(x) + (long long)min(g, batch - 1) * (ldx >> 3);
 
-    // Before the previous kernel has finished: let the next one launch. (An L2 prefetch of the
-    // block's first weights here cost up to 40% where the first k step is most of a warp's data:
-    // README-gemv.md; it was removed.)
+    // Before the previous kernel has finished: let the next one launch, and issue the weight loads
+    // of this warp's first PRELOAD full k steps of the block's first tile group into registers
+    // (weights are never written by a decode step; x is read only after the wait). Under PDL these
+    // loads overlap the previous kernel's tail: for qkv/o (K = 2048, 8 warps of one step each) that
+    // is all of the block's weights. (An L2 prefetch here instead cost up to 40%: README-gemv.md.)
+#ifdef KILN_GEMV_NO_PRELOAD
+    constexpr int PRELOAD = 0;  // the earlier variant, for A/B timing (KILN_KERNEL_DEFINES)
+#else
+    constexpr int PRELOAD = CHUNKS >= 8 ? 1 : 8 / CHUNKS;
+#endif
+    const int firstGroup = blockIdx.x * TILES;
+    uint4 pre0[PRELOAD > 0 ? PRELOAD : 1][TILES][CHUNKS], pre1[PRELOAD > 0 ? PRELOAD : 1][TILES][CHUNKS];
+    int preloaded = 0;  // full steps loaded: stepBegin + warp + i * warps, i < preloaded
+    if (firstGroup < tiles) {
+        const uint4* row0[TILES];
+        const uint4* row1[TILES];
+        #pragma unroll
+        for (int t = 0; t < TILES; t++) {
+            int r0, r1;
+            gemv_rows<Mode>(firstGroup + t, g, rows, r0, r1);
+            row0[t] = weights + (long long)r0 * chunksPerRow;
+            row1[t] = weights + (long long)r1 * chunksPerRow;
+        }
+        #pragma unroll
+        for (int i = 0; i < PRELOAD; i++) {
+            const int step = stepBegin + warp + i * warps;
+            if (step < fullEnd) {
+                gemv_load_weights<CHUNKS, TILES, false>(pre0[i], pre1[i], row0, row1, step * stepChunks + q,
+                                                        chunksPerRow);
+                preloaded = i + 1;
+            }
+        }
+    }
     gemv_launch_dependents();
     gemv_wait_dependencies();
 
@@ -224,7 +277,18 @@ __device__ __forceinline__ void gemv_body(const bf16* __restrict__ weight, const
                 #pragma unroll
                 for (int i = 0; i < 4; i++) acc[t][h][i] = 0.0f;
 
-        for (int step = stepBegin + warp; step < fullEnd; step += warps)
+        // The preloaded steps first (same order as the loop, so the same bits), then the rest.
+        int step = stepBegin + warp;
+        if (firstTile == firstGroup) {
+            #pragma unroll
+            for (int i = 0; i < PRELOAD; i++)
+                if (i < preloaded) {
+                    gemv_multiply<CHUNKS, TILES, false>(acc, pre0[i], pre1[i], input, step * stepChunks + q,
+                                                        chunksPerRow);
+                    step += warps;
+                }
+        }
+        for (; step < fullEnd; step += warps)
             gemv_step<CHUNKS, TILES, false>(acc, row0, row1, input, step * stepChunks + q, chunksPerRow);
         // The last, partial step (K not a multiple of 32 * CHUNKS), by the warp whose turn it is.
         if (fullSteps < stepEnd && fullSteps >= stepBegin && (fullSteps - stepBegin) % warps == warp)

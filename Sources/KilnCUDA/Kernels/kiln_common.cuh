@@ -85,15 +85,23 @@ __device__ __forceinline__ void block_argmax(float& value, int& index, float* sc
     __syncthreads();
 }
 
-/// Programmatic dependent launch (sm_90+; nothing before): waits until the kernels this one
-/// depends on have finished and their writes are visible, then lets the next kernel of the stream
-/// start launching. First statement of every kernel that CUDABackend may launch with the
+/// Programmatic dependent launch (sm_90+; nothing before): lets the next kernel of the stream start
+/// launching (its blocks take free SM slots and issue what they may load early: weights, K/V of
+/// earlier steps), then waits until the kernels this one depends on have finished and their writes
+/// are visible. Every block of a kernel runs it before it writes or exits, so a grid's completion
+/// implies its predecessors'. First statement of every kernel that CUDABackend may launch with the
 /// programmatic-serialization attribute (KernelLibrary.waitsForPrerequisites), or preceded only by
-/// loads of what no kernel writes (weights, norm weights: add_rms_norm); launched without it,
-/// both instructions return at once.
+/// loads of what no kernel of the step writes (weights, norm weights, the step's batch arrays, K/V
+/// of earlier steps); launched without it, both instructions return at once.
+/// -DKILN_LATE_TRIGGER (KILN_KERNEL_DEFINES) restores the earlier order: wait, then trigger.
 __device__ __forceinline__ void kiln_wait_prerequisites() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#ifdef KILN_LATE_TRIGGER
     asm volatile("griddepcontrol.wait;" ::: "memory");
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#else
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
 #endif
 }
