@@ -133,6 +133,16 @@ extension Backend {
     public func attentionWithInput(_ x: Tensor, qkv: Weight, bias: Weight?, queryNorm: Weight?, keyNorm: Weight?, epsilon: Float,
                                    attention parameters: AttentionParameters, rope: RopeParameters, batch: ForwardBatch,
                                    cache: Cache, layer: Int, query: Tensor, into out: Tensor) throws {
+        try attentionInputThenAttention(x, qkv: qkv, bias: bias, queryNorm: queryNorm, keyNorm: keyNorm, epsilon: epsilon,
+                                        attention: parameters, rope: rope, batch: batch, cache: cache, layer: layer, query: query,
+                                        into: out)
+    }
+
+    /// `attentionWithInput` as its two ops: the default, and the fallback of a backend that fuses
+    /// them only for some batches (a conforming type's own method cannot call the default).
+    public func attentionInputThenAttention(_ x: Tensor, qkv: Weight, bias: Weight?, queryNorm: Weight?, keyNorm: Weight?,
+                                            epsilon: Float, attention parameters: AttentionParameters, rope: RopeParameters,
+                                            batch: ForwardBatch, cache: Cache, layer: Int, query: Tensor, into out: Tensor) throws {
         try attentionInput(x, qkv: qkv, bias: bias, queryNorm: queryNorm, keyNorm: keyNorm, epsilon: epsilon, attention: parameters,
                            rope: rope, batch: batch, cache: cache, layer: layer, query: query)
         try attention(query: query, cache: cache, layer: layer, batch: batch, parameters: parameters, into: out)

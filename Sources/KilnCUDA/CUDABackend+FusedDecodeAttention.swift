@@ -16,10 +16,9 @@ extension CUDABackend {
               fusesDecodeInputs, profileSkips.isDisjoint(with: [.attention, .attentionInput]) else {
             // (Profiling runs that leave out one of the two take the separate kernels, so that
             // exactly that one is left out.)
-            try attentionInput(x, qkv: qkv, bias: bias, queryNorm: queryNorm, keyNorm: keyNorm, epsilon: epsilon, attention: parameters,
-                               rope: rope, batch: batch, cache: cache, layer: layer, query: query)
-            try attention(query: query, cache: cache, layer: layer, batch: batch, parameters: parameters, into: out)
-            return
+            return try attentionInputThenAttention(x, qkv: qkv, bias: bias, queryNorm: queryNorm, keyNorm: keyNorm, epsilon: epsilon,
+                                                   attention: parameters, rope: rope, batch: batch, cache: cache, layer: layer,
+                                                   query: query, into: out)
         }
         let step = try currentStep(rows: batch.tokens.count)
         let headDim = parameters.headDim, heads = parameters.heads, kvHeads = parameters.kvHeads

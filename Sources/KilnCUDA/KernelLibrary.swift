@@ -91,9 +91,18 @@ public enum KernelLibrary {
     /// Macros from `KILN_KERNEL_DEFINES` (comma-separated names, e.g. `KILN_GEMV_NO_PRELOAD`) that
     /// switch a kernel back to an earlier variant, so that one binary can time both in one device
     /// call. Part of the options, hence of the kernel cache key. Read once.
-    static let experimentDefines: [String] = (ProcessInfo.processInfo.environment["KILN_KERNEL_DEFINES"] ?? "")
-        .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        .filter { !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } }
+    static let experimentDefines = defines(from: ProcessInfo.processInfo.environment["KILN_KERNEL_DEFINES"])
+
+    /// The macro names of a `KILN_KERNEL_DEFINES` value: comma-separated, blanks trimmed; a name
+    /// that is not a C identifier (letters, digits, `_`; not starting with a digit) is dropped, so
+    /// that the value cannot inject other compiler options.
+    static func defines(from value: String?) -> [String] {
+        (value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { name in
+                guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+                return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+            }
+    }
 
     private static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 }
