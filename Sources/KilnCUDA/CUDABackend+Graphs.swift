@@ -1,3 +1,4 @@
+import Foundation
 import KilnBackend
 import KilnCore
 
@@ -46,6 +47,24 @@ extension CUDABackend {
 
     public func runStep(_ batch: ForwardBatch, cache: CUDAKVCache, recording description: StepRecording,
                         _ body: () throws -> DeviceTensor) throws -> DeviceTensor {
+        stepsRun += 1
+        // KILN_TRACE: the chosen step runs alone on the stream with the trace buffers cleared,
+        // and its records are written out after it (KernelTracer.swift).
+        guard let tracer = kernels.tracer, let path = KernelTracer.outputPath, stepsRun == KernelTracer.tracedStep else {
+            return try runStepNow(batch, cache: cache, recording: description, body)
+        }
+        try stream.synchronize()
+        try tracer.reset()
+        let output = try runStepNow(batch, cache: cache, recording: description, body)
+        try stream.synchronize()
+        let (records, dropped) = try tracer.collect()
+        try KernelTracer.write(records, dropped: dropped, to: path)
+        FileHandle.standardError.write(Data("KILN_TRACE: step \(stepsRun) (\(batch.tokens.count) rows): \(records.count) blocks -> \(path), \(path).launches.txt\n".utf8))
+        return output
+    }
+
+    private func runStepNow(_ batch: ForwardBatch, cache: CUDAKVCache, recording description: StepRecording,
+                            _ body: () throws -> DeviceTensor) throws -> DeviceTensor {
         guard let key = recordedStepKey(batch, cache: cache, description: description) else {
             try prepare(batch)
             return try body()

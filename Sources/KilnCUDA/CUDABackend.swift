@@ -40,6 +40,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     var seenStepKeys: Set<RecordedStepKey> = []
     /// Shapes whose recording failed: they run op by op.
     var unrecordableStepKeys: Set<RecordedStepKey> = []
+    /// runStep calls so far (KILN_TRACE traces the KILN_TRACE_STEP-th).
+    var stepsRun = 0
     private var ropeTables: [[Float]: DeviceBuffer] = [:]
     /// Whether GEMV shapes are timed at first use (else the fixed rule): off where two backends
     /// must give the same bits (each would time on its own and may pick another summation order).

@@ -31,12 +31,15 @@ public final class CUDAKernels: @unchecked Sendable {
     private let lock = NSLock()
     private var modules: [String: CUhandle] = [:]
     private var functions: [String: CUDAFunction] = [:]
+    /// The kernel timeline tracer, when `KILN_TRACE` is set (KernelTracer.swift).
+    public let tracer: KernelTracer?
 
     /// Kernels for `device`, compiled by `compiler`, cached in `cache`.
     public init(device: CUDADevice, compiler: NVRTCCompiler, cache: KernelCache) {
         self.device = device
         self.compiler = compiler
         self.cache = cache
+        tracer = KernelTracer.outputPath == nil ? nil : try? KernelTracer(device: device, modules: KernelLibrary.sources.count)
     }
 
     deinit {
@@ -106,6 +109,7 @@ public final class CUDAKernels: @unchecked Sendable {
             _ = existing
         } else {
             modules[source.fileName] = module!
+            try tracer?.attach(module: module, name: source.fileName)
         }
         return hit
     }

@@ -91,7 +91,9 @@ public enum KernelLibrary {
     /// Macros from `KILN_KERNEL_DEFINES` (comma-separated names, e.g. `KILN_GEMV_NO_PRELOAD`) that
     /// switch a kernel back to an earlier variant, so that one binary can time both in one device
     /// call. Part of the options, hence of the kernel cache key. Read once.
+    /// (With `KILN_TRACE` set, also KILN_TRACE: KernelTracer.swift.)
     static let experimentDefines = defines(from: ProcessInfo.processInfo.environment["KILN_KERNEL_DEFINES"])
+        + (KernelTracer.outputPath != nil ? ["KILN_TRACE"] : [])
 
     /// The macro names of a `KILN_KERNEL_DEFINES` value: comma-separated, blanks trimmed; a name
     /// that is not a C identifier (letters, digits, `_`; not starting with a digit) is dropped, so

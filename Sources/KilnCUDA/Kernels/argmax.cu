@@ -38,6 +38,7 @@ template <typename T>
 __device__ __forceinline__ void argmax_partial_body(const T* __restrict__ logits, int vocabulary, long long rowStride,
                                                     int sliceLength, float* __restrict__ partialValues,
                                                     int* __restrict__ partialIndices) {
+    KILN_TRACE_SCOPE(kTraceArgmax);
     kiln_wait_prerequisites();
     __shared__ float sharedValues[32];
     __shared__ int sharedIndices[32];
@@ -63,6 +64,7 @@ __device__ __forceinline__ void argmax_partial_body(const T* __restrict__ logits
 
 extern "C" __global__ void argmax_merge_parts(const float* __restrict__ partialValues, const int* __restrict__ partialIndices,
                                               int parts, int* __restrict__ ids, float* __restrict__ values) {
+    KILN_TRACE_SCOPE(kTraceArgmaxMerge);
     kiln_wait_prerequisites();
     __shared__ float sharedValues[32];
     __shared__ int sharedIndices[32];

@@ -210,6 +210,7 @@ __device__ __forceinline__ void attention_decode_body(
     int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, int partitionSize,
     float* __restrict__ partialOut, float* __restrict__ partialMax, float* __restrict__ partialSum,
     DecodeInput<T> input = DecodeInput<T>{}) {
+    KILN_TRACE_SCOPE(FusedInput ? kTraceAttentionDecodeInput : kTraceAttentionDecode);
     static_assert(HeadDim % 64 == 0 && HeadDim <= 256, "head size 64, 128 or 256");
     static_assert(GroupTile == 1 || GroupTile == 2 || GroupTile == 4 || GroupTile == 8, "group tile 1, 2, 4 or 8");
     constexpr int DimsPerLane = HeadDim / 32;
@@ -502,6 +503,7 @@ __device__ __forceinline__ void attention_decode_reduce_body(
     T* __restrict__ out, int outStride, const int* __restrict__ positions, const int* __restrict__ rowSequence,
     const int* __restrict__ sequenceContextLength, int heads, int headDim, int slidingWindow, int partitionSize,
     int maxPartitions) {
+    KILN_TRACE_SCOPE(kTraceAttentionReduce);
     kiln_wait_prerequisites();
     const int head = blockIdx.x, row = blockIdx.y;
     const RowRange range = row_range(positions[row], sequenceContextLength[rowSequence[row]], slidingWindow, partitionSize);

@@ -19,6 +19,7 @@ __device__ __forceinline__ void attention_input_body(
     T* __restrict__ valueCache, const int* __restrict__ slots, const int* __restrict__ positions,
     const float* __restrict__ queryNorm, const float* __restrict__ keyNorm, float epsilon,
     const float* __restrict__ inverseFrequencies, int pairs, int heads, int kvHeads, int headDim) {
+    KILN_TRACE_SCOPE(kTraceAttentionInput);
     kiln_wait_prerequisites();
     extern __shared__ float shared[];
     const int warps = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;

@@ -34,6 +34,7 @@ extern "C" __global__ void linear_reference_bf16(const float* x, const bf16* w, 
 // out[i, :] = x[rows[i], :]. x: [*, columns]; out: [count, columns]; rows: [count] int32.
 // grid = count, block = 256.
 extern "C" __global__ void gather_rows_f32(const float* x, const int* rows, float* out, int columns) {
+    KILN_TRACE_SCOPE(kTraceGatherRows);
     kiln_wait_prerequisites();
     const long long source = rows[blockIdx.x];
     for (int c = threadIdx.x; c < columns; c += blockDim.x)
@@ -116,6 +117,7 @@ KILN_ATTENTION_REFERENCE(bf16, bf16)
 
 // gather_rows for bf16 activations (same ABI as gather_rows_f32).
 extern "C" __global__ void gather_rows_bf16(const bf16* x, const int* rows, bf16* out, int columns) {
+    KILN_TRACE_SCOPE(kTraceGatherRows);
     kiln_wait_prerequisites();
     const long long source = rows[blockIdx.x];
     for (int c = threadIdx.x; c < columns; c += blockDim.x)

@@ -42,6 +42,7 @@ __device__ __forceinline__ void store8(bf16* p, const float (&v)[8]) {
 template <typename T, int Activation>
 __device__ __forceinline__ void gated_body(const T* __restrict__ gate, const T* __restrict__ up, T* __restrict__ out, int rows,
                                            int columns, int gateStride, int upStride, int outStride) {
+    KILN_TRACE_SCOPE(kTraceGated);
     kiln_wait_prerequisites();
     const long long row = blockIdx.y;
     const int first = (blockIdx.x * blockDim.x + threadIdx.x) * 8;

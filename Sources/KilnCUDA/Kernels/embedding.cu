@@ -8,6 +8,7 @@
 template <typename Table, typename Out>
 __device__ __forceinline__ void embed_body(const int* __restrict__ tokens, const Table* __restrict__ table,
                                            Out* __restrict__ out, int columns, int vocabulary, float scale) {
+    KILN_TRACE_SCOPE(kTraceEmbed);
     kiln_wait_prerequisites();
     const long long row = blockIdx.x;
     const int token = tokens[row];

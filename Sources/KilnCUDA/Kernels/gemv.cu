@@ -64,6 +64,7 @@ __device__ __forceinline__ void gemv_wait_dependencies() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+    KILN_TRACE_WAITED();
 }
 
 // c += A * B for one m16n8k16 bf16 mma. a0, a2: row g, k slots (2q, 2q+1), (2q+8, 2q+9);
@@ -203,6 +204,7 @@ __device__ __forceinline__ void gemv_body(const bf16* __restrict__ weight, const
                                           const float* __restrict__ bias, Out* __restrict__ y, int rows, int K,
                                           int batch, int ldx, int ldy, float4* __restrict__ workspace,
                                           unsigned* __restrict__ counters) {
+    KILN_TRACE_SCOPE(Mode != 0 ? kTraceGEMVGateUp : (sizeof(Out) == 4 ? kTraceGEMVLogits : kTraceGEMV));
     // Partial C fragments of every warp: [warps][TILES][32 lanes] x 4 floats.
     __shared__ float4 partial[KILN_GEMV_MAX_WARPS][TILES][32];
     __shared__ int lastSlice;

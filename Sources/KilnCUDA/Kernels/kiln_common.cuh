@@ -85,6 +85,74 @@ __device__ __forceinline__ void block_argmax(float& value, int& index, float* sc
     __syncthreads();
 }
 
+/// Kernel timeline tracing (`KILN_TRACE=FILE`, which compiles every kernel with -DKILN_TRACE; see
+/// KernelTrace.swift): thread 0 of every block of a traced kernel appends one record of four
+/// 64-bit words to its module's buffer: (site << 48 | SM << 32 | linear block index), then
+/// %globaltimer nanoseconds at entry, after the programmatic-launch wait (entry when there is none)
+/// and at exit. The host sets kiln_trace_records / kiln_trace_capacity of each module and zeroes
+/// kiln_trace_count; records past the capacity are dropped. Without the define nothing is traced.
+/// Sites (KernelTrace.Site mirrors the values):
+enum KilnTraceSite {
+    kTraceEmbed = 1,
+    kTraceRMSNorm = 2,
+    kTraceAddRMSNorm = 3,
+    kTraceGEMV = 4,
+    kTraceGEMVGateUp = 5,
+    kTraceGEMVLogits = 6,
+    kTraceAttentionInput = 7,
+    kTraceAttentionDecode = 8,
+    kTraceAttentionDecodeInput = 9,
+    kTraceAttentionReduce = 10,
+    kTraceArgmax = 11,
+    kTraceArgmaxMerge = 12,
+    kTraceGatherRows = 13,
+    kTraceGated = 14,
+};
+#ifdef KILN_TRACE
+__device__ unsigned long long* kiln_trace_records;
+__device__ unsigned kiln_trace_capacity;
+__device__ unsigned kiln_trace_count;
+__device__ __forceinline__ unsigned long long kiln_trace_now() {
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+/// The block's time after its programmatic-launch wait (written and read by thread 0 only).
+__device__ __forceinline__ unsigned long long& kiln_trace_waited() {
+    __shared__ unsigned long long waited;
+    return waited;
+}
+/// Declared first in a kernel: records the block when it goes out of scope (every return path).
+struct KilnTraceScope {
+    unsigned long long start;
+    int site;
+    __device__ __forceinline__ explicit KilnTraceScope(int traceSite) : site(traceSite) {
+        start = kiln_trace_now();
+        if (threadIdx.x == 0 && threadIdx.y == 0 && threadIdx.z == 0) kiln_trace_waited() = start;
+    }
+    __device__ __forceinline__ ~KilnTraceScope() {
+        if (threadIdx.x != 0 || threadIdx.y != 0 || threadIdx.z != 0 || kiln_trace_records == nullptr) return;
+        const unsigned long long end = kiln_trace_now();
+        const unsigned index = atomicAdd(&kiln_trace_count, 1u);
+        if (index >= kiln_trace_capacity) return;
+        unsigned sm;
+        asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+        const unsigned long long block = blockIdx.x + (unsigned long long)gridDim.x * (blockIdx.y + (unsigned long long)gridDim.y * blockIdx.z);
+        unsigned long long* record = kiln_trace_records + 4ull * index;
+        record[0] = ((unsigned long long)site << 48) | ((unsigned long long)(sm & 0xffffu) << 32) | (block & 0xffffffffull);
+        record[1] = start;
+        record[2] = kiln_trace_waited();
+        record[3] = end;
+    }
+};
+#define KILN_TRACE_SCOPE(SITE) KilnTraceScope kiln_trace_scope(SITE)
+#define KILN_TRACE_WAITED() \
+    do { if (threadIdx.x == 0 && threadIdx.y == 0 && threadIdx.z == 0) kiln_trace_waited() = kiln_trace_now(); } while (0)
+#else
+#define KILN_TRACE_SCOPE(SITE) do {} while (0)
+#define KILN_TRACE_WAITED() do {} while (0)
+#endif
+
 /// Programmatic dependent launch (sm_90+; nothing before): lets the next kernel of the stream start
 /// launching (its blocks take free SM slots and issue what they may load early: weights, K/V of
 /// earlier steps), then waits until the kernels this one depends on have finished and their writes
@@ -104,4 +172,5 @@ __device__ __forceinline__ void kiln_wait_prerequisites() {
     asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
 #endif
+    KILN_TRACE_WAITED();
 }

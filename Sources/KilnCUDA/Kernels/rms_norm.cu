@@ -6,6 +6,7 @@
 // x, out: [rows, columns] (out may be x). weight: [columns].
 template <typename T>
 __device__ __forceinline__ void rms_norm_body(const T* x, const float* __restrict__ weight, T* out, int columns, float epsilon) {
+    KILN_TRACE_SCOPE(kTraceRMSNorm);
     kiln_wait_prerequisites();
     __shared__ float scratch[32];
     const long long row = blockIdx.x;
@@ -33,6 +34,7 @@ constexpr int kHeld = 8;
 template <typename T>
 __device__ __forceinline__ void add_rms_norm_body(T* __restrict__ residual, const T* __restrict__ x, const float* __restrict__ weight,
                                                   T* __restrict__ out, int columns, float epsilon) {
+    KILN_TRACE_SCOPE(kTraceAddRMSNorm);
     __shared__ float scratch[32];
     const long long row = blockIdx.x;
     T* sum_row = residual + row * columns;

@@ -1,0 +1,130 @@
+import Foundation
+
+/// A traced step's records and the launches they form (GPU-free; KernelTracer collects them).
+/// A launch is a run of records of one site in the order the blocks passed their
+/// programmatic-launch wait: a kernel passes its wait only after the one before it has ended, so
+/// in that order each launch's blocks come together (two launches of one site back to back would
+/// merge; a decode step has none).
+public enum KernelTrace {
+    /// Where a record comes from: kiln_common.cuh's KilnTraceSite values.
+    public struct Site: Hashable, Sendable {
+        public let rawValue: Int
+        /// (value, short name, name in kiln_common.cuh).
+        static let table: [(Int, String, String)] = [
+            (1, "embed", "kTraceEmbed"), (2, "rms_norm", "kTraceRMSNorm"), (3, "add_rms_norm", "kTraceAddRMSNorm"),
+            (4, "gemv", "kTraceGEMV"), (5, "gemv_gateup", "kTraceGEMVGateUp"), (6, "gemv_logits", "kTraceGEMVLogits"),
+            (7, "attention_input", "kTraceAttentionInput"), (8, "attention_decode", "kTraceAttentionDecode"),
+            (9, "attention_decode_input", "kTraceAttentionDecodeInput"), (10, "attention_reduce", "kTraceAttentionReduce"),
+            (11, "argmax", "kTraceArgmax"), (12, "argmax_merge", "kTraceArgmaxMerge"), (13, "gather_rows", "kTraceGatherRows"),
+            (14, "gated", "kTraceGated"),
+        ]
+        public var name: String { Self.table.first { $0.0 == rawValue }?.1 ?? "site\(rawValue)" }
+    }
+
+    /// One block: thread 0's times in %globaltimer nanoseconds.
+    public struct Record: Equatable, Sendable {
+        public var site: Site
+        public var sm: Int
+        public var block: Int
+        public var start: UInt64
+        public var waited: UInt64
+        public var end: UInt64
+
+        public init(site: Int, sm: Int, block: Int, start: UInt64, waited: UInt64, end: UInt64) {
+            self.site = Site(rawValue: site)
+            self.sm = sm
+            self.block = block
+            self.start = start
+            self.waited = waited
+            self.end = end
+        }
+
+        /// From the kernel's four words: (site << 48 | SM << 32 | block), start, waited, end.
+        public init(words: [UInt64]) {
+            precondition(words.count == 4)
+            self.init(site: Int(words[0] >> 48), sm: Int((words[0] >> 32) & 0xffff), block: Int(words[0] & 0xffff_ffff),
+                      start: words[1], waited: words[2], end: words[3])
+        }
+    }
+
+    /// One kernel launch.
+    public struct Launch: Equatable, Sendable {
+        public var site: Site
+        public var blocks: Int
+        public var multiprocessors: Int
+        /// Earliest block entry, earliest and latest pass of the wait, latest exit (ns).
+        public var firstStart: UInt64
+        public var firstWaited: UInt64
+        public var lastWaited: UInt64
+        public var lastEnd: UInt64
+
+        /// From the wait's release to the last block's exit.
+        public var running: UInt64 { lastEnd - firstWaited }
+        /// How long its first blocks were resident before the release (launched early).
+        public var early: UInt64 { firstWaited - firstStart }
+    }
+
+    /// The launches of `records`, in order.
+    public static func launches(_ records: [Record]) -> [Launch] {
+        var result: [Launch] = []
+        var sms = Set<Int>()
+        for record in records.sorted(by: { ($0.waited, $0.start) < ($1.waited, $1.start) }) {
+            if var last = result.last, last.site == record.site {
+                last.blocks += 1
+                last.firstStart = min(last.firstStart, record.start)
+                last.lastWaited = max(last.lastWaited, record.waited)
+                last.lastEnd = max(last.lastEnd, record.end)
+                sms.insert(record.sm)
+                last.multiprocessors = sms.count
+                result[result.count - 1] = last
+            } else {
+                sms = [record.sm]
+                result.append(Launch(site: record.site, blocks: 1, multiprocessors: 1, firstStart: record.start,
+                                     firstWaited: record.waited, lastWaited: record.waited, lastEnd: record.end))
+            }
+        }
+        return result
+    }
+
+    /// The hand-off before each launch: its release minus the previous launch's last exit (0 for
+    /// the first), in nanoseconds; negative values are clamped to 0.
+    public static func handoffs(_ launches: [Launch]) -> [UInt64] {
+        launches.indices.map { i in
+            guard i > 0, launches[i].firstWaited > launches[i - 1].lastEnd else { return 0 }
+            return launches[i].firstWaited - launches[i - 1].lastEnd
+        }
+    }
+
+    /// A text table: one line per launch (microseconds from the first block's entry), then the
+    /// totals per site and of the whole step.
+    public static func table(_ launches: [Launch]) -> String {
+        guard let origin = launches.map(\.firstStart).min(), let finish = launches.map(\.lastEnd).max() else { return "no records\n" }
+        let gaps = handoffs(launches)
+        func us(_ ns: UInt64) -> String { String(format: "%.2f", Double(ns) / 1000) }
+        var lines = ["#    site                      blocks  SMs   start_us  release_us    end_us  running_us  handoff_us  early_us"]
+        for (i, launch) in launches.enumerated() {
+            lines.append(String(format: "%-4d %-25@ %6d %4d %10@ %11@ %9@ %11@ %11@ %9@", i, launch.site.name as NSString, launch.blocks,
+                                launch.multiprocessors, us(launch.firstStart - origin) as NSString, us(launch.firstWaited - origin) as NSString,
+                                us(launch.lastEnd - origin) as NSString, us(launch.running) as NSString, us(gaps[i]) as NSString,
+                                us(launch.early) as NSString))
+        }
+        lines.append("")
+        lines.append("site                      launches  running_us  handoff_us")
+        var order: [Site] = []
+        var running: [Site: UInt64] = [:], handoff: [Site: UInt64] = [:], count: [Site: Int] = [:]
+        for (i, launch) in launches.enumerated() {
+            if count[launch.site] == nil { order.append(launch.site) }
+            count[launch.site, default: 0] += 1
+            running[launch.site, default: 0] += launch.running
+            handoff[launch.site, default: 0] += gaps[i]
+        }
+        for site in order {
+            lines.append(String(format: "%-25@ %8d %11@ %11@", site.name as NSString, count[site]!, us(running[site]!) as NSString,
+                                us(handoff[site]!) as NSString))
+        }
+        lines.append("")
+        lines.append("step: \(launches.count) launches, \(us(finish - origin)) us from the first entry to the last exit; "
+                     + "running \(us(launches.map(\.running).reduce(0, +))) us, hand-offs \(us(gaps.reduce(0, +))) us")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

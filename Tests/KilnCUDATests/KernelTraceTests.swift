@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+@testable import KilnCUDA
+
+/// The trace analysis (GPU-free): records -> launches, hand-offs, the site table against the header.
+@Suite struct KernelTraceTests {
+    func record(_ site: Int, sm: Int = 0, block: Int = 0, _ start: UInt64, _ waited: UInt64, _ end: UInt64) -> KernelTrace.Record {
+        KernelTrace.Record(site: site, sm: sm, block: block, start: start, waited: waited, end: end)
+    }
+
+    @Test func wordsDecode() {
+        let words: [UInt64] = [(5 << 48) | (131 << 32) | 2047, 100, 200, 300]
+        #expect(KernelTrace.Record(words: words) == record(5, sm: 131, block: 2047, 100, 200, 300))
+    }
+
+    @Test func launchesFollowTheWaitOrder() {
+        // norm (1 block), then a GEMV launched early (its blocks entered before the norm ended),
+        // then the attention; a late GEMV block entered after the attention's first one.
+        let records = [
+            record(3, sm: 0, 1_000, 1_500, 4_000),
+            record(4, sm: 1, block: 0, 1_200, 5_000, 9_000),
+            record(4, sm: 2, block: 1, 1_300, 5_100, 9_500),
+            record(9, sm: 3, 2_000, 10_500, 15_000),
+            record(4, sm: 1, block: 2, 9_100, 9_100, 9_800),
+        ]
+        let launches = KernelTrace.launches(records)
+        #expect(launches.map(\.site.name) == ["add_rms_norm", "gemv", "attention_decode_input"])
+        #expect(launches[1].blocks == 3 && launches[1].multiprocessors == 2)
+        #expect(launches[1].firstStart == 1_200 && launches[1].firstWaited == 5_000 && launches[1].lastEnd == 9_800)
+        #expect(launches[1].running == 4_800 && launches[1].early == 3_800)
+        #expect(KernelTrace.handoffs(launches) == [0, 1_000, 700])
+        let table = KernelTrace.table(launches)
+        #expect(table.contains("gemv"))
+        #expect(table.contains("step: 3 launches, 14.00 us"))
+    }
+
+    @Test func emptyTraceSaysSo() {
+        #expect(KernelTrace.table([]) == "no records\n")
+    }
+
+    /// The Swift table names every site kiln_common.cuh defines, with the same values.
+    @Test func sitesMatchTheKernelHeader() throws {
+        let header = try #require(KernelLibrary.headers.first { $0.name == "kiln_common.cuh" }).text
+        let pattern = try NSRegularExpression(pattern: #"(kTrace\w+) = (\d+)"#)
+        let matches = pattern.matches(in: header, range: NSRange(header.startIndex..., in: header))
+        let fromHeader = Dictionary(uniqueKeysWithValues: matches.map { match -> (String, Int) in
+            (String(header[Range(match.range(at: 1), in: header)!]), Int(header[Range(match.range(at: 2), in: header)!])!)
+        })
+        #expect(fromHeader.count == KernelTrace.Site.table.count)
+        for (value, _, cName) in KernelTrace.Site.table { #expect(fromHeader[cName] == value) }
+    }
+}

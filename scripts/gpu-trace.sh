@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Kernel timeline of one batch-1 Gemma-2B decode step (random bf16 weights) on the device machine:
+# KILN_TRACE (KernelTracer.swift) records every block's entry, release from the programmatic-launch
+# wait and exit; the step traced is KILN_TRACE_STEP (default 200: a replayed CUDA graph, mid-run).
+# Writes $OUT/trace.csv (one line per block) and $OUT/trace.csv.launches.txt (one line per launch,
+# then totals per kernel site); prints the totals. Extra arguments are environment settings
+# (e.g. KILN_KERNEL_DEFINES=KILN_GEMV_NO_PRELOAD). Binary in .gpu/kiln.xz.
+set -u
+source scripts/gpu-common.sh
+env KILN_TRACE="$OUT/trace.csv" KILN_TRACE_STEP=${KILN_TRACE_STEP:-200} "$@" \
+  "$BIN" bench latency --random-weights gemma-2b --backend cuda --input 128 --output 256 --runs 1 > "$OUT/trace-run.txt" 2>&1
+grep -E "KILN_TRACE|decode" "$OUT/trace-run.txt"
+sed -n '/^site /,$p' "$OUT/trace.csv.launches.txt"
