@@ -101,15 +101,18 @@ public enum KernelTrace {
         guard let origin = launches.map(\.firstStart).min(), let finish = launches.map(\.lastEnd).max() else { return "no records\n" }
         let gaps = handoffs(launches)
         func us(_ ns: UInt64) -> String { String(format: "%.2f", Double(ns) / 1000) }
-        var lines = ["#    site                      blocks  SMs   start_us  release_us    end_us  running_us  handoff_us  early_us"]
+        func left(_ text: String, _ width: Int) -> String { text.count >= width ? text : text + String(repeating: " ", count: width - text.count) }
+        func right(_ text: String, _ width: Int) -> String { text.count >= width ? text : String(repeating: " ", count: width - text.count) + text }
+        var lines = [left("#", 5) + left("site", 25) + right("blocks", 7) + right("SMs", 5) + right("start_us", 11) + right("release_us", 12)
+                     + right("end_us", 10) + right("running_us", 12) + right("handoff_us", 12) + right("early_us", 10)]
         for (i, launch) in launches.enumerated() {
-            lines.append(String(format: "%-4d %-25@ %6d %4d %10@ %11@ %9@ %11@ %11@ %9@", i, launch.site.name as NSString, launch.blocks,
-                                launch.multiprocessors, us(launch.firstStart - origin) as NSString, us(launch.firstWaited - origin) as NSString,
-                                us(launch.lastEnd - origin) as NSString, us(launch.running) as NSString, us(gaps[i]) as NSString,
-                                us(launch.early) as NSString))
+            lines.append(left("\(i)", 5) + left(launch.site.name, 25) + right("\(launch.blocks)", 7) + right("\(launch.multiprocessors)", 5)
+                         + right(us(launch.firstStart - origin), 11) + right(us(launch.firstWaited - origin), 12)
+                         + right(us(launch.lastEnd - origin), 10) + right(us(launch.running), 12) + right(us(gaps[i]), 12)
+                         + right(us(launch.early), 10))
         }
         lines.append("")
-        lines.append("site                      launches  running_us  handoff_us")
+        lines.append(left("site", 25) + right("launches", 9) + right("running_us", 12) + right("handoff_us", 12))
         var order: [Site] = []
         var running: [Site: UInt64] = [:], handoff: [Site: UInt64] = [:], count: [Site: Int] = [:]
         for (i, launch) in launches.enumerated() {
@@ -119,8 +122,7 @@ public enum KernelTrace {
             handoff[launch.site, default: 0] += gaps[i]
         }
         for site in order {
-            lines.append(String(format: "%-25@ %8d %11@ %11@", site.name as NSString, count[site]!, us(running[site]!) as NSString,
-                                us(handoff[site]!) as NSString))
+            lines.append(left(site.name, 25) + right("\(count[site]!)", 9) + right(us(running[site]!), 12) + right(us(handoff[site]!), 12))
         }
         lines.append("")
         lines.append("step: \(launches.count) launches, \(us(finish - origin)) us from the first entry to the last exit; "

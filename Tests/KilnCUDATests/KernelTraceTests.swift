@@ -13,7 +13,7 @@ import Testing
         #expect(KernelTrace.Record(words: words) == record(5, sm: 131, block: 2047, 100, 200, 300))
     }
 
-    @Test func launchesFollowTheWaitOrder() {
+    @Test func launchesFollowTheWaitOrder() throws {
         // norm (1 block), then a GEMV launched early (its blocks entered before the norm ended),
         // then the attention; a late GEMV block entered after the attention's first one.
         let records = [
@@ -32,6 +32,10 @@ import Testing
         let table = KernelTrace.table(launches)
         #expect(table.contains("gemv"))
         #expect(table.contains("step: 3 launches, 14.00 us"))
+        // The launch line of the GEMV: 3 blocks on 2 SMs, released 4 us after the first entry,
+        // running 4.8 us, handed off 1 us after the norm's exit, resident 3.8 us before.
+        let gemvLine = try #require(table.split(separator: "\n").first { $0.hasPrefix("1 ") })
+        #expect(gemvLine.split(separator: " ").map(String.init) == ["1", "gemv", "3", "2", "0.20", "4.00", "8.80", "4.80", "1.00", "3.80"])
     }
 
     @Test func emptyTraceSaysSo() {
