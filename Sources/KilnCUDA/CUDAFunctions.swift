@@ -99,8 +99,9 @@ struct DriverFunctions: @unchecked Sendable {
     let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<CUhandle?>, UnsafeRawPointer) -> CUresult
     let cuModuleUnload: @convention(c) (CUhandle?) -> CUresult
     let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<CUhandle?>, CUhandle?, UnsafePointer<CChar>) -> CUresult
-    /// (address, bytes, module, name): a module's `__device__` variable.
-    let cuModuleGetGlobal: @convention(c) (UnsafeMutablePointer<CUdeviceptr>, UnsafeMutablePointer<Int>, CUhandle?, UnsafePointer<CChar>) -> CUresult
+    /// (address, bytes, module, name): a module's `__device__` variable. Optional: only the kernel
+    /// tracer (KILN_TRACE) uses it, so a driver without it must not stop the backend.
+    let cuModuleGetGlobal: (@convention(c) (UnsafeMutablePointer<CUdeviceptr>, UnsafeMutablePointer<Int>, CUhandle?, UnsafePointer<CChar>) -> CUresult)?
     let cuFuncSetAttribute: @convention(c) (CUhandle?, Int32, Int32) -> CUresult
     /// (function, grid x/y/z, block x/y/z, dynamic shared bytes, stream, kernel parameters, extra)
     let cuLaunchKernel: @convention(c) (CUhandle?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUhandle?,
@@ -142,7 +143,7 @@ struct DriverFunctions: @unchecked Sendable {
         cuModuleLoadData = try library.function("cuModuleLoadData")
         cuModuleUnload = try library.function("cuModuleUnload")
         cuModuleGetFunction = try library.function("cuModuleGetFunction")
-        cuModuleGetGlobal = try library.function("cuModuleGetGlobal_v2")
+        cuModuleGetGlobal = try? library.function("cuModuleGetGlobal_v2")
         cuFuncSetAttribute = try library.function("cuFuncSetAttribute")
         cuLaunchKernel = try library.function("cuLaunchKernel")
     }

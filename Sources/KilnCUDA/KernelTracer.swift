@@ -39,10 +39,11 @@ public final class KernelTracer: @unchecked Sendable {
     /// without -DKILN_TRACE have none and are skipped).
     func attach(module: CUhandle?, name: String) throws {
         let functions = device.driver.functions
+        guard let getGlobal = functions.cuModuleGetGlobal else { return }
         func global(_ symbol: String) -> CUdeviceptr? {
             var address: CUdeviceptr = 0
             var size = 0
-            return functions.cuModuleGetGlobal(&address, &size, module, symbol) == CUDAConstant.success ? address : nil
+            return getGlobal(&address, &size, module, symbol) == CUDAConstant.success ? address : nil
         }
         guard let pointer = global("kiln_trace_records"), let capacity = global("kiln_trace_capacity"),
               let count = global("kiln_trace_count") else { return }
