@@ -68,7 +68,9 @@ public enum KernelTrace {
     public static func launches(_ records: [Record]) -> [Launch] {
         var result: [Launch] = []
         var sms = Set<Int>()
-        for record in records.sorted(by: { ($0.waited, $0.start) < ($1.waited, $1.start) }) {
+        // Ties on the release time (a coarse timer) go by the exit: a launch's blocks all exit no
+        // later than the next launch's release.
+        for record in records.sorted(by: { ($0.waited, $0.end, $0.start) < ($1.waited, $1.end, $1.start) }) {
             if var last = result.last, last.site == record.site {
                 last.blocks += 1
                 last.firstStart = min(last.firstStart, record.start)
@@ -93,6 +95,13 @@ public enum KernelTrace {
             guard i > 0, launches[i].firstWaited > launches[i - 1].lastEnd else { return 0 }
             return launches[i].firstWaited - launches[i - 1].lastEnd
         }
+    }
+
+    /// The smallest non-zero difference between the launches' release and exit times, in ns (0
+    /// when there is none): how fine the timer ticks on this GPU.
+    public static func resolution(_ launches: [Launch]) -> UInt64 {
+        let times = Set(launches.flatMap { [$0.firstWaited, $0.lastWaited, $0.lastEnd] }).sorted()
+        return zip(times.dropFirst(), times).map { $0 - $1 }.min() ?? 0
     }
 
     /// A text table: one line per launch (microseconds from the first block's entry), then the
@@ -125,6 +134,7 @@ public enum KernelTrace {
             lines.append(left(site.name, 25) + right("\(count[site]!)", 9) + right(us(running[site]!), 12) + right(us(handoff[site]!), 12))
         }
         lines.append("")
+        lines.append("timer: the smallest step between release times is \(resolution(launches)) ns (a coarse %globaltimer blurs hand-offs)")
         lines.append("step: \(launches.count) launches, \(us(finish - origin)) us from the first entry to the last exit; "
                      + "running \(us(launches.map(\.running).reduce(0, +))) us, hand-offs \(us(gaps.reduce(0, +))) us")
         return lines.joined(separator: "\n") + "\n"

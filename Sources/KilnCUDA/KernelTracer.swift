@@ -51,12 +51,9 @@ public final class KernelTracer: @unchecked Sendable {
         defer { lock.unlock() }
         guard attached.count < moduleCapacity else { return }
         let region = records + CUdeviceptr(attached.count * Self.capacityPerModule * 32)
-        var regionValue = region
-        var capacityValue = UInt32(Self.capacityPerModule)
-        var zero: UInt32 = 0
-        try device.check(functions.cuMemcpyHtoD(pointer, &regionValue, 8), "KILN_TRACE: set kiln_trace_records of \(name)")
-        try device.check(functions.cuMemcpyHtoD(capacity, &capacityValue, 4), "KILN_TRACE: set kiln_trace_capacity of \(name)")
-        try device.check(functions.cuMemcpyHtoD(count, &zero, 4), "KILN_TRACE: clear kiln_trace_count of \(name)")
+        try write(UInt64(region), to: pointer, bytes: 8, what: "kiln_trace_records of \(name)")
+        try write(UInt64(Self.capacityPerModule), to: capacity, bytes: 4, what: "kiln_trace_capacity of \(name)")
+        try write(0, to: count, bytes: 4, what: "kiln_trace_count of \(name)")
         attached.append((name, count, region))
     }
 
@@ -64,9 +61,21 @@ public final class KernelTracer: @unchecked Sendable {
     public func reset() throws {
         lock.lock()
         defer { lock.unlock() }
-        for module in attached {
-            var zero: UInt32 = 0
-            try device.check(device.driver.functions.cuMemcpyHtoD(module.count, &zero, 4), "KILN_TRACE: clear kiln_trace_count of \(module.name)")
+        for module in attached { try write(0, to: module.count, bytes: 4, what: "kiln_trace_count of \(module.name)") }
+    }
+
+    /// Writes the low `bytes` bytes of `value` to a module variable and reads them back: a copy
+    /// from pageable memory may return before it lands, and the backend's stream is not ordered
+    /// after the legacy stream, but the read-back (which returns only once done, behind the write
+    /// on the legacy stream) is; it also checks the value arrived.
+    private func write(_ value: UInt64, to address: CUdeviceptr, bytes: Int, what: String) throws {
+        let functions = device.driver.functions
+        var source = value, check: UInt64 = 0
+        try device.check(functions.cuMemcpyHtoD(address, &source, bytes), "KILN_TRACE: set \(what)")
+        try device.check(functions.cuMemcpyDtoH(&check, address, bytes), "KILN_TRACE: read back \(what)")
+        let mask: UInt64 = bytes >= 8 ? .max : (1 << UInt64(8 * bytes)) - 1
+        guard check & mask == value & mask else {
+            throw KilnError.invalidArgument("KILN_TRACE: \(what) reads \(check & mask) after writing \(value & mask)")
         }
     }
 

@@ -38,6 +38,21 @@ import Testing
         #expect(gemvLine.split(separator: " ").map(String.init) == ["1", "gemv", "3", "2", "0.20", "4.00", "8.80", "4.80", "1.00", "3.80"])
     }
 
+    /// With a coarse timer a late block of one launch and an early block of the next can share a
+    /// release time: the exit order keeps each launch together.
+    @Test func tiesOnTheReleaseGoByTheExit() {
+        let records = [
+            record(4, block: 0, 100, 1_000, 2_000),
+            record(4, block: 1, 100, 3_000, 4_000),     // late wave of the GEMV
+            record(3, block: 0, 2_500, 4_000, 5_000),   // the norm after it, released at its end
+            record(4, block: 2, 3_500, 4_000, 4_000),   // a GEMV block released at the same tick
+        ]
+        let launches = KernelTrace.launches(records)
+        #expect(launches.map(\.site.name) == ["gemv", "add_rms_norm"])
+        #expect(launches[0].blocks == 3)
+        #expect(KernelTrace.resolution(launches) == 1_000)
+    }
+
     @Test func emptyTraceSaysSo() {
         #expect(KernelTrace.table([]) == "no records\n")
     }

@@ -27,9 +27,10 @@
 // workspace and the last block of a tile group to finish (a counter per group) adds the slices in
 // slice order -- deterministic -- and runs the epilogue (bias, activation, rounding), then resets the
 // counter for the next launch.
-// Programmatic dependent launch (sm_90): each kernel lets the next one launch at once, and prefetches
-// the first weights of its block into L2 before waiting for the previous kernel's writes; launched
-// without the PDL attribute, both instructions do nothing.
+// Programmatic dependent launch (sm_90): each kernel lets the next one launch at once, and loads the
+// weights of its warps' first k steps into registers before waiting for the previous kernel's
+// writes (weights are never written by a step); launched without the PDL attribute, both
+// instructions do nothing.
 #include "kiln_common.cuh"
 
 #define KILN_GEMV_MAX_WARPS 8

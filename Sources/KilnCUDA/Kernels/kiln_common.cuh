@@ -161,6 +161,11 @@ struct KilnTraceScope {
 /// programmatic-serialization attribute (KernelLibrary.waitsForPrerequisites), or preceded only by
 /// loads of what no kernel of the step writes (weights, norm weights, the step's batch arrays, K/V
 /// of earlier steps); launched without it, both instructions return at once.
+/// Since every kernel triggers at entry, the chain may run several kernels ahead of the one that
+/// is working: a read before the wait must not touch anything that *any* kernel still in flight
+/// writes, not only the previous one. The reads above qualify: weights are never written, the
+/// batch arrays are uploaded by a copy queued before the step, and each step ends with a stream
+/// synchronisation or a separate graph launch before the next one writes K/V.
 /// -DKILN_LATE_TRIGGER (KILN_KERNEL_DEFINES) restores the earlier order: wait, then trigger.
 __device__ __forceinline__ void kiln_wait_prerequisites() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
