@@ -85,7 +85,12 @@ public enum KernelLibrary {
     /// NVRTC options for `architecture` ("sm_90a"): a CUBIN for exactly that GPU, C++17, and
     /// IEEE-accurate maths (no --use_fast_math: the CPU twins are the reference).
     public static func options(architecture: String) -> [String] {
-        ["--gpu-architecture=\(architecture)", "-std=c++17", "-default-device"] + experimentDefines.map { "-D\($0)" }
+        options(architecture: architecture, defines: experimentDefines)
+    }
+
+    /// The options with `defines` as -D macros after the fixed ones.
+    static func options(architecture: String, defines: [String]) -> [String] {
+        ["--gpu-architecture=\(architecture)", "-std=c++17", "-default-device"] + defines.map { "-D\($0)" }
     }
 
     /// Macros from `KILN_KERNEL_DEFINES` (comma-separated names, e.g. `KILN_GEMV_NO_PRELOAD`) that

@@ -104,6 +104,19 @@ __device__ __forceinline__ void gemv_rows(int tile, int g, int rows, int& r0, in
     }
 }
 
+// The two weight rows per tile (gemv_rows) that this thread reads for the TILES tiles from firstTile.
+template <int Mode, int TILES>
+__device__ __forceinline__ void gemv_tile_rows(int firstTile, int g, int rows, const uint4* weights, int chunksPerRow,
+                                               const uint4* (&row0)[TILES], const uint4* (&row1)[TILES]) {
+    #pragma unroll
+    for (int t = 0; t < TILES; t++) {
+        int r0, r1;
+        gemv_rows<Mode>(firstTile + t, g, rows, r0, r1);
+        row0[t] = weights + (long long)r0 * chunksPerRow;
+        row1[t] = weights + (long long)r1 * chunksPerRow;
+    }
+}
+
 // One k step of one warp: each thread loads CHUNKS 16-byte chunks of its two weight rows per tile
 // and of its batch row (lanes q = 0..3 of a group read 4 consecutive chunks, 64 contiguous bytes of
 // a row; the thread's next chunk is 4 chunks further on), then runs 2 mma's per chunk and tile
@@ -240,13 +253,7 @@ __device__ __forceinline__ void gemv_body(const bf16* __restrict__ weight, const
     if (firstGroup < tiles) {
         const uint4* row0[TILES];
         const uint4* row1[TILES];
-        #pragma unroll
-        for (int t = 0; t < TILES; t++) {
-            int r0, r1;
-            gemv_rows<Mode>(firstGroup + t, g, rows, r0, r1);
-            row0[t] = weights + (long long)r0 * chunksPerRow;
-            row1[t] = weights + (long long)r1 * chunksPerRow;
-        }
+        gemv_tile_rows<Mode, TILES>(firstGroup, g, rows, weights, chunksPerRow, row0, row1);
         #pragma unroll
         for (int i = 0; i < PRELOAD; i++) {
             const int step = stepBegin + warp + i * warps;
@@ -260,16 +267,10 @@ __device__ __forceinline__ void gemv_body(const bf16* __restrict__ weight, const
     gemv_launch_dependents();
     gemv_wait_dependencies();
 
-    for (int firstTile = blockIdx.x * TILES; firstTile < tiles; firstTile += gridDim.x * TILES) {
+    for (int firstTile = firstGroup; firstTile < tiles; firstTile += gridDim.x * TILES) {
         const uint4* row0[TILES];
         const uint4* row1[TILES];
-        #pragma unroll
-        for (int t = 0; t < TILES; t++) {
-            int r0, r1;
-            gemv_rows<Mode>(firstTile + t, g, rows, r0, r1);
-            row0[t] = weights + (long long)r0 * chunksPerRow;
-            row1[t] = weights + (long long)r1 * chunksPerRow;
-        }
+        gemv_tile_rows<Mode, TILES>(firstTile, g, rows, weights, chunksPerRow, row0, row1);
 
         // Two accumulator sets (first and second half of each chunk) halve the mma dependency chain.
         float acc[TILES][2][4];
