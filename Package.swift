@@ -35,7 +35,7 @@ let package = Package(
         // compiled by NVRTC at first use, cached on disk.
         .target(
             name: "KilnCUDA", dependencies: ["KilnBackend", "KilnCore"],
-            exclude: ["Kernels/README-attention.md", "Kernels/README-gemv.md"],
+            exclude: ["Kernels/README-attention.md", "Kernels/README-gemv.md", "Kernels/README-skinny-gemm.md"],
             resources: [
                 .embedInCode("Kernels/kiln_common.cuh"),
                 .embedInCode("Kernels/embedding.cu"),
@@ -51,6 +51,7 @@ let package = Package(
                 .embedInCode("Kernels/attention_decode_input.cu"),
                 .embedInCode("Kernels/attention_decode_reduce.cu"),
                 .embedInCode("Kernels/gemv.cu"),
+                .embedInCode("Kernels/skinny_gemm.cu"),
                 .embedInCode("Kernels/attention_input.cu"),
                 .embedInCode("Kernels/sampling.cu"),
             ],

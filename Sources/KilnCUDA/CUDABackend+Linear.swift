@@ -21,7 +21,13 @@ extension CUDABackend {
         if let matmul, weight.elementType == x.elementType {
             let matrix = DeviceTensor(buffer: weight.buffer, rows: weight.rows, columns: weight.columns, elementType: weight.elementType)
             let biasBuffer = out.elementType == .bf16 ? bias?.bf16Copy : bias?.buffer
-            try matmul.linear(x: x, weight: matrix, bias: biasBuffer, out: out, on: stream)
+            let library = { try matmul.linear(x: x, weight: matrix, bias: biasBuffer, out: out, on: self.stream) }
+            if usesSkinnyGEMM(x, weight: weight),
+               try skinnyProduct(x, weight: weight, bias: bias?.buffer, outputs: weight.rows, gated: false, out: out,
+                                 kernel: out.elementType == .bf16 ? "skinny_gemm_bf16" : "skinny_gemm_bf16_f32", library: library) {
+                return
+            }
+            try library()
             return
         }
         guard x.elementType == .f32 else {
@@ -53,6 +59,19 @@ extension CUDABackend {
             try gemv(x, weight: gateUp, bias: nil, tileRows: 8, outputs: mlp, out: out, kernel: "gemv_gateup_\(act)_bf16")
             return
         }
+        let library = { try self.unfusedGatedLinear(x, gateUp: gateUp, activation: activation, into: out) }
+        if usesSkinnyGEMM(x, weight: gateUp), out.elementType == .bf16, matmul != nil || forcedSkinnyChoice != nil,
+           try skinnyProduct(x, weight: gateUp, bias: nil, outputs: mlp, gated: true, out: out,
+                             kernel: "skinny_gemm_gateup_\(act)_bf16", library: library) {
+            return
+        }
+        try library()
+    }
+
+    /// The gated product as two launches: the product into a `[rows, 2 * mlp]` scratch tensor,
+    /// then the gated kernel over its halves.
+    func unfusedGatedLinear(_ x: DeviceTensor, gateUp: CUDAWeight, activation: GateActivation, into out: DeviceTensor) throws {
+        let mlp = out.columns
         let both = try makeTensor(rows: x.rows, columns: 2 * mlp)
         try linear(x, weight: gateUp, bias: nil, into: both)
         var arguments = KernelArguments()

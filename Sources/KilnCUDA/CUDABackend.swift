@@ -52,6 +52,12 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     var gemvSplit: (workspace: DeviceBuffer, counters: DeviceBuffer)?
     /// GEMV configurations timed per shape (CUDABackend+Linear.swift).
     let gemvChoices = Mutex<[GEMVKey: GEMVChoice]>([:])
+    /// For checks: every skinny-GEMM launch (9-64 rows) in this configuration (no timing).
+    public var forcedSkinnyChoice: SkinnyGEMMChoice?
+    /// Skinny kernel or library, timed per shape (CUDABackend+SkinnyGEMM.swift).
+    let skinnyPaths = Mutex<[GEMVKey: SkinnyProductPath]>([:])
+    /// `KILN_SKINNY_GEMM=0`: products of 9-64 rows stay on cuBLASLt (for comparisons). Read once.
+    public let skinnyGEMMEnabled = ProcessInfo.processInfo.environment["KILN_SKINNY_GEMM"] != "0"
     private let lock = NSLock()
     /// Profiling only: op classes that are not launched (`KILN_PROFILE_SKIP=norm,attention,...`;
     /// the classes are in `ProfileSkip`), so a timed run without them shows what they cost inside

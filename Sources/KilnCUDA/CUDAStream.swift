@@ -77,19 +77,27 @@ public final class CUDAStream: @unchecked Sendable {
     /// Queues `function` over `grid` blocks of `block` threads with `sharedBytes` of dynamic
     /// shared memory.
     public func launch(_ function: CUDAFunction, grid: (x: Int, y: Int, z: Int), block: (x: Int, y: Int, z: Int),
-                       sharedBytes: Int = 0, arguments: KernelArguments) throws {
+                       sharedBytes: Int = 0, cluster: (x: Int, y: Int, z: Int)? = nil, arguments: KernelArguments) throws {
         if let profiler {
-            try profiler.measure(function.name, on: self) { try launchNow(function, grid: grid, block: block, sharedBytes: sharedBytes, arguments: arguments) }
+            try profiler.measure(function.name, on: self) {
+                try launchNow(function, grid: grid, block: block, sharedBytes: sharedBytes, cluster: cluster, arguments: arguments)
+            }
         } else {
-            try launchNow(function, grid: grid, block: block, sharedBytes: sharedBytes, arguments: arguments)
+            try launchNow(function, grid: grid, block: block, sharedBytes: sharedBytes, cluster: cluster, arguments: arguments)
         }
     }
 
+    /// `cluster`: thread-block cluster dimensions (sm_90; grid a multiple of them), launched
+    /// through cuLaunchKernelEx like programmatic launches.
     private func launchNow(_ function: CUDAFunction, grid: (x: Int, y: Int, z: Int), block: (x: Int, y: Int, z: Int),
-                           sharedBytes: Int, arguments: KernelArguments) throws {
+                           sharedBytes: Int, cluster: (x: Int, y: Int, z: Int)?, arguments: KernelArguments) throws {
         precondition(grid.x > 0 && grid.y > 0 && grid.z > 0 && block.x > 0 && block.y > 0 && block.z > 0, "\(function.name): empty launch")
         var slots = arguments.slots
-        let extended = programmaticLaunches && function.waitsForPrerequisites ? device.driver.extendedLaunch : nil
+        let programmatic = programmaticLaunches && function.waitsForPrerequisites
+        let extended = programmatic || cluster != nil ? device.driver.extendedLaunch : nil
+        if cluster != nil && extended == nil {
+            throw KilnError.unsupported(path: function.name, reason: "a thread-block cluster launch needs cuLaunchKernelEx (CUDA 12 driver or newer)")
+        }
         let result = slots.withUnsafeMutableBufferPointer { values -> CUresult in
             var pointers: [UnsafeMutableRawPointer?] = (0..<values.count).map { UnsafeMutableRawPointer(values.baseAddress! + $0) }
             return pointers.withUnsafeMutableBufferPointer { parameters in
@@ -99,10 +107,10 @@ public final class CUDAStream: @unchecked Sendable {
                                                     parameters.baseAddress, nil)
                 }
                 // CUlaunchConfig (56 bytes: 7 uint32 dims and shared bytes, the stream at 32, the
-                // attributes at 40, their count at 48) with one CUlaunchAttribute (72 bytes: id,
-                // padding, a 64-byte value): CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION
-                // (6) = 1.
-                return withUnsafeTemporaryAllocation(byteCount: 56 + 72, alignment: 8) { raw -> CUresult in
+                // attributes at 40, their count at 48) with up to two CUlaunchAttributes (72 bytes
+                // each: id, padding, a 64-byte value): CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION
+                // (6) = 1, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION (4) = three uint32.
+                return withUnsafeTemporaryAllocation(byteCount: 56 + 2 * 72, alignment: 8) { raw -> CUresult in
                     raw.initializeMemory(as: UInt8.self, repeating: 0)
                     let base = raw.baseAddress!
                     base.storeBytes(of: UInt32(grid.x), toByteOffset: 0, as: UInt32.self)
@@ -114,9 +122,20 @@ public final class CUDAStream: @unchecked Sendable {
                     base.storeBytes(of: UInt32(sharedBytes), toByteOffset: 24, as: UInt32.self)
                     base.storeBytes(of: UInt(bitPattern: handle), toByteOffset: 32, as: UInt.self)
                     base.storeBytes(of: UInt(bitPattern: base + 56), toByteOffset: 40, as: UInt.self)
-                    base.storeBytes(of: UInt32(1), toByteOffset: 48, as: UInt32.self)
-                    base.storeBytes(of: UInt32(6), toByteOffset: 56, as: UInt32.self)
-                    base.storeBytes(of: Int32(1), toByteOffset: 56 + 8, as: Int32.self)
+                    var count = 0
+                    if programmatic {
+                        base.storeBytes(of: UInt32(6), toByteOffset: 56 + 72 * count, as: UInt32.self)
+                        base.storeBytes(of: Int32(1), toByteOffset: 56 + 72 * count + 8, as: Int32.self)
+                        count += 1
+                    }
+                    if let cluster {
+                        base.storeBytes(of: UInt32(4), toByteOffset: 56 + 72 * count, as: UInt32.self)
+                        base.storeBytes(of: UInt32(cluster.x), toByteOffset: 56 + 72 * count + 8, as: UInt32.self)
+                        base.storeBytes(of: UInt32(cluster.y), toByteOffset: 56 + 72 * count + 12, as: UInt32.self)
+                        base.storeBytes(of: UInt32(cluster.z), toByteOffset: 56 + 72 * count + 16, as: UInt32.self)
+                        count += 1
+                    }
+                    base.storeBytes(of: UInt32(count), toByteOffset: 48, as: UInt32.self)
                     return extended.cuLaunchKernelEx(UnsafeRawPointer(base), function.handle, parameters.baseAddress, nil)
                 }
             }

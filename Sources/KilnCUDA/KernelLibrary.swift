@@ -62,6 +62,9 @@ public enum KernelLibrary {
                          kernels: types.map { "attention_decode_reduce_\($0)" }),
             KernelSource(fileName: "gemv.cu", text: text(PackageResources.gemv_cu),
                          kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"].flatMap { [$0, $0 + "_c1"] }),
+            KernelSource(fileName: "skinny_gemm.cu", text: text(PackageResources.skinny_gemm_cu),
+                         kernels: ["skinny_gemm_bf16", "skinny_gemm_bf16_f32", "skinny_gemm_gateup_silu_bf16", "skinny_gemm_gateup_gelu_bf16"]
+                            .flatMap { name in SkinnyGEMMChoice.shapes.map { name + $0.suffix } }),
             KernelSource(fileName: "attention_input.cu", text: text(PackageResources.attention_input_cu),
                          kernels: each(["attention_input_halves", "attention_input_interleaved"])),
             KernelSource(fileName: "sampling.cu", text: text(PackageResources.sampling_cu),
@@ -74,7 +77,7 @@ public enum KernelLibrary {
     /// programmatic stream serialization.
     public static func waitsForPrerequisites(_ kernel: String) -> Bool {
         ["embed_", "rms_norm_", "add_rms_norm_", "attention_input_", "attention_decode_", "argmax_partial_", "argmax_merge_parts",
-         "gated_", "gather_rows_", "gemv_"].contains { kernel.hasPrefix($0) }
+         "gated_", "gather_rows_", "gemv_", "skinny_gemm_"].contains { kernel.hasPrefix($0) }
     }
 
     /// The file that defines `kernel`.

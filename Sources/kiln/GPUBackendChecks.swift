@@ -28,6 +28,7 @@ final class GPUBackendChecks {
         for backend in backends {
             checkLinear(backend)
             if backend.precision == .bf16 { checkGEMVConfigurations(backend) }
+            if backend.precision == .bf16 { checkSkinnyConfigurations(backend) }
             checkGatedLinear(backend)
             checkDecodeAttention(backend)
             checkAttentionInput(backend)
@@ -120,7 +121,7 @@ final class GPUBackendChecks {
     func checkLinear(_ gpu: CUDABackend) {
         let shapes = quick ? [(17, 64), (2560, 2048)] : [(1, 8), (17, 64), (300, 72), (2048, 576), (2560, 2048), (4099, 576)]
         for (outputs, inputs) in shapes {
-            for rows in [1, 3, 8] {
+            for rows in quick ? [1, 3, 8] : [1, 3, 8, 40] {
                 let withBias = outputs % 2 == 1
                 let label = "linear \(gpu.precision) x [\(rows), \(inputs)] · w [\(outputs), \(inputs)]" + (withBias ? " + bias" : "")
                 check(label, bound: bound(gpu)) {
@@ -168,33 +169,80 @@ final class GPUBackendChecks {
         }
     }
 
+    /// Every skinny-GEMM configuration (9-64 rows: 64 or 128 weight rows a block, batch tiles of
+    /// 32 or 64, 1 to 8 K slices as clusters), forced in turn on odd shapes: plain with and
+    /// without bias, fp32 output (logits), fused gate/up; rows past one batch tile too.
+    func checkSkinnyConfigurations(_ gpu: CUDABackend) {
+        defer { gpu.forcedSkinnyChoice = nil }
+        let splits = gpu.supportsClusters ? (quick ? [1, 4] : [1, 2, 4, 8]) : [1]
+        let plain = quick ? [(2560, 2048, 64, false, false)]
+            : [(2560, 2048, 64, false, false), (300, 72, 9, true, false), (1000, 1032, 33, false, true), (2048, 16384, 20, false, false)]
+        for shape in SkinnyGEMMChoice.shapes {
+            for slices in splits {
+                var choice = shape
+                choice.splits = slices
+                gpu.forcedSkinnyChoice = choice
+                for (outputs, inputs, rows, withBias, f32) in plain {
+                    let label = "skinny \(choice)\(f32 ? " f32 out" : "") x [\(rows), \(inputs)] · w [\(outputs), \(inputs)]" + (withBias ? " + bias" : "")
+                    check(label, bound: bound(gpu)) {
+                        let x = values(rows * inputs, gpu), w = values(outputs * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
+                        let b = withBias ? values(outputs, gpu) : nil
+                        let out = f32 ? try DeviceTensor(rows: rows, columns: outputs, elementType: .f32, allocator: gpu.runtime.allocator)
+                            : try gpu.makeTensor(rows: rows, columns: outputs)
+                        let (weightSource, bytes) = try source(w, rows: outputs, columns: inputs)
+                        try gpu.linear(try upload(x, rows: rows, columns: inputs, to: gpu), weight: try gpu.loadWeight(weightSource),
+                                       bias: try b.map { try gpu.loadVector($0, name: "bias") }, into: out)
+                        let expected = cpu.makeTensor(rows: rows, columns: outputs)
+                        cpu.linear(cpu.tensor(x, rows: rows, columns: inputs), weight: try cpu.loadWeight(weightSource),
+                                   bias: try b.map { try cpu.loadVector($0, name: "bias") }, into: expected)
+                        let result = (try gpu.read(out), cpu.values(of: expected))
+                        withExtendedLifetime(bytes) {}
+                        return result
+                    }
+                }
+                for (mlp, inputs, rows) in quick ? [(1536, 576, 20)] : [(1536, 576, 20), (100, 72, 64), (16384, 2048, 64)] {
+                    let label = "skinny \(choice) gate/up gelu x [\(rows), \(inputs)] · [2x\(mlp), \(inputs)]"
+                    check(label, bound: bound(gpu)) { try gatedResult(gpu, mlp: mlp, inputs: inputs, rows: rows, activation: .geluTanh) }
+                }
+                if !quick { check("skinny \(choice) gate/up silu x [40, 136] · [2x200, 136]", bound: bound(gpu)) {
+                    try gatedResult(gpu, mlp: 200, inputs: 136, rows: 40, activation: .silu)
+                } }
+            }
+        }
+    }
+
     func checkGatedLinear(_ gpu: CUDABackend) {
         let shapes = quick ? [(1536, 576)] : [(8, 64), (100, 72), (1536, 576), (16384, 2048)]
         for (mlp, inputs) in shapes {
-            for rows in [1, 5, 9] {
+            // 9 and 40 rows: the skinny kernel or the library, whichever the timing picks.
+            for rows in [1, 5, 9, 40] {
                 for activation in [GateActivation.silu, .geluTanh] {
                     let label = "gatedLinear \(gpu.precision) \(activation) x [\(rows), \(inputs)] · gate/up [2x\(mlp), \(inputs)]"
-                    check(label, bound: bound(gpu)) {
-                        let x = values(rows * inputs, gpu)
-                        let gate = values(mlp * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
-                        let up = values(mlp * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
-                        let parts = [try gpu.loadWeight(try source(gate, rows: mlp, columns: inputs).source),
-                                     try gpu.loadWeight(try source(up, rows: mlp, columns: inputs).source)]
-                        guard let fused = try gpu.concatenateRows(parts) else {
-                            throw KilnError.invalidArgument("CUDABackend did not join gate and up")
-                        }
-                        let out = try gpu.makeTensor(rows: rows, columns: mlp)
-                        try gpu.gatedLinear(try upload(x, rows: rows, columns: inputs, to: gpu), gateUp: fused, activation: activation, into: out)
-                        let cx = cpu.tensor(x, rows: rows, columns: inputs)
-                        let g = cpu.makeTensor(rows: rows, columns: mlp), u = cpu.makeTensor(rows: rows, columns: mlp)
-                        cpu.linear(cx, weight: try cpu.loadWeight(try source(gate, rows: mlp, columns: inputs).source), bias: nil, into: g)
-                        cpu.linear(cx, weight: try cpu.loadWeight(try source(up, rows: mlp, columns: inputs).source), bias: nil, into: u)
-                        cpu.gatedActivation(gate: g, up: u, activation: activation, into: g)
-                        return (try gpu.read(out), cpu.values(of: g))
-                    }
+                    check(label, bound: bound(gpu)) { try gatedResult(gpu, mlp: mlp, inputs: inputs, rows: rows, activation: activation) }
                 }
             }
         }
+    }
+
+    /// gatedLinear on a gate/up weight joined on the GPU, and its CPU twin (two products, then
+    /// gatedActivation).
+    private func gatedResult(_ gpu: CUDABackend, mlp: Int, inputs: Int, rows: Int, activation: GateActivation) throws -> (gpu: [Float], cpu: [Float]) {
+        let x = values(rows * inputs, gpu)
+        let gate = values(mlp * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
+        let up = values(mlp * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
+        let parts = [try gpu.loadWeight(try source(gate, rows: mlp, columns: inputs).source),
+                     try gpu.loadWeight(try source(up, rows: mlp, columns: inputs).source)]
+        guard let fused = try gpu.concatenateRows(parts) else {
+            throw KilnError.invalidArgument("CUDABackend did not join gate and up")
+        }
+        let out = try gpu.makeTensor(rows: rows, columns: mlp)
+        try gpu.gatedLinear(try upload(x, rows: rows, columns: inputs, to: gpu), gateUp: fused, activation: activation, into: out)
+        let cx = cpu.tensor(x, rows: rows, columns: inputs)
+        let g = cpu.makeTensor(rows: rows, columns: mlp), u = cpu.makeTensor(rows: rows, columns: mlp)
+        cpu.linear(cx, weight: try cpu.loadWeight(try source(gate, rows: mlp, columns: inputs).source), bias: nil, into: g)
+        cpu.linear(cx, weight: try cpu.loadWeight(try source(up, rows: mlp, columns: inputs).source), bias: nil, into: u)
+        cpu.gatedActivation(gate: g, up: u, activation: activation, into: g)
+        return (try gpu.read(out), cpu.values(of: g))
     }
 
     // MARK: - Decode attention

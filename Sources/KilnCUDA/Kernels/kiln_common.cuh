@@ -107,6 +107,7 @@ enum KilnTraceSite {
     kTraceArgmaxMerge = 12,
     kTraceGatherRows = 13,
     kTraceGated = 14,
+    kTraceSkinnyGEMM = 15,
 };
 #ifdef KILN_TRACE
 __device__ unsigned long long* kiln_trace_records;

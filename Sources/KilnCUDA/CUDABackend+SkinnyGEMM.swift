@@ -1,0 +1,155 @@
+import Foundation
+import KilnBackend
+import KilnCore
+
+/// A skinny-GEMM configuration (skinny_gemm.cu, README-skinny-gemm.md): weight rows a block
+/// (BN), activation rows a batch tile (MT) and K slices (a thread-block cluster of that many
+/// blocks, sm_90 only).
+public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
+    public var rowsPerBlock: Int
+    public var batchTile: Int
+    public var splits: Int
+
+    public init(rowsPerBlock: Int, batchTile: Int, splits: Int) {
+        self.rowsPerBlock = rowsPerBlock
+        self.batchTile = batchTile
+        self.splits = splits
+    }
+
+    /// The (BN, MT) pairs skinny_gemm.cu exports.
+    public static let shapes: [SkinnyGEMMChoice] = [64, 128].flatMap { bn in [32, 64].map { SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: $0, splits: 1) } }
+    /// Stages of the kernel's cp.async ring (kSkinnyStages).
+    static let stages = 4
+
+    /// Kernel name suffix: `_n<BN>_m<MT>`.
+    var suffix: String { "_n\(rowsPerBlock)_m\(batchTile)" }
+    var threads: Int { 2 * rowsPerBlock }
+    /// The ring: stages x (BN + MT) rows of 128 bytes.
+    var sharedBytes: Int { Self.stages * (rowsPerBlock + batchTile) * 128 }
+    public var description: String { "n\(rowsPerBlock) m\(batchTile) x\(splits)" }
+
+    /// Blocks along N: BN weight rows (plain) or BN / 2 outputs (gate/up) each.
+    func tiles(outputs: Int, gated: Bool) -> Int {
+        let perBlock = gated ? rowsPerBlock / 2 : rowsPerBlock
+        return (outputs + perBlock - 1) / perBlock
+    }
+
+    /// The configurations worth timing for `rows` activation rows, `outputs` columns and K =
+    /// `inputs` on `multiprocessors` SMs: both batch tiles that hold the rows in one tile, both
+    /// block heights, and K cut into 2-8 slices (clusters) where the tiles alone leave SMs idle and
+    /// every slice keeps at least two 64-wide k stages.
+    static func candidates(rows: Int, outputs: Int, inputs: Int, gated: Bool, multiprocessors: Int, clusters: Bool) -> [SkinnyGEMMChoice] {
+        let steps = (inputs + 63) / 64
+        var result: [SkinnyGEMMChoice] = []
+        for shape in shapes where shape.batchTile >= rows || shape.batchTile == 64 {
+            let tiles = shape.tiles(outputs: outputs, gated: gated)
+            for splits in [1, 2, 4, 8] {
+                if splits > 1 && (!clusters || tiles >= 2 * multiprocessors || steps < 2 * splits) { continue }
+                var choice = shape
+                choice.splits = splits
+                result.append(choice)
+            }
+        }
+        return result
+    }
+}
+
+/// What a bf16 product of 9-64 rows runs on, once timed: a skinny-GEMM configuration or the
+/// library path (cuBLASLt, plus the gated kernel for gate/up).
+enum SkinnyProductPath: Hashable, Sendable {
+    case skinny(SkinnyGEMMChoice)
+    case library
+}
+
+extension CUDABackend {
+    /// Most activation rows the skinny kernels take (one batch tile of 64).
+    static let skinnyMaximumRows = 64
+
+    /// Whether the skinny kernels take this product: bf16, more rows than the GEMV takes and at
+    /// most 64, K and the row stride multiples of 8.
+    func usesSkinnyGEMM(_ x: DeviceTensor, weight: CUDAWeight) -> Bool {
+        x.elementType == .bf16 && weight.elementType == .bf16 && x.rows > Self.gemvMaximumRows && x.rows <= Self.skinnyMaximumRows
+            && x.columns % 8 == 0 && weight.columns % 8 == 0
+    }
+
+    /// Runs the product on the skinny kernel `kernel` (without suffix) when that is the faster
+    /// path for this shape, and returns true; false when the caller should run `library` itself.
+    /// The first call of a shape outside a CUDA-graph recording times every candidate
+    /// configuration and the library path (a warm-up launch and the best of three, by events)
+    /// and keeps the fastest; inside a recording an untimed shape takes the library path.
+    func skinnyProduct(_ x: DeviceTensor, weight: CUDAWeight, bias: DeviceBuffer?, outputs: Int, gated: Bool, out: DeviceTensor,
+                       kernel: String, library: () throws -> Void) throws -> Bool {
+        let key = GEMVKey(kernel: kernel, outputs: outputs, inputs: x.columns, rows: x.rows)
+        var arguments = KernelArguments()
+        arguments.pointer(weight.buffer)
+        arguments.pointer(x.buffer)
+        if !gated { arguments.pointer(bias) }
+        arguments.pointer(out.buffer)
+        arguments.int32(outputs)
+        arguments.int32(x.columns)
+        arguments.int32(x.rows)
+        arguments.int32(x.columns)
+        arguments.int32(out.columns)
+        func launch(_ choice: SkinnyGEMMChoice) throws {
+            let function = try kernels.function(kernel + choice.suffix)
+            try kernels.setMaxDynamicSharedMemory(function, bytes: choice.sharedBytes)
+            try stream.launch(function, grid: (choice.tiles(outputs: outputs, gated: gated), choice.splits,
+                                               (x.rows + choice.batchTile - 1) / choice.batchTile),
+                              block: (choice.threads, 1, 1), sharedBytes: choice.sharedBytes,
+                              cluster: choice.splits > 1 ? (1, choice.splits, 1) : nil, arguments: arguments)
+        }
+        if let forced = forcedSkinnyChoice {
+            try launch(forced)
+            return true
+        }
+        if let path = skinnyPaths.withLock({ $0[key] }) {
+            guard case .skinny(let choice) = path else { return false }
+            try launch(choice)
+            return true
+        }
+        // Untimed shapes (and every shape where two backends must give the same bits) stay on the library.
+        guard skinnyGEMMEnabled, tunesGEMV, recording == nil, stream.profiler == nil else { return false }
+        let candidates = SkinnyGEMMChoice.candidates(rows: x.rows, outputs: outputs, inputs: x.columns, gated: gated,
+                                                     multiprocessors: runtime.device.multiprocessors, clusters: supportsClusters)
+        let start = try CUDAEvent(device: runtime.device), end = try CUDAEvent(device: runtime.device)
+        func time(_ body: () throws -> Void) throws -> Double {
+            try body()
+            var best = Double.infinity
+            for _ in 0..<3 {
+                try start.record(on: stream)
+                try body()
+                try end.record(on: stream)
+                try end.synchronize()
+                best = min(best, Double(try end.milliseconds(since: start)))
+            }
+            return best
+        }
+        var best = SkinnyProductPath.library
+        var bestTime = try time(library)
+        let libraryTime = bestTime
+        for candidate in candidates {
+            let elapsed = try time { try launch(candidate) }
+            if elapsed < bestTime {
+                bestTime = elapsed
+                best = .skinny(candidate)
+            }
+        }
+        skinnyPaths.withLock { $0[key] = best }
+        if ProcessInfo.processInfo.environment["KILN_GEMV_LOG"] == "1" {
+            let chosen: String
+            if case .skinny(let choice) = best { chosen = "skinny \(choice)" } else { chosen = "library" }
+            FileHandle.standardError.write(Data(String(format: "skinny %@ N %d K %d rows %d: %@ %.1f us (library %.1f us)\n",
+                                                      kernel, outputs, x.columns, x.rows, chosen, bestTime * 1000, libraryTime * 1000).utf8))
+        }
+        // The output holds the last timed launch's result: rewrite it with the chosen path.
+        guard case .skinny(let choice) = best else { return false }
+        try launch(choice)
+        return true
+    }
+
+    /// Thread-block clusters (split-K skinny kernels): sm_90 and newer, and cuLaunchKernelEx.
+    public var supportsClusters: Bool {
+        runtime.device.driver.extendedLaunch != nil
+            && (Int(runtime.device.architecture.dropFirst(3).prefix { $0.isNumber }) ?? 0) >= 90
+    }
+}

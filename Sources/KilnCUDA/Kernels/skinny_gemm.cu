@@ -1,0 +1,313 @@
+// Skinny matrix products for batched decode: y[m, n] = sum_k x[m, k] * W[n, k] (+ bias[n]) for
+// 9..64 activation rows per batch tile (grid.z tiles cover more), every weight read once per batch
+// tile. CPU twin: CPUBackend.linear (the gate/up kernels: .linear on the fused weight, then
+// .gatedActivation on its two halves, computed from the fp32 sums and rounded once). ABI: README-skinny-gemm.md.
+//
+// Layouts. W: bf16 [rows, K] row-major, contiguous (row stride K); gate/up: [2 * N, K], gate rows
+// first (the engine's fused layout). x: bf16 [M, ldx]. y: [M, ldy], bf16 or fp32 (logits).
+// Requirements, checked by the host: K % 8 == 0, ldx % 8 == 0, W and x 16-byte aligned.
+//
+// Why not cuBLASLt: at M = 64 it read Gemma-2B's weights at 2.2-2.7 TB/s on an H100 (2.24 ms of a
+// 2.81 ms step), its split-K needs a second pass, and the gated activation is another kernel over
+// a [M, 2 * mlp] intermediate. Here a block owns BN weight rows and all MT batch rows of its tile:
+//   - weights and x stream through a STAGES-deep cp.async ring in shared memory, 64 k a stage
+//     (BN x 128 bytes + MT x 128 bytes), rows XOR-swizzled by 16-byte chunk so that ldmatrix and
+//     the copies are free of bank conflicts;
+//   - warp w computes weight rows 16w..16w+15 (the mma A operand, one ldmatrix.x4) against all MT
+//     batch rows (the B operand, MT/16 ldmatrix.x4, MT/8 mma.m16n8k16 per 16 k, fp32 accumulate);
+//   - gate/up: A tile t holds gate rows 8t..8t+7 in its rows 0-7 and the matching up rows in rows
+//     8-15, so one block has both halves of its BN/2 outputs and the epilogue forms act(gate) * up;
+//   - split-K (gridDim.y = S > 1, sm_90 only): the S blocks of a tile form one thread-block cluster
+//     (launched with cluster dims (1, S, 1)), each takes a slice of K, stages its fp32 partial tile
+//     in its own shared memory, and after a cluster barrier each block sums 1/S of the tile's
+//     outputs over the S blocks (distributed shared memory, slices in order: deterministic) and
+//     runs the epilogue. No workspace, no second launch.
+// The epilogue stages the accumulators as [BN][MT + 1] fp32 in shared memory so that the stores of
+// y are row-contiguous (consecutive threads, consecutive columns).
+// Programmatic dependent launch (sm_90): the weight copies of the first STAGES - 1 stages are
+// issued before griddepcontrol.wait (weights are never written by a step), x's after it.
+#include "kiln_common.cuh"
+
+namespace {
+
+constexpr int kSkinnyStages = 4;  // cp.async ring depth
+constexpr int kSkinnyK = 64;      // k per stage: 128 bytes, 8 chunks of 16 bytes per row
+
+__device__ __forceinline__ unsigned skinny_shared_address(const void* pointer) {
+    unsigned address;
+    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(pointer));
+    return address;
+}
+
+// 16 bytes global -> shared, bypassing L1; bytes = 0 writes zeros (rows or k past the end).
+__device__ __forceinline__ void skinny_copy(unsigned destination, const void* source, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(destination), "l"(source), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void skinny_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+template <int Pending>
+__device__ __forceinline__ void skinny_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(Pending) : "memory"); }
+
+__device__ __forceinline__ void skinny_ldmatrix(unsigned (&r)[4], unsigned address) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
+}
+
+// c += A * B, m16n8k16, bf16 in, fp32 accumulate. a: rows g / g + 8 x k 2t.. / 2t + 8..;
+// b0, b1: k 2t.., 2t + 8.. x column g; c: rows g, g + 8 x columns 2t, 2t + 1 (lane = 4g + t).
+__device__ __forceinline__ void skinny_mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Byte offset of 16-byte chunk `chunk` (0..7) of row `row` in a [rows][128 B] swizzled tile.
+__device__ __forceinline__ unsigned skinny_swizzle(int row, int chunk) {
+    return (unsigned)(row * 128 + ((chunk ^ (row & 7)) << 4));
+}
+
+// Activation of the gate/up kernels: the formulas of gemv.cu and elementwise.cu's gated kernels.
+// Mode 1: SiLU (SwiGLU); 2: GELU with the tanh approximation (GeGLU).
+template <int Mode>
+__device__ __forceinline__ float skinny_activation(float g) {
+    if (Mode == 1) return g / (1.0f + expf(-g));
+    const float inner = 0.7978845608028654f * (g + 0.044715f * g * g * g);
+    return 0.5f * g * (1.0f + tanhf(inner));
+}
+
+__device__ __forceinline__ void skinny_store(float* y, float value) { *y = value; }
+__device__ __forceinline__ void skinny_store(bf16* y, float value) { *y = from_float<bf16>(value); }
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+__device__ __forceinline__ void skinny_cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+__device__ __forceinline__ unsigned skinny_cluster_rank() {
+    unsigned rank;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
+    return rank;
+}
+// `value` at the same shared-memory address in block `rank` of the cluster.
+__device__ __forceinline__ float skinny_cluster_load(unsigned localAddress, unsigned rank) {
+    unsigned remote;
+    float value;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(localAddress), "r"(rank));
+    asm volatile("ld.shared::cluster.f32 %0, [%1];" : "=f"(value) : "r"(remote) : "memory");
+    return value;
+}
+#endif
+
+// Mode 0: plain (N = W's rows, optional fp32 bias); 1 / 2: gate/up with SiLU / GELU-tanh
+// (N = mlp, W has 2 * N rows). BN weight rows per block (BN / 16 warps), MT batch rows per tile.
+template <int BN, int MT, int Mode, typename OutT>
+__device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight, const bf16* __restrict__ x,
+                                                 const float* __restrict__ bias, OutT* __restrict__ y, int N, int K, int M,
+                                                 int ldx, int ldy) {
+    constexpr int Warps = BN / 16, Threads = 32 * Warps;
+    constexpr int WeightBytes = BN * 128, StageBytes = (BN + MT) * 128;
+    constexpr int WeightCopies = BN * 8 / Threads;  // 16-byte chunks per thread per stage: 4
+    constexpr int InputCopies = MT * 8 / Threads;
+    static_assert(BN % 16 == 0 && MT % 16 == 0 && InputCopies >= 1, "tile shape");
+    static_assert(BN * (MT + 1) * 4 <= kSkinnyStages * StageBytes, "epilogue staging fits in the ring");
+    extern __shared__ __align__(128) unsigned char skinnyShared[];
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int splits = gridDim.y, split = blockIdx.y;
+    const int mBase = blockIdx.z * MT;
+    constexpr int OutColumns = Mode == 0 ? BN : BN / 2;
+    const int columnBase = blockIdx.x * OutColumns;
+    const int steps = (K + kSkinnyK - 1) / kSkinnyK;
+    const int perSplit = (steps + splits - 1) / splits;
+    const int kBegin = min(steps, split * perSplit), count = min(steps, kBegin + perSplit) - kBegin;
+    const unsigned ring = skinny_shared_address(skinnyShared);
+
+    // This thread's copies: chunk i = tid + q * Threads of a stage is row i / 8, chunk i % 8.
+    const bf16* weightRow[WeightCopies];
+    unsigned weightOffset[WeightCopies];
+    int weightChunk[WeightCopies];
+    bool weightValid[WeightCopies];
+#pragma unroll
+    for (int q = 0; q < WeightCopies; ++q) {
+        const int i = tid + q * Threads, r = i >> 3, c = i & 7;
+        int row;
+        bool valid;
+        if (Mode == 0) {
+            row = columnBase + r;
+            valid = row < N;
+        } else {  // A tile r / 16: gate rows in its rows 0-7, the matching up rows in 8-15
+            const int column = columnBase + (r >> 4) * 8 + (r & 7);
+            valid = column < N;
+            row = (r & 8) ? N + column : column;
+        }
+        weightValid[q] = valid;
+        weightRow[q] = weight + (long long)(valid ? row : 0) * K;
+        weightOffset[q] = skinny_swizzle(r, c);
+        weightChunk[q] = c * 8;
+    }
+    const bf16* inputRow[InputCopies];
+    unsigned inputOffset[InputCopies];
+    int inputChunk[InputCopies];
+    bool inputValid[InputCopies];
+#pragma unroll
+    for (int q = 0; q < InputCopies; ++q) {
+        const int i = tid + q * Threads, r = i >> 3, c = i & 7;
+        inputValid[q] = mBase + r < M;
+        inputRow[q] = x + (long long)(inputValid[q] ? mBase + r : 0) * ldx;
+        inputOffset[q] = WeightBytes + skinny_swizzle(r, c);
+        inputChunk[q] = c * 8;
+    }
+    auto copyWeights = [&](int stage, int kStep) {
+        const unsigned base = ring + stage * StageBytes;
+#pragma unroll
+        for (int q = 0; q < WeightCopies; ++q) {
+            const int k = kStep * kSkinnyK + weightChunk[q];
+            const bool inside = weightValid[q] && k < K;
+            skinny_copy(base + weightOffset[q], inside ? (const void*)(weightRow[q] + k) : (const void*)weight, inside ? 16 : 0);
+        }
+    };
+    auto copyInputs = [&](int stage, int kStep) {
+        const unsigned base = ring + stage * StageBytes;
+#pragma unroll
+        for (int q = 0; q < InputCopies; ++q) {
+            const int k = kStep * kSkinnyK + inputChunk[q];
+            const bool inside = inputValid[q] && k < K;
+            skinny_copy(base + inputOffset[q], inside ? (const void*)(inputRow[q] + k) : (const void*)x, inside ? 16 : 0);
+        }
+    };
+
+    // Prologue: weights of the first stages before the wait, then x (one group per stage; group 0
+    // also carries the early weight copies).
+#pragma unroll
+    for (int s = 0; s < kSkinnyStages - 1; ++s)
+        if (s < count) copyWeights(s, kBegin + s);
+    kiln_wait_prerequisites();
+#pragma unroll
+    for (int s = 0; s < kSkinnyStages - 1; ++s) {
+        if (s < count) copyInputs(s, kBegin + s);
+        skinny_commit();
+    }
+
+    float acc[MT / 8][4];
+#pragma unroll
+    for (int n = 0; n < MT / 8; ++n)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) acc[n][i] = 0.0f;
+
+    // ldmatrix lanes: A rows warp * 16 + lane % 16, k chunk lane / 16; B batch rows
+    // (lane % 8) + 8 * (lane / 16) of each 16-row pair, k chunk (lane / 8) % 2.
+    const int aRow = warp * 16 + (lane & 15), aChunk = lane >> 4;
+    const int bRow = (lane & 7) + ((lane >> 4) << 3), bChunk = (lane >> 3) & 1;
+    for (int it = 0; it < count; ++it) {
+        skinny_wait<kSkinnyStages - 2>();
+        __syncthreads();  // stage `it` landed for every thread; stage it - 1 is free to refill
+        const int next = it + kSkinnyStages - 1;
+        if (next < count) {
+            copyWeights(next % kSkinnyStages, kBegin + next);
+            copyInputs(next % kSkinnyStages, kBegin + next);
+        }
+        skinny_commit();
+        const unsigned stage = ring + (it % kSkinnyStages) * StageBytes;
+#pragma unroll
+        for (int kk = 0; kk < kSkinnyK / 16; ++kk) {
+            unsigned a[4];
+            skinny_ldmatrix(a, stage + skinny_swizzle(aRow, 2 * kk + aChunk));
+#pragma unroll
+            for (int nb = 0; nb < MT / 16; ++nb) {
+                unsigned b[4];
+                const int row = nb * 16 + bRow;
+                skinny_ldmatrix(b, stage + WeightBytes + skinny_swizzle(row, 2 * kk + bChunk));
+                skinny_mma(acc[2 * nb], a, b[0], b[1]);
+                skinny_mma(acc[2 * nb + 1], a, b[2], b[3]);
+            }
+        }
+    }
+    skinny_wait<0>();
+    __syncthreads();  // every warp is done with the ring: reuse it for the epilogue
+
+    // Stage the partial tile: staged[weight row][batch row], fp32, rows padded to MT + 1.
+    float* staged = reinterpret_cast<float*>(skinnyShared);
+    constexpr int Pitch = MT + 1;
+    {
+        const int g = lane >> 2, t = lane & 3, row = warp * 16 + g;
+#pragma unroll
+        for (int n = 0; n < MT / 8; ++n) {
+            const int column = n * 8 + 2 * t;
+            staged[row * Pitch + column] = acc[n][0];
+            staged[row * Pitch + column + 1] = acc[n][1];
+            staged[(row + 8) * Pitch + column] = acc[n][2];
+            staged[(row + 8) * Pitch + column + 1] = acc[n][3];
+        }
+    }
+    unsigned rank = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (splits > 1) {
+        skinny_cluster_sync();  // every block of the cluster has staged its slice
+        rank = skinny_cluster_rank();
+    } else {
+        __syncthreads();
+    }
+#else
+    __syncthreads();
+#endif
+    // This block's share of the tile's outputs: columns [first, last) of OutColumns.
+    const int share = (OutColumns + splits - 1) / splits;
+    const int first = min(OutColumns, (int)rank * share), last = min(OutColumns, min(first + share, N - columnBase));
+    const int width = last - first, rows = min(MT, M - mBase);
+    const unsigned stagedAddress = skinny_shared_address(staged);
+    auto sum = [&](int row, int batchRow) -> float {
+        const int index = row * Pitch + batchRow;
+        if (splits == 1) return staged[index];
+        float total = 0.0f;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+        for (int s = 0; s < splits; ++s) total += skinny_cluster_load(stagedAddress + 4u * index, (unsigned)s);
+#endif
+        return total;
+    };
+    if (width > 0) {
+        for (int item = tid; item < width * rows; item += Threads) {
+            const int batchRow = item / width, j = first + item % width;
+            float value;
+            if (Mode == 0) {
+                value = sum(j, batchRow);
+                if (bias != nullptr) value += bias[columnBase + j];
+            } else {
+                const int gateRow = (j >> 3) * 16 + (j & 7);
+                const float gate = sum(gateRow, batchRow), up = sum(gateRow + 8, batchRow);
+                value = skinny_activation<Mode>(gate) * up;
+            }
+            skinny_store(y + (long long)(mBase + batchRow) * ldy + columnBase + j, value);
+        }
+    }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (splits > 1) skinny_cluster_sync();  // peers may still read this block's staged tile
+#endif
+}
+
+}  // namespace
+
+// Exported: skinny_gemm_{bf16, bf16_f32, gateup_silu_bf16, gateup_gelu_bf16}_n{64,128}_m{32,64}.
+// Block: 2 * BN threads (BN / 16 warps); dynamic shared memory STAGES * (BN + MT) * 128 bytes;
+// grid (ceil(outputs / (plain: BN, gate/up: BN / 2)), splits, ceil(M / MT)), splits > 1 only as
+// clusters of (1, splits, 1) on sm_90.
+#define KILN_SKINNY_PLAIN(NAME, OUT, BN, MT)                                                                       \
+    extern "C" __global__ void __launch_bounds__(2 * BN) NAME(const bf16* weight, const bf16* x, const float* bias, \
+                                                              OUT* y, int N, int K, int M, int ldx, int ldy) {      \
+        KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                        \
+        skinny_gemm_body<BN, MT, 0, OUT>(weight, x, bias, y, N, K, M, ldx, ldy);                                   \
+    }
+#define KILN_SKINNY_GATED(NAME, MODE, BN, MT)                                                                      \
+    extern "C" __global__ void __launch_bounds__(2 * BN) NAME(const bf16* weight, const bf16* x, bf16* y, int mlp, \
+                                                              int K, int M, int ldx, int ldy) {                    \
+        KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                        \
+        skinny_gemm_body<BN, MT, MODE, bf16>(weight, x, nullptr, y, mlp, K, M, ldx, ldy);                          \
+    }
+#define KILN_SKINNY_SHAPES(BN, MT)                                                   \
+    KILN_SKINNY_PLAIN(skinny_gemm_bf16_n##BN##_m##MT, bf16, BN, MT)                  \
+    KILN_SKINNY_PLAIN(skinny_gemm_bf16_f32_n##BN##_m##MT, float, BN, MT)             \
+    KILN_SKINNY_GATED(skinny_gemm_gateup_silu_bf16_n##BN##_m##MT, 1, BN, MT)         \
+    KILN_SKINNY_GATED(skinny_gemm_gateup_gelu_bf16_n##BN##_m##MT, 2, BN, MT)
+
+KILN_SKINNY_SHAPES(64, 32)
+KILN_SKINNY_SHAPES(64, 64)
+KILN_SKINNY_SHAPES(128, 32)
+KILN_SKINNY_SHAPES(128, 64)

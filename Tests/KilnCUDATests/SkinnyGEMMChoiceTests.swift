@@ -1,0 +1,45 @@
+import Testing
+@testable import KilnCUDA
+
+/// The skinny GEMM's launch arithmetic and candidate rule (GPU-free): every shape skinny_gemm.cu
+/// exports is listed, the grid covers every output, the ring fits an H100 SM twice, and split-K
+/// is offered only where clusters exist and the tiles alone leave SMs idle.
+@Suite struct SkinnyGEMMChoiceTests {
+    @Test func exportedShapesAndResources() {
+        #expect(SkinnyGEMMChoice.shapes.map(\.suffix) == ["_n64_m32", "_n64_m64", "_n128_m32", "_n128_m64"])
+        for shape in SkinnyGEMMChoice.shapes {
+            #expect(shape.threads == 2 * shape.rowsPerBlock)
+            // Two blocks an SM within the H100's 227 KB of shared memory per SM.
+            #expect(2 * shape.sharedBytes <= 227 * 1024, "\(shape)")
+            // The epilogue stages [BN][MT + 1] fp32 inside the ring.
+            #expect(shape.rowsPerBlock * (shape.batchTile + 1) * 4 <= shape.sharedBytes)
+        }
+        let names = KernelLibrary.source(defining: "skinny_gemm_gateup_gelu_bf16_n128_m64")?.kernels ?? []
+        #expect(names.count == 16)
+    }
+
+    @Test func tilesCoverEveryOutput() {
+        let choice = SkinnyGEMMChoice(rowsPerBlock: 128, batchTile: 64, splits: 1)
+        #expect(choice.tiles(outputs: 2560, gated: false) == 20)
+        #expect(choice.tiles(outputs: 2561, gated: false) == 21)
+        // Gate/up: BN / 2 outputs a block (8 gate rows + their 8 up rows per 16-row A tile).
+        #expect(choice.tiles(outputs: 16384, gated: true) == 256)
+        #expect(choice.tiles(outputs: 100, gated: true) == 2)
+    }
+
+    @Test func candidates() {
+        // Gemma-2B o-proj at 64 rows on 132 SMs: 16 or 32 tiles, so clusters of 2-8 are offered.
+        let o = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2048, inputs: 2048, gated: false, multiprocessors: 132, clusters: true)
+        #expect(o.contains(SkinnyGEMMChoice(rowsPerBlock: 128, batchTile: 64, splits: 8)))
+        #expect(!o.contains { $0.batchTile == 32 }, "64 rows need the 64-row tile")
+        // Without clusters (sm_80) only whole-K launches.
+        let plain = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2048, inputs: 2048, gated: false, multiprocessors: 132, clusters: false)
+        #expect(plain.allSatisfy { $0.splits == 1 } && plain.count == 2)
+        // The LM head has thousands of tiles: no split.
+        let head = SkinnyGEMMChoice.candidates(rows: 20, outputs: 256000, inputs: 2048, gated: false, multiprocessors: 132, clusters: true)
+        #expect(head.allSatisfy { $0.splits == 1 } && head.count == 4)
+        // K = 72: two 64-wide stages, no slice would keep two.
+        let short = SkinnyGEMMChoice.candidates(rows: 9, outputs: 300, inputs: 72, gated: false, multiprocessors: 132, clusters: true)
+        #expect(short.allSatisfy { $0.splits == 1 })
+    }
+}
