@@ -26,6 +26,8 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     var threads: Int { 2 * rowsPerBlock }
     /// The ring: stages x (BN + MT) rows of 128 bytes.
     var sharedBytes: Int { Self.stages * (rowsPerBlock + batchTile) * 128 }
+    /// The largest ring of any configuration (the dynamic shared-memory limit set once a kernel).
+    static let largestSharedBytes = stages * (128 + 64) * 128
     public var description: String { "n\(rowsPerBlock) m\(batchTile) x\(splits)" }
 
     /// Blocks along N: BN weight rows (plain) or BN / 2 outputs (gate/up) each.
@@ -92,13 +94,16 @@ extension CUDABackend {
         arguments.int32(out.columns)
         func launch(_ choice: SkinnyGEMMChoice) throws {
             let function = try kernels.function(kernel + choice.suffix)
-            try kernels.setMaxDynamicSharedMemory(function, bytes: choice.sharedBytes)
+            if skinnySharedMemorySet.withLock({ $0.insert(function.name).inserted }) {
+                try kernels.setMaxDynamicSharedMemory(function, bytes: SkinnyGEMMChoice.largestSharedBytes)
+            }
             try stream.launch(function, grid: (choice.tiles(outputs: outputs, gated: gated), choice.splits,
                                                (x.rows + choice.batchTile - 1) / choice.batchTile),
                               block: (choice.threads, 1, 1), sharedBytes: choice.sharedBytes,
                               cluster: choice.splits > 1 ? (1, choice.splits, 1) : nil, arguments: arguments)
         }
-        if let forced = forcedSkinnyChoice {
+        if var forced = forcedSkinnyChoice {
+            if !supportsClusters { forced.splits = 1 }
             try launch(forced)
             return true
         }
@@ -111,31 +116,27 @@ extension CUDABackend {
         guard skinnyGEMMEnabled, tunesGEMV, recording == nil, stream.profiler == nil else { return false }
         let candidates = SkinnyGEMMChoice.candidates(rows: x.rows, outputs: outputs, inputs: x.columns, gated: gated,
                                                      multiprocessors: runtime.device.multiprocessors, clusters: supportsClusters)
-        let start = try CUDAEvent(device: runtime.device), end = try CUDAEvent(device: runtime.device)
-        func time(_ body: () throws -> Void) throws -> Double {
-            try body()
-            var best = Double.infinity
-            for _ in 0..<3 {
-                try start.record(on: stream)
-                try body()
-                try end.record(on: stream)
-                try end.synchronize()
-                best = min(best, Double(try end.milliseconds(since: start)))
-            }
-            return best
-        }
+        let time = { (body: () throws -> Void) throws -> Double in try self.timeAsInGraph(body) }
+        let log = ProcessInfo.processInfo.environment["KILN_GEMV_LOG"]
         var best = SkinnyProductPath.library
         var bestTime = try time(library)
         let libraryTime = bestTime
         for candidate in candidates {
             let elapsed = try time { try launch(candidate) }
+            if log == "2" {
+                let function = try kernels.function(kernel + candidate.suffix)
+                let resident = kernels.occupancy(function, threads: candidate.threads, sharedBytes: candidate.sharedBytes)
+                FileHandle.standardError.write(Data(String(format: "  skinny %@ N %d K %d rows %d: %@ %.1f us (%@)\n", kernel, outputs, x.columns,
+                                                          x.rows, candidate.description, elapsed * 1000,
+                                                          resident.map { "\($0.registers) registers, \($0.blocks) blocks an SM" } ?? "-").utf8))
+            }
             if elapsed < bestTime {
                 bestTime = elapsed
                 best = .skinny(candidate)
             }
         }
         skinnyPaths.withLock { $0[key] = best }
-        if ProcessInfo.processInfo.environment["KILN_GEMV_LOG"] == "1" {
+        if log == "1" || log == "2" {
             let chosen: String
             if case .skinny(let choice) = best { chosen = "skinny \(choice)" } else { chosen = "library" }
             FileHandle.standardError.write(Data(String(format: "skinny %@ N %d K %d rows %d: %@ %.1f us (library %.1f us)\n",
@@ -145,6 +146,37 @@ extension CUDABackend {
         guard case .skinny(let choice) = best else { return false }
         try launch(choice)
         return true
+    }
+
+    /// Milliseconds a run of `body` takes inside a CUDA graph, as a decode step runs it: one run
+    /// outside (nested shape choices and cuBLASLt's own timing happen there), then eight runs
+    /// captured into a graph, replayed three times, best replay / 8. Host launch costs (large for
+    /// cuBLASLt) stay out of the figure, as they do in a replayed step; without graph capture, the
+    /// same eight runs launched directly.
+    func timeAsInGraph(_ body: () throws -> Void) throws -> Double {
+        try body()
+        let start = try CUDAEvent(device: runtime.device), end = try CUDAEvent(device: runtime.device)
+        var graph: CUDAGraph?
+        if stream.canCaptureGraphs {
+            try stream.beginCapture()
+            do {
+                for _ in 0..<8 { try body() }
+            } catch {
+                _ = try? stream.endCapture()
+                throw error
+            }
+            graph = try stream.endCapture()
+            try graph?.launch(on: stream)
+        }
+        var best = Double.infinity
+        for _ in 0..<3 {
+            try start.record(on: stream)
+            if let graph { try graph.launch(on: stream) } else { for _ in 0..<8 { try body() } }
+            try end.record(on: stream)
+            try end.synchronize()
+            best = min(best, Double(try end.milliseconds(since: start)) / 8)
+        }
+        return best
     }
 
     /// Thread-block clusters (split-K skinny kernels): sm_90 and newer, and cuLaunchKernelEx.

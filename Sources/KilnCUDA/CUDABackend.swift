@@ -56,6 +56,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public var forcedSkinnyChoice: SkinnyGEMMChoice?
     /// Skinny kernel or library, timed per shape (CUDABackend+SkinnyGEMM.swift).
     let skinnyPaths = Mutex<[GEMVKey: SkinnyProductPath]>([:])
+    /// Skinny kernels whose dynamic shared-memory limit has been raised.
+    let skinnySharedMemorySet = Mutex<Set<String>>([])
     /// `KILN_SKINNY_GEMM=0`: products of 9-64 rows stay on cuBLASLt (for comparisons). Read once.
     public let skinnyGEMMEnabled = ProcessInfo.processInfo.environment["KILN_SKINNY_GEMM"] != "0"
     private let lock = NSLock()

@@ -103,6 +103,10 @@ struct DriverFunctions: @unchecked Sendable {
     /// tracer (KILN_TRACE) uses it, so a driver without it must not stop the backend.
     let cuModuleGetGlobal: (@convention(c) (UnsafeMutablePointer<CUdeviceptr>, UnsafeMutablePointer<Int>, CUhandle?, UnsafePointer<CChar>) -> CUresult)?
     let cuFuncSetAttribute: @convention(c) (CUhandle?, Int32, Int32) -> CUresult
+    /// (value, attribute, function). Optional: only diagnostics (registers a thread) use it.
+    let cuFuncGetAttribute: (@convention(c) (UnsafeMutablePointer<Int32>, Int32, CUhandle?) -> CUresult)?
+    /// (blocks, function, threads a block, dynamic shared bytes). Optional: diagnostics only.
+    let cuOccupancyMaxActiveBlocksPerMultiprocessor: (@convention(c) (UnsafeMutablePointer<Int32>, CUhandle?, Int32, Int) -> CUresult)?
     /// (function, grid x/y/z, block x/y/z, dynamic shared bytes, stream, kernel parameters, extra)
     let cuLaunchKernel: @convention(c) (CUhandle?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUhandle?,
                                         UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult
@@ -145,6 +149,8 @@ struct DriverFunctions: @unchecked Sendable {
         cuModuleGetFunction = try library.function("cuModuleGetFunction")
         cuModuleGetGlobal = try? library.function("cuModuleGetGlobal_v2")
         cuFuncSetAttribute = try library.function("cuFuncSetAttribute")
+        cuFuncGetAttribute = try? library.function("cuFuncGetAttribute")
+        cuOccupancyMaxActiveBlocksPerMultiprocessor = try? library.function("cuOccupancyMaxActiveBlocksPerMultiprocessor")
         cuLaunchKernel = try library.function("cuLaunchKernel")
     }
 }

@@ -75,6 +75,17 @@ public final class CUDAKernels: @unchecked Sendable {
     }
 
     /// Sets a kernel's dynamic shared memory limit (needed above 48 KiB).
+    /// Registers a thread and resident blocks an SM at `threads` and `sharedBytes` (diagnostics;
+    /// nil when the driver lacks the queries).
+    public func occupancy(_ function: CUDAFunction, threads: Int, sharedBytes: Int) -> (registers: Int, blocks: Int)? {
+        let functions = device.driver.functions
+        guard let getAttribute = functions.cuFuncGetAttribute, let occupancy = functions.cuOccupancyMaxActiveBlocksPerMultiprocessor else { return nil }
+        var registers: Int32 = 0, blocks: Int32 = 0
+        guard getAttribute(&registers, 4, function.handle) == 0,  // CU_FUNC_ATTRIBUTE_NUM_REGS
+              occupancy(&blocks, function.handle, Int32(threads), sharedBytes) == 0 else { return nil }
+        return (Int(registers), Int(blocks))
+    }
+
     public func setMaxDynamicSharedMemory(_ function: CUDAFunction, bytes: Int) throws {
         try device.check(device.driver.functions.cuFuncSetAttribute(function.handle, CUDAConstant.functionAttributeMaxDynamicSharedSize, Int32(bytes)),
                          "cuFuncSetAttribute(\(function.name), max dynamic shared memory \(bytes))")

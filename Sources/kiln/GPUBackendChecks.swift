@@ -176,7 +176,8 @@ final class GPUBackendChecks {
         defer { gpu.forcedSkinnyChoice = nil }
         let splits = gpu.supportsClusters ? (quick ? [1, 4] : [1, 2, 4, 8]) : [1]
         let plain = quick ? [(2560, 2048, 64, false, false)]
-            : [(2560, 2048, 64, false, false), (300, 72, 9, true, false), (1000, 1032, 33, false, true), (2048, 16384, 20, false, false)]
+            : [(2560, 2048, 64, false, false), (300, 72, 9, true, false), (1000, 1032, 33, false, true), (2048, 16384, 20, false, false),
+               (1000, 1024, 40, true, true)]
         for shape in SkinnyGEMMChoice.shapes {
             for slices in splits {
                 var choice = shape

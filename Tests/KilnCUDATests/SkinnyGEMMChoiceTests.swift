@@ -15,7 +15,8 @@ import Testing
             #expect(shape.rowsPerBlock * (shape.batchTile + 1) * 4 <= shape.sharedBytes)
         }
         let names = KernelLibrary.source(defining: "skinny_gemm_gateup_gelu_bf16_n128_m64")?.kernels ?? []
-        #expect(names.count == 16)
+        #expect(names.count == 16 && names.contains("skinny_gemm_bf16_f32_n64_m32"))
+        #expect(SkinnyGEMMChoice.shapes.map(\.sharedBytes).max() == SkinnyGEMMChoice.largestSharedBytes)
     }
 
     @Test func tilesCoverEveryOutput() {
@@ -40,6 +41,6 @@ import Testing
         #expect(head.allSatisfy { $0.splits == 1 } && head.count == 4)
         // K = 72: two 64-wide stages, no slice would keep two.
         let short = SkinnyGEMMChoice.candidates(rows: 9, outputs: 300, inputs: 72, gated: false, multiprocessors: 132, clusters: true)
-        #expect(short.allSatisfy { $0.splits == 1 })
+        #expect(short.allSatisfy { $0.splits == 1 }, "K = 72: two stages, none to split")
     }
 }

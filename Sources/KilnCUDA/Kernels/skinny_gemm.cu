@@ -87,13 +87,12 @@ __device__ __forceinline__ unsigned skinny_cluster_rank() {
     asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
     return rank;
 }
-// `value` at the same shared-memory address in block `rank` of the cluster.
-__device__ __forceinline__ float skinny_cluster_load(unsigned localAddress, unsigned rank) {
-    unsigned remote;
-    float value;
-    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(localAddress), "r"(rank));
-    asm volatile("ld.shared::cluster.f32 %0, [%1];" : "=f"(value) : "r"(remote) : "memory");
-    return value;
+// The generic address of `local`'s counterpart in block `rank` of the cluster (distributed shared
+// memory): plain loads through it can be in flight together, unlike one asm load at a time.
+__device__ __forceinline__ const float* skinny_cluster_pointer(const float* local, unsigned rank) {
+    unsigned long long remote;
+    asm volatile("mapa.u64 %0, %1, %2;" : "=l"(remote) : "l"(local), "r"(rank));
+    return reinterpret_cast<const float*>(remote);
 }
 #endif
 
@@ -253,14 +252,26 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
     const int share = (OutColumns + splits - 1) / splits;
     const int first = min(OutColumns, (int)rank * share), last = min(OutColumns, min(first + share, N - columnBase));
     const int width = last - first, rows = min(MT, M - mBase);
-    const unsigned stagedAddress = skinny_shared_address(staged);
+    // The S staged tiles, summed in slice order (deterministic); at most 8 blocks a cluster.
+    const float* peers[8];
+#pragma unroll
+    for (int s = 0; s < 8; ++s) peers[s] = staged;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (splits > 1) {
+#pragma unroll
+        for (int s = 0; s < 8; ++s)
+            if (s < splits) peers[s] = skinny_cluster_pointer(staged, (unsigned)s);
+    }
+#endif
     auto sum = [&](int row, int batchRow) -> float {
         const int index = row * Pitch + batchRow;
         if (splits == 1) return staged[index];
-        float total = 0.0f;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-        for (int s = 0; s < splits; ++s) total += skinny_cluster_load(stagedAddress + 4u * index, (unsigned)s);
-#endif
+        float part[8];
+#pragma unroll
+        for (int s = 0; s < 8; ++s) part[s] = s < splits ? peers[s][index] : 0.0f;
+        float total = part[0];
+#pragma unroll
+        for (int s = 1; s < 8; ++s) total += part[s];
         return total;
     };
     if (width > 0) {
