@@ -255,7 +255,8 @@ final class GPUBackendChecks {
             : [(8, 1, 256, nil, nil), (9, 3, 64, nil, nil), (32, 8, 128, nil, nil), (4, 4, 64, 40, nil), (16, 2, 256, 100, 50),
                (12, 1, 128, nil, 30)]
         for (heads, kvHeads, headDim, window, cap) in cases {
-            for rows in [1, 3, 8] {
+            // 20 rows: wide groups take the 8-head tile (the batched-decode instantiations).
+            for rows in [1, 3, 8, 20] {
                 let contexts = (0..<rows).map { _ in 1 + Int(random.next() % 700) }
                 let label = "decode attention \(gpu.precision) h\(headDim) \(heads)/\(kvHeads) rows \(rows) ctx ≤\(contexts.max()!)"
                     + (window.map { " window \($0)" } ?? "") + (cap.map { " cap \($0)" } ?? "")
