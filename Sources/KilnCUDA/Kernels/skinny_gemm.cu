@@ -120,57 +120,56 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
     const int kBegin = min(steps, split * perSplit), count = min(steps, kBegin + perSplit) - kBegin;
     const unsigned ring = skinny_shared_address(skinnyShared);
 
-    // This thread's copies: chunk i = tid + q * Threads of a stage is row i / 8, chunk i % 8.
-    const bf16* weightRow[WeightCopies];
+    // This thread's copies: chunk i = tid + q * Threads of a stage is row i / 8, chunk i % 8. Rows
+    // past N (or M) copy the last valid row instead: mma rows and columns are independent and
+    // those outputs are never stored, so only k past K needs zero-filled copies. Sources are byte
+    // pointers that advance 128 bytes a stage; a stage wholly inside K skips the tail test.
+    const char* weightSource[WeightCopies];
     unsigned weightOffset[WeightCopies];
-    int weightChunk[WeightCopies];
-    bool weightValid[WeightCopies];
+    int weightK[WeightCopies];  // the chunk's first k in stage 0 of this slice
 #pragma unroll
     for (int q = 0; q < WeightCopies; ++q) {
         const int i = tid + q * Threads, r = i >> 3, c = i & 7;
         int row;
-        bool valid;
         if (Mode == 0) {
-            row = columnBase + r;
-            valid = row < N;
+            row = min(columnBase + r, N - 1);
         } else {  // A tile r / 16: gate rows in its rows 0-7, the matching up rows in 8-15
-            const int column = columnBase + (r >> 4) * 8 + (r & 7);
-            valid = column < N;
+            const int column = min(columnBase + (r >> 4) * 8 + (r & 7), N - 1);
             row = (r & 8) ? N + column : column;
         }
-        weightValid[q] = valid;
-        weightRow[q] = weight + (long long)(valid ? row : 0) * K;
+        weightK[q] = kBegin * kSkinnyK + c * 8;
+        weightSource[q] = reinterpret_cast<const char*>(weight + (long long)row * K + weightK[q]);
         weightOffset[q] = skinny_swizzle(r, c);
-        weightChunk[q] = c * 8;
     }
-    const bf16* inputRow[InputCopies];
+    const char* inputSource[InputCopies];
     unsigned inputOffset[InputCopies];
-    int inputChunk[InputCopies];
-    bool inputValid[InputCopies];
+    int inputK[InputCopies];
 #pragma unroll
     for (int q = 0; q < InputCopies; ++q) {
         const int i = tid + q * Threads, r = i >> 3, c = i & 7;
-        inputValid[q] = mBase + r < M;
-        inputRow[q] = x + (long long)(inputValid[q] ? mBase + r : 0) * ldx;
+        inputK[q] = kBegin * kSkinnyK + c * 8;
+        inputSource[q] = reinterpret_cast<const char*>(x + (long long)min(mBase + r, M - 1) * ldx + inputK[q]);
         inputOffset[q] = WeightBytes + skinny_swizzle(r, c);
-        inputChunk[q] = c * 8;
     }
-    auto copyWeights = [&](int stage, int kStep) {
+    // Stage `stage` of the ring <- k step kBegin + s of this slice.
+    auto copyWeights = [&](int stage, int s) {
         const unsigned base = ring + stage * StageBytes;
+        const bool whole = (kBegin + s + 1) * kSkinnyK <= K;
 #pragma unroll
         for (int q = 0; q < WeightCopies; ++q) {
-            const int k = kStep * kSkinnyK + weightChunk[q];
-            const bool inside = weightValid[q] && k < K;
-            skinny_copy(base + weightOffset[q], inside ? (const void*)(weightRow[q] + k) : (const void*)weight, inside ? 16 : 0);
+            const bool inside = whole || weightK[q] + s * kSkinnyK < K;
+            skinny_copy(base + weightOffset[q], inside ? (const void*)(weightSource[q] + s * 2 * kSkinnyK) : (const void*)weight,
+                        inside ? 16 : 0);
         }
     };
-    auto copyInputs = [&](int stage, int kStep) {
+    auto copyInputs = [&](int stage, int s) {
         const unsigned base = ring + stage * StageBytes;
+        const bool whole = (kBegin + s + 1) * kSkinnyK <= K;
 #pragma unroll
         for (int q = 0; q < InputCopies; ++q) {
-            const int k = kStep * kSkinnyK + inputChunk[q];
-            const bool inside = inputValid[q] && k < K;
-            skinny_copy(base + inputOffset[q], inside ? (const void*)(inputRow[q] + k) : (const void*)x, inside ? 16 : 0);
+            const bool inside = whole || inputK[q] + s * kSkinnyK < K;
+            skinny_copy(base + inputOffset[q], inside ? (const void*)(inputSource[q] + s * 2 * kSkinnyK) : (const void*)x,
+                        inside ? 16 : 0);
         }
     };
 
@@ -178,11 +177,11 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
     // also carries the early weight copies).
 #pragma unroll
     for (int s = 0; s < kSkinnyStages - 1; ++s)
-        if (s < count) copyWeights(s, kBegin + s);
+        if (s < count) copyWeights(s, s);
     kiln_wait_prerequisites();
 #pragma unroll
     for (int s = 0; s < kSkinnyStages - 1; ++s) {
-        if (s < count) copyInputs(s, kBegin + s);
+        if (s < count) copyInputs(s, s);
         skinny_commit();
     }
 
@@ -193,30 +192,47 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
         for (int i = 0; i < 4; ++i) acc[n][i] = 0.0f;
 
     // ldmatrix lanes: A rows warp * 16 + lane % 16, k chunk lane / 16; B batch rows
-    // (lane % 8) + 8 * (lane / 16) of each 16-row pair, k chunk (lane / 8) % 2.
+    // (lane % 8) + 8 * (lane / 16) of each 16-row pair, k chunk (lane / 8) % 2. The swizzled
+    // offsets of the four 16-k slices of a stage are fixed per thread: computed once.
     const int aRow = warp * 16 + (lane & 15), aChunk = lane >> 4;
     const int bRow = (lane & 7) + ((lane >> 4) << 3), bChunk = (lane >> 3) & 1;
+    unsigned aOffset[kSkinnyK / 16], bOffset[kSkinnyK / 16];
+#pragma unroll
+    for (int kk = 0; kk < kSkinnyK / 16; ++kk) {
+        aOffset[kk] = skinny_swizzle(aRow, 2 * kk + aChunk);
+        bOffset[kk] = WeightBytes + skinny_swizzle(bRow, 2 * kk + bChunk);  // + nb * 16 rows = nb * 2048 bytes
+    }
+    int readStage = 0, writeStage = kSkinnyStages - 1;
     for (int it = 0; it < count; ++it) {
         skinny_wait<kSkinnyStages - 2>();
         __syncthreads();  // stage `it` landed for every thread; stage it - 1 is free to refill
         const int next = it + kSkinnyStages - 1;
         if (next < count) {
-            copyWeights(next % kSkinnyStages, kBegin + next);
-            copyInputs(next % kSkinnyStages, kBegin + next);
+            copyWeights(writeStage, next);
+            copyInputs(writeStage, next);
         }
         skinny_commit();
-        const unsigned stage = ring + (it % kSkinnyStages) * StageBytes;
+        const unsigned stage = ring + readStage * StageBytes;
+        readStage = readStage == kSkinnyStages - 1 ? 0 : readStage + 1;
+        writeStage = writeStage == kSkinnyStages - 1 ? 0 : writeStage + 1;
+        // Fragments of slice kk + 1 are loaded before slice kk's mma's, so the ldmatrix latency
+        // overlaps the tensor-core work (one warp per scheduler when the grid is small).
+        unsigned a[2][4], b[2][MT / 16][4];
+        skinny_ldmatrix(a[0], stage + aOffset[0]);
+#pragma unroll
+        for (int nb = 0; nb < MT / 16; ++nb) skinny_ldmatrix(b[0][nb], stage + bOffset[0] + nb * 16 * 128);
 #pragma unroll
         for (int kk = 0; kk < kSkinnyK / 16; ++kk) {
-            unsigned a[4];
-            skinny_ldmatrix(a, stage + skinny_swizzle(aRow, 2 * kk + aChunk));
+            const int now = kk & 1;
+            if (kk + 1 < kSkinnyK / 16) {
+                skinny_ldmatrix(a[now ^ 1], stage + aOffset[kk + 1]);
+#pragma unroll
+                for (int nb = 0; nb < MT / 16; ++nb) skinny_ldmatrix(b[now ^ 1][nb], stage + bOffset[kk + 1] + nb * 16 * 128);
+            }
 #pragma unroll
             for (int nb = 0; nb < MT / 16; ++nb) {
-                unsigned b[4];
-                const int row = nb * 16 + bRow;
-                skinny_ldmatrix(b, stage + WeightBytes + skinny_swizzle(row, 2 * kk + bChunk));
-                skinny_mma(acc[2 * nb], a, b[0], b[1]);
-                skinny_mma(acc[2 * nb + 1], a, b[2], b[3]);
+                skinny_mma(acc[2 * nb], a[now], b[now][nb][0], b[now][nb][1]);
+                skinny_mma(acc[2 * nb + 1], a[now], b[now][nb][2], b[now][nb][3]);
             }
         }
     }
