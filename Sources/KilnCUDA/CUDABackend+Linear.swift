@@ -18,6 +18,11 @@ extension CUDABackend {
                      kernel: out.elementType == .bf16 ? "gemv_bf16" : "gemv_bf16_f32")
             return
         }
+        if matmul == nil, forcedSkinnyChoice != nil, usesSkinnyGEMM(x, weight: weight),  // checks without cuBLASLt
+           try skinnyProduct(x, weight: weight, bias: bias?.buffer, outputs: weight.rows, gated: false, out: out,
+                             kernel: out.elementType == .bf16 ? "skinny_gemm_bf16" : "skinny_gemm_bf16_f32", library: {}) {
+            return
+        }
         if let matmul, weight.elementType == x.elementType {
             let matrix = DeviceTensor(buffer: weight.buffer, rows: weight.rows, columns: weight.columns, elementType: weight.elementType)
             let biasBuffer = out.elementType == .bf16 ? bias?.bf16Copy : bias?.buffer

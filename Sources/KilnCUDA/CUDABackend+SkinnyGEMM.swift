@@ -46,7 +46,9 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
         for shape in shapes where shape.batchTile >= rows || shape.batchTile == 64 {
             let tiles = shape.tiles(outputs: outputs, gated: gated)
             for splits in [1, 2, 4, 8] {
-                if splits > 1 && (!clusters || tiles >= 2 * multiprocessors || steps < 2 * splits) { continue }
+                // The kernel gives slice s steps [s * ceil(steps / S), ...): the last slice keeps what is left.
+                let perSlice = (steps + splits - 1) / splits, lastSlice = steps - (splits - 1) * perSlice
+                if splits > 1 && (!clusters || tiles >= 2 * multiprocessors || lastSlice < 2) { continue }
                 var choice = shape
                 choice.splits = splits
                 result.append(choice)
@@ -94,13 +96,17 @@ extension CUDABackend {
         arguments.int32(out.columns)
         func launch(_ choice: SkinnyGEMMChoice) throws {
             let function = try kernels.function(kernel + choice.suffix)
-            if skinnySharedMemorySet.withLock({ $0.insert(function.name).inserted }) {
-                try kernels.setMaxDynamicSharedMemory(function, bytes: SkinnyGEMMChoice.largestSharedBytes)
+            try skinnySharedMemorySet.withLock { limited in  // raised before any launch of the kernel
+                if !limited.contains(function.name) {
+                    try kernels.setMaxDynamicSharedMemory(function, bytes: SkinnyGEMMChoice.largestSharedBytes)
+                    limited.insert(function.name)
+                }
             }
             try stream.launch(function, grid: (choice.tiles(outputs: outputs, gated: gated), choice.splits,
                                                (x.rows + choice.batchTile - 1) / choice.batchTile),
                               block: (choice.threads, 1, 1), sharedBytes: choice.sharedBytes,
                               cluster: choice.splits > 1 ? (1, choice.splits, 1) : nil, arguments: arguments)
+            skinnyLaunches.withLock { $0 += 1 }
         }
         if var forced = forcedSkinnyChoice {
             if !supportsClusters { forced.splits = 1 }
@@ -122,7 +128,8 @@ extension CUDABackend {
         var bestTime = try time(library)
         let libraryTime = bestTime
         for candidate in candidates {
-            let elapsed = try time { try launch(candidate) }
+            // A configuration the GPU refuses (say, a cluster it cannot place) is left out, not fatal.
+            guard let elapsed = try? time({ try launch(candidate) }) else { continue }
             if log == "2" {
                 let function = try kernels.function(kernel + candidate.suffix)
                 let resident = kernels.occupancy(function, threads: candidate.threads, sharedBytes: candidate.sharedBytes)

@@ -58,6 +58,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let skinnyPaths = Mutex<[GEMVKey: SkinnyProductPath]>([:])
     /// Skinny kernels whose dynamic shared-memory limit has been raised.
     let skinnySharedMemorySet = Mutex<Set<String>>([])
+    /// Skinny-GEMM launches so far (checks confirm the forced kernel ran).
+    public let skinnyLaunches = Mutex<Int>(0)
     /// `KILN_SKINNY_GEMM=0`: products of 9-64 rows stay on cuBLASLt (for comparisons). Read once.
     public let skinnyGEMMEnabled = ProcessInfo.processInfo.environment["KILN_SKINNY_GEMM"] != "0"
     private let lock = NSLock()

@@ -74,7 +74,6 @@ public final class CUDAKernels: @unchecked Sendable {
         return function
     }
 
-    /// Sets a kernel's dynamic shared memory limit (needed above 48 KiB).
     /// Registers a thread and resident blocks an SM at `threads` and `sharedBytes` (diagnostics;
     /// nil when the driver lacks the queries).
     public func occupancy(_ function: CUDAFunction, threads: Int, sharedBytes: Int) -> (registers: Int, blocks: Int)? {
@@ -86,6 +85,7 @@ public final class CUDAKernels: @unchecked Sendable {
         return (Int(registers), Int(blocks))
     }
 
+    /// Sets a kernel's dynamic shared memory limit (needed above 48 KiB).
     public func setMaxDynamicSharedMemory(_ function: CUDAFunction, bytes: Int) throws {
         try device.check(device.driver.functions.cuFuncSetAttribute(function.handle, CUDAConstant.functionAttributeMaxDynamicSharedSize, Int32(bytes)),
                          "cuFuncSetAttribute(\(function.name), max dynamic shared memory \(bytes))")

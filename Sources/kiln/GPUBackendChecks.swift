@@ -191,8 +191,10 @@ final class GPUBackendChecks {
                         let out = f32 ? try DeviceTensor(rows: rows, columns: outputs, elementType: .f32, allocator: gpu.runtime.allocator)
                             : try gpu.makeTensor(rows: rows, columns: outputs)
                         let (weightSource, bytes) = try source(w, rows: outputs, columns: inputs)
+                        let launches = gpu.skinnyLaunches.withLock { $0 }
                         try gpu.linear(try upload(x, rows: rows, columns: inputs, to: gpu), weight: try gpu.loadWeight(weightSource),
                                        bias: try b.map { try gpu.loadVector($0, name: "bias") }, into: out)
+                        guard gpu.skinnyLaunches.withLock({ $0 }) > launches else { throw KilnError.invalidArgument("the skinny kernel did not run") }
                         let expected = cpu.makeTensor(rows: rows, columns: outputs)
                         cpu.linear(cpu.tensor(x, rows: rows, columns: inputs), weight: try cpu.loadWeight(weightSource),
                                    bias: try b.map { try cpu.loadVector($0, name: "bias") }, into: expected)
@@ -203,10 +205,12 @@ final class GPUBackendChecks {
                 }
                 for (mlp, inputs, rows) in quick ? [(1536, 576, 20)] : [(1536, 576, 20), (100, 72, 64), (16384, 2048, 64)] {
                     let label = "skinny \(choice) gate/up gelu x [\(rows), \(inputs)] · [2x\(mlp), \(inputs)]"
-                    check(label, bound: bound(gpu)) { try gatedResult(gpu, mlp: mlp, inputs: inputs, rows: rows, activation: .geluTanh) }
+                    check(label, bound: bound(gpu)) {
+                        try gatedResult(gpu, mlp: mlp, inputs: inputs, rows: rows, activation: .geluTanh, requireSkinny: true)
+                    }
                 }
                 if !quick { check("skinny \(choice) gate/up silu x [40, 136] · [2x200, 136]", bound: bound(gpu)) {
-                    try gatedResult(gpu, mlp: 200, inputs: 136, rows: 40, activation: .silu)
+                    try gatedResult(gpu, mlp: 200, inputs: 136, rows: 40, activation: .silu, requireSkinny: true)
                 } }
             }
         }
@@ -226,8 +230,9 @@ final class GPUBackendChecks {
     }
 
     /// gatedLinear on a gate/up weight joined on the GPU, and its CPU twin (two products, then
-    /// gatedActivation).
-    private func gatedResult(_ gpu: CUDABackend, mlp: Int, inputs: Int, rows: Int, activation: GateActivation) throws -> (gpu: [Float], cpu: [Float]) {
+    /// gatedActivation). `requireSkinny`: fail unless a skinny-GEMM kernel ran (forced checks).
+    private func gatedResult(_ gpu: CUDABackend, mlp: Int, inputs: Int, rows: Int, activation: GateActivation,
+                             requireSkinny: Bool = false) throws -> (gpu: [Float], cpu: [Float]) {
         let x = values(rows * inputs, gpu)
         let gate = values(mlp * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
         let up = values(mlp * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
@@ -237,7 +242,9 @@ final class GPUBackendChecks {
             throw KilnError.invalidArgument("CUDABackend did not join gate and up")
         }
         let out = try gpu.makeTensor(rows: rows, columns: mlp)
+        let launches = gpu.skinnyLaunches.withLock { $0 }
         try gpu.gatedLinear(try upload(x, rows: rows, columns: inputs, to: gpu), gateUp: fused, activation: activation, into: out)
+        if requireSkinny, gpu.skinnyLaunches.withLock({ $0 }) == launches { throw KilnError.invalidArgument("the skinny kernel did not run") }
         let cx = cpu.tensor(x, rows: rows, columns: inputs)
         let g = cpu.makeTensor(rows: rows, columns: mlp), u = cpu.makeTensor(rows: rows, columns: mlp)
         cpu.linear(cx, weight: try cpu.loadWeight(try source(gate, rows: mlp, columns: inputs).source), bias: nil, into: g)

@@ -42,5 +42,12 @@ import Testing
         // K = 72: two 64-wide stages, no slice would keep two.
         let short = SkinnyGEMMChoice.candidates(rows: 9, outputs: 300, inputs: 72, gated: false, multiprocessors: 132, clusters: true)
         #expect(short.allSatisfy { $0.splits == 1 }, "K = 72: two stages, none to split")
+        // The kernel cuts K by ceil(steps / S): no candidate may leave a slice of fewer than two
+        // stages (K = 576: 9 steps, S = 4 would give 3, 3, 3, 0; K = 1032: 17 steps, S = 8 gives
+        // 3 x 5, 2, 0, 0).
+        let k576 = SkinnyGEMMChoice.candidates(rows: 64, outputs: 576, inputs: 576, gated: false, multiprocessors: 132, clusters: true)
+        #expect(Set(k576.map(\.splits)) == [1, 2])
+        let k1032 = SkinnyGEMMChoice.candidates(rows: 64, outputs: 1000, inputs: 1032, gated: false, multiprocessors: 132, clusters: true)
+        #expect(Set(k1032.map(\.splits)) == [1, 2, 4])
     }
 }
