@@ -3,7 +3,7 @@
 #include "attention_decode.cuh"
 
 #define KILN_DECODE(T, SUFFIX, HEAD_DIM, GROUP_TILE)                                                              \
-    extern "C" __global__ void __launch_bounds__(kThreads) attention_decode_##SUFFIX##_h##HEAD_DIM##_g##GROUP_TILE( \
+    extern "C" __global__ void KILN_ATTENTION_BOUNDS attention_decode_##SUFFIX##_h##HEAD_DIM##_g##GROUP_TILE( \
         const T* query, int queryStride, const T* keyCache, const T* valueCache, T* out, int outStride,            \
         const int* positions, const int* rowSequence, const int* sequenceContextLength, const int* blockTables,    \
         int blockTableStride, int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, \

@@ -28,6 +28,18 @@ constexpr float kLog2e = 1.4426950408889634f;
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
 
+// Launch bounds of the split kernels. By default the compiler may use every register it wants
+// (h256 g4/g8: 255 a thread, 2 blocks an SM); KILN_ATTENTION_3_BLOCKS / KILN_ATTENTION_4_BLOCKS
+// (KILN_KERNEL_DEFINES, for A/B timing; not yet measured) cap them at 168 / 128 so that 3 / 4
+// blocks fit, at the cost of spilling to local memory (336 / 672 bytes a thread for h256 g8).
+#if defined(KILN_ATTENTION_4_BLOCKS)
+#define KILN_ATTENTION_BOUNDS __launch_bounds__(kThreads, 4)
+#elif defined(KILN_ATTENTION_3_BLOCKS)
+#define KILN_ATTENTION_BOUNDS __launch_bounds__(kThreads, 3)
+#else
+#define KILN_ATTENTION_BOUNDS __launch_bounds__(kThreads)
+#endif
+
 // N consecutive elements -> fp32 (N = 2, 4, 8: 4- to 32-byte loads).
 template <int N>
 __device__ __forceinline__ void load_floats(const float* __restrict__ source, float (&value)[N]) {

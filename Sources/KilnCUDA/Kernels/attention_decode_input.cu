@@ -5,7 +5,7 @@
 
 // With the fused attention input (bf16 only: the fast path; fp32 runs attention_input first).
 #define KILN_DECODE_INPUT(T, SUFFIX, HEAD_DIM, GROUP_TILE)                                                        \
-    extern "C" __global__ void __launch_bounds__(kThreads) attention_decode_input_##SUFFIX##_h##HEAD_DIM##_g##GROUP_TILE( \
+    extern "C" __global__ void KILN_ATTENTION_BOUNDS attention_decode_input_##SUFFIX##_h##HEAD_DIM##_g##GROUP_TILE( \
         const T* query, int queryStride, const T* keyCache, const T* valueCache, T* out, int outStride,            \
         const int* positions, const int* rowSequence, const int* sequenceContextLength, const int* blockTables,    \
         int blockTableStride, int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, \
