@@ -39,9 +39,15 @@ __device__ __forceinline__ unsigned skinny_shared_address(const void* pointer) {
     return address;
 }
 
-// 16 bytes global -> shared, bypassing L1; bytes = 0 writes zeros (rows or k past the end).
+// 16 bytes global -> shared, bypassing L1; bytes = 0 writes zeros (k past the end).
+// KILN_SKINNY_L2_256B (KILN_KERNEL_DEFINES, for A/B timing; not yet measured): with a 256-byte L2
+// prefetch size, as gemv.cu's weight loads have.
 __device__ __forceinline__ void skinny_copy(unsigned destination, const void* source, int bytes) {
+#ifdef KILN_SKINNY_L2_256B
+    asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;" ::"r"(destination), "l"(source), "r"(bytes) : "memory");
+#else
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(destination), "l"(source), "r"(bytes) : "memory");
+#endif
 }
 __device__ __forceinline__ void skinny_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 template <int Pending>
