@@ -1,4 +1,5 @@
-/// What holds autotune choices: `MatmulEngine`. A protocol so that the restore-then-save
+/// What holds autotune choices: `MatmulEngine`, or `CUDABackendAutotune` (its choices and the
+/// backend's skinny-GEMM decisions, SkinnyDecisionRecord.swift). A protocol so that the restore-then-save
 /// bookkeeping of `AutotuneSession` is tested without a GPU.
 public protocol AutotuneRecordHolder: AnyObject {
     /// Every choice, plus "device" and "cublasLt" naming what they are valid for.

@@ -12,7 +12,9 @@ enum AutotunePersistence {
     static func start(_ backend: CUDABackend, model: String?) -> AutotuneSession? {
         guard let engine = backend.matmul else { return nil }
         let engineRecord = model.flatMap(EngineManifest.readIfEngine(at:))?.autotune ?? [:]
-        return AutotuneSession(holder: engine, store: AutotuneStore(directory: backend.runtime.kernels.cache.directory),
+        // cuBLASLt's choices and the skinny-GEMM decisions (skinny kernel or library per shape).
+        return AutotuneSession(holder: CUDABackendAutotune(engine: engine, backend: backend),
+                               store: AutotuneStore(directory: backend.runtime.kernels.cache.directory),
                                engineRecord: engineRecord)
     }
 }

@@ -1,0 +1,109 @@
+import KilnCore
+
+/// The skinny-GEMM decisions (CUDABackend+SkinnyGEMM.swift: skinny kernel or library, timed per
+/// shape) as autotune-record entries, so that they are kept across runs with cuBLASLt's choices
+/// (`AutotuneStore`'s file is per GPU and cuBLASLt version, which is what a decision against the
+/// library depends on). One entry a shape:
+///
+///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>"
+///
+/// `<source>` is the first 12 hex digits of the SHA-256 of skinny_gemm.cu, so a changed kernel
+/// times its shapes again instead of trusting a decision about other code. Keys that do not parse,
+/// name another source, or hold a configuration the kernel file does not export are ignored.
+public enum SkinnyDecisionRecord {
+    /// The key prefix; MatmulEngine.restore ignores keys that are not its own.
+    static let prefix = "skinny "
+
+    /// The digest the current skinny_gemm.cu gives.
+    static let currentSource: String = {
+        var hash = SHA256()
+        hash.update(KernelLibrary.source(defining: "skinny_gemm_bf16" + (SkinnyGEMMChoice.shapes.first?.suffix ?? ""))?.text ?? "")
+        return String(hash.finalizeHex().prefix(12))
+    }()
+
+    /// The record key for a shape.
+    static func key(_ shape: GEMVKey, source: String = currentSource) -> String {
+        "\(prefix)\(shape.kernel) n\(shape.outputs) k\(shape.inputs) m\(shape.rows) \(source)"
+    }
+
+    /// The record value for a decision.
+    static func value(_ path: SkinnyProductPath) -> String {
+        switch path {
+        case .library: return "library"
+        case .skinny(let choice): return "n\(choice.rowsPerBlock) m\(choice.batchTile) x\(choice.splits)"
+        }
+    }
+
+    /// The shape a key names, when it is a skinny key of `source`.
+    static func shape(_ key: String, source: String = currentSource) -> GEMVKey? {
+        guard key.hasPrefix(prefix) else { return nil }
+        let fields = key.dropFirst(prefix.count).split(separator: " ").map(String.init)
+        guard fields.count == 5, fields[4] == source, fields[0].hasPrefix("skinny_gemm_"),
+              let outputs = number(fields[1], "n"), let inputs = number(fields[2], "k"), let rows = number(fields[3], "m"),
+              outputs > 0, inputs > 0, rows > 0 else { return nil }
+        return GEMVKey(kernel: fields[0], outputs: outputs, inputs: inputs, rows: rows)
+    }
+
+    /// The decision a value names, when the kernel file exports that configuration.
+    static func path(_ value: String) -> SkinnyProductPath? {
+        if value == "library" { return .library }
+        let fields = value.split(separator: " ").map(String.init)
+        guard fields.count == 3, let bn = number(fields[0], "n"), let mt = number(fields[1], "m"), let splits = number(fields[2], "x"),
+              SkinnyGEMMChoice.shapes.contains(where: { $0.rowsPerBlock == bn && $0.batchTile == mt }),
+              [1, 2, 4, 8].contains(splits) else { return nil }
+        return .skinny(SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: mt, splits: splits))
+    }
+
+    /// "n2048" with tag "n" -> 2048.
+    private static func number(_ field: String, _ tag: Character) -> Int? {
+        guard field.first == tag else { return nil }
+        return Int(field.dropFirst())
+    }
+}
+
+extension CUDABackend {
+    /// The skinny decisions made so far, as autotune-record entries.
+    public func skinnyRecord() -> [String: String] {
+        skinnyPaths.withLock { paths in
+            Dictionary(uniqueKeysWithValues: paths.map { (SkinnyDecisionRecord.key($0.key), SkinnyDecisionRecord.value($0.value)) })
+        }
+    }
+
+    /// Takes the skinny entries of `record` that are valid for this kernel file (and this GPU: a
+    /// split needs clusters); returns how many. Decisions already made in this run stay.
+    @discardableResult
+    public func restoreSkinny(_ record: [String: String]) -> Int {
+        var taken = 0
+        skinnyPaths.withLock { paths in
+            for (key, value) in record {
+                guard let shape = SkinnyDecisionRecord.shape(key), paths[shape] == nil,
+                      let path = SkinnyDecisionRecord.path(value) else { continue }
+                if case .skinny(let choice) = path, choice.splits > 1, !supportsClusters { continue }
+                paths[shape] = path
+                taken += 1
+            }
+        }
+        return taken
+    }
+}
+
+/// The autotune choices of a CUDA backend: its matmul engine's (cuBLASLt algorithms) and its
+/// skinny-GEMM decisions, in one record (AutotuneSession keeps it across runs).
+public final class CUDABackendAutotune: AutotuneRecordHolder {
+    public let engine: MatmulEngine
+    public let backend: CUDABackend
+
+    public init(engine: MatmulEngine, backend: CUDABackend) {
+        self.engine = engine
+        self.backend = backend
+    }
+
+    public func autotuneRecord() -> [String: String] {
+        engine.autotuneRecord().merging(backend.skinnyRecord()) { engineValue, _ in engineValue }
+    }
+
+    @discardableResult
+    public func restore(_ record: [String: String]) -> Int {
+        engine.restore(record) + backend.restoreSkinny(record)
+    }
+}

@@ -1,0 +1,34 @@
+import Testing
+@testable import KilnCUDA
+
+/// Skinny-GEMM decisions as autotune-record entries (GPU-free): keys and values round-trip, and
+/// entries for another kernel source, malformed ones or configurations the kernel file does not
+/// export are not taken.
+@Suite struct SkinnyDecisionRecordTests {
+    let shape = GEMVKey(kernel: "skinny_gemm_gateup_gelu_bf16", outputs: 16384, inputs: 2048, rows: 64)
+
+    @Test func roundTrip() {
+        let key = SkinnyDecisionRecord.key(shape)
+        #expect(key.hasPrefix("skinny skinny_gemm_gateup_gelu_bf16 n16384 k2048 m64 "))
+        #expect(SkinnyDecisionRecord.shape(key) == shape)
+        let choice = SkinnyGEMMChoice(rowsPerBlock: 128, batchTile: 64, splits: 1)
+        #expect(SkinnyDecisionRecord.value(.skinny(choice)) == "n128 m64 x1")
+        #expect(SkinnyDecisionRecord.path("n128 m64 x1") == .skinny(choice))
+        #expect(SkinnyDecisionRecord.path(SkinnyDecisionRecord.value(.library)) == .library)
+        #expect(SkinnyDecisionRecord.currentSource.count == 12)
+    }
+
+    @Test func foreignOrMalformedEntriesAreIgnored() {
+        // Another skinny_gemm.cu: timed again rather than trusted.
+        #expect(SkinnyDecisionRecord.shape(SkinnyDecisionRecord.key(shape, source: "000000000000")) == nil)
+        let current = SkinnyDecisionRecord.currentSource
+        for key in ["matmul bf16 m64 n2048 k2048", "skinny skinny_gemm_bf16 n2048 k2048 \(current)",
+                    "skinny gemv_bf16 n2048 k2048 m64 \(current)", "skinny skinny_gemm_bf16 n0 k2048 m64 \(current)",
+                    "skinny skinny_gemm_bf16 nx k2048 m64 \(current)"] {
+            #expect(SkinnyDecisionRecord.shape(key) == nil, "\(key)")
+        }
+        for value in ["n96 m64 x1", "n128 m48 x1", "n128 m64 x3", "n128 m64", "cublas", ""] {
+            #expect(SkinnyDecisionRecord.path(value) == nil, "\(value)")
+        }
+    }
+}
