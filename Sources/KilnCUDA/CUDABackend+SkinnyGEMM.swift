@@ -113,13 +113,16 @@ extension CUDABackend {
             try launch(forced)
             return true
         }
+        // KILN_SKINNY_GEMM=0, and backends that must give the same bits as another (tunesGEMV off),
+        // stay on the library, restored decisions included.
+        guard skinnyGEMMEnabled, tunesGEMV else { return false }
         if let path = skinnyPaths.withLock({ $0[key] }) {
             guard case .skinny(let choice) = path else { return false }
             try launch(choice)
             return true
         }
-        // Untimed shapes (and every shape where two backends must give the same bits) stay on the library.
-        guard skinnyGEMMEnabled, tunesGEMV, recording == nil, stream.profiler == nil else { return false }
+        // Untimed shapes inside a recording (or under the profiler) stay on the library.
+        guard recording == nil, stream.profiler == nil else { return false }
         let candidates = SkinnyGEMMChoice.candidates(rows: x.rows, outputs: outputs, inputs: x.columns, gated: gated,
                                                      multiprocessors: runtime.device.multiprocessors, clusters: supportsClusters)
         let time = { (body: () throws -> Void) throws -> Double in try self.timeAsInGraph(body) }
