@@ -18,20 +18,21 @@ extension CUDABackend {
                      kernel: out.elementType == .bf16 ? "gemv_bf16" : "gemv_bf16_f32")
             return
         }
-        if matmul == nil, forcedSkinnyChoice != nil, usesSkinnyGEMM(x, weight: weight),  // checks without cuBLASLt
-           try skinnyProduct(x, weight: weight, bias: bias?.buffer, outputs: weight.rows, gated: false, out: out,
-                             kernel: out.elementType == .bf16 ? "skinny_gemm_bf16" : "skinny_gemm_bf16_f32", library: {}) {
-            return
-        }
-        if let matmul, weight.elementType == x.elementType {
+        // cuBLASLt, when it is there and takes the operand types.
+        let library: (() throws -> Void)? = matmul.flatMap { matmul in
+            guard weight.elementType == x.elementType else { return nil }
             let matrix = DeviceTensor(buffer: weight.buffer, rows: weight.rows, columns: weight.columns, elementType: weight.elementType)
             let biasBuffer = out.elementType == .bf16 ? bias?.bf16Copy : bias?.buffer
-            let library = { try matmul.linear(x: x, weight: matrix, bias: biasBuffer, out: out, on: self.stream) }
-            if usesSkinnyGEMM(x, weight: weight),
-               try skinnyProduct(x, weight: weight, bias: bias?.buffer, outputs: weight.rows, gated: false, out: out,
-                                 kernel: out.elementType == .bf16 ? "skinny_gemm_bf16" : "skinny_gemm_bf16_f32", library: library) {
-                return
-            }
+            return { try matmul.linear(x: x, weight: matrix, bias: biasBuffer, out: out, on: self.stream) }
+        }
+        // The skinny kernel where it is timed faster than the library (or forced, by checks, also
+        // without cuBLASLt).
+        if usesSkinnyGEMM(x, weight: weight), library != nil || forcedSkinnyChoice != nil,
+           try skinnyProduct(x, weight: weight, bias: bias?.buffer, outputs: weight.rows, gated: false, out: out,
+                             kernel: out.elementType == .bf16 ? "skinny_gemm_bf16" : "skinny_gemm_bf16_f32", library: library ?? {}) {
+            return
+        }
+        if let library {
             try library()
             return
         }

@@ -79,22 +79,22 @@ extension CUDABackend {
     /// Runs the product on the skinny kernel `kernel` (without suffix) when that is the faster
     /// path for this shape, and returns true; false when the caller should run `library` itself.
     /// The first call of a shape outside a CUDA-graph recording times every candidate
-    /// configuration and the library path (a warm-up launch and the best of three, by events)
-    /// and keeps the fastest; inside a recording an untimed shape takes the library path.
+    /// configuration and the library path (`timeAsInGraph`) and keeps the fastest; inside a
+    /// recording an untimed shape takes the library path.
     func skinnyProduct(_ x: DeviceTensor, weight: CUDAWeight, bias: DeviceBuffer?, outputs: Int, gated: Bool, out: DeviceTensor,
                        kernel: String, library: () throws -> Void) throws -> Bool {
         let key = GEMVKey(kernel: kernel, outputs: outputs, inputs: x.columns, rows: x.rows)
-        var arguments = KernelArguments()
-        arguments.pointer(weight.buffer)
-        arguments.pointer(x.buffer)
-        if !gated { arguments.pointer(bias) }
-        arguments.pointer(out.buffer)
-        arguments.int32(outputs)
-        arguments.int32(x.columns)
-        arguments.int32(x.rows)
-        arguments.int32(x.columns)
-        arguments.int32(out.columns)
         func launch(_ choice: SkinnyGEMMChoice) throws {
+            var arguments = KernelArguments()
+            arguments.pointer(weight.buffer)
+            arguments.pointer(x.buffer)
+            if !gated { arguments.pointer(bias) }
+            arguments.pointer(out.buffer)
+            arguments.int32(outputs)
+            arguments.int32(x.columns)
+            arguments.int32(x.rows)
+            arguments.int32(x.columns)
+            arguments.int32(out.columns)
             let function = try kernels.function(kernel + choice.suffix)
             try skinnySharedMemorySet.withLock { limited in  // raised before any launch of the kernel
                 if !limited.contains(function.name) {
@@ -125,14 +125,13 @@ extension CUDABackend {
         guard recording == nil, stream.profiler == nil else { return false }
         let candidates = SkinnyGEMMChoice.candidates(rows: x.rows, outputs: outputs, inputs: x.columns, gated: gated,
                                                      multiprocessors: runtime.device.multiprocessors, clusters: supportsClusters)
-        let time = { (body: () throws -> Void) throws -> Double in try self.timeAsInGraph(body) }
         let log = ProcessInfo.processInfo.environment["KILN_GEMV_LOG"]
         var best = SkinnyProductPath.library
-        var bestTime = try time(library)
+        var bestTime = try timeAsInGraph(library)
         let libraryTime = bestTime
         for candidate in candidates {
             // A configuration the GPU refuses (say, a cluster it cannot place) is left out, not fatal.
-            guard let elapsed = try? time({ try launch(candidate) }) else { continue }
+            guard let elapsed = try? timeAsInGraph({ try launch(candidate) }) else { continue }
             if log == "2" {
                 let function = try kernels.function(kernel + candidate.suffix)
                 let resident = kernels.occupancy(function, threads: candidate.threads, sharedBytes: candidate.sharedBytes)
@@ -191,7 +190,6 @@ extension CUDABackend {
 
     /// Thread-block clusters (split-K skinny kernels): sm_90 and newer, and cuLaunchKernelEx.
     public var supportsClusters: Bool {
-        runtime.device.driver.extendedLaunch != nil
-            && (Int(runtime.device.architecture.dropFirst(3).prefix { $0.isNumber }) ?? 0) >= 90
+        runtime.device.driver.extendedLaunch != nil && runtime.device.computeCapability.major >= 9
     }
 }

@@ -17,7 +17,7 @@ public enum SkinnyDecisionRecord {
     /// The digest the current skinny_gemm.cu gives.
     static let currentSource: String = {
         var hash = SHA256()
-        hash.update(KernelLibrary.source(defining: "skinny_gemm_bf16" + (SkinnyGEMMChoice.shapes.first?.suffix ?? ""))?.text ?? "")
+        hash.update(KernelLibrary.sources.first { $0.fileName == "skinny_gemm.cu" }?.text ?? "")
         return String(hash.finalizeHex().prefix(12))
     }()
 

@@ -27,13 +27,9 @@ namespace {
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr int kThreads = 128;  // 4 warps, every instantiation
 
-__device__ __forceinline__ unsigned shared_address(const void* pointer) {
-    return (unsigned)__cvta_generic_to_shared(pointer);
-}
-
 // 16-byte global -> shared copy; with `valid` false it writes 16 zero bytes and reads nothing.
 __device__ __forceinline__ void copy_async_16(void* destination, const void* source, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(destination)), "l"(source),
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(kiln_shared_address(destination)), "l"(source),
                  "r"(valid ? 16 : 0)
                  : "memory");
 }
@@ -43,22 +39,19 @@ __device__ __forceinline__ void copy_async_wait_all() { asm volatile("cp.async.w
 __device__ __forceinline__ void load_matrix_x4(unsigned (&r)[4], const void* pointer) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(shared_address(pointer))
+                 : "r"(kiln_shared_address(pointer))
                  : "memory");
 }
 __device__ __forceinline__ void load_matrix_x4_transposed(unsigned (&r)[4], const void* pointer) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(shared_address(pointer))
+                 : "r"(kiln_shared_address(pointer))
                  : "memory");
 }
 
 // d += a · b for one 16x8x16 bf16 tile, fp32 accumulators.
 __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-                 "{%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    kiln_mma_bf16_16816(d, a[0], a[1], a[2], a[3], b0, b1);
 }
 
 // Two floats -> two bf16 (round to nearest even), `low` in the low half.

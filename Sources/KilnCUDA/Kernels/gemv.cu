@@ -68,15 +68,6 @@ __device__ __forceinline__ void gemv_wait_dependencies() {
     KILN_TRACE_WAITED();
 }
 
-// c += A * B for one m16n8k16 bf16 mma. a0, a2: row g, k slots (2q, 2q+1), (2q+8, 2q+9);
-// a1, a3: row g + 8, same slots; b0, b1: column g, same slots.
-__device__ __forceinline__ void gemv_mma(float (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
-                                         unsigned b0, unsigned b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
 
 __device__ __forceinline__ void gemv_store(float* y, float value) { *y = value; }
 __device__ __forceinline__ void gemv_store(bf16* y, float value) { *y = from_float<bf16>(value); }
@@ -166,8 +157,8 @@ __device__ __forceinline__ void gemv_multiply(float (&acc)[TILES][2][4], uint4 (
     for (int c = 0; c < CHUNKS; c++)
         #pragma unroll
         for (int t = 0; t < TILES; t++) {
-            gemv_mma(acc[t][0], w0[t][c].x, w1[t][c].x, w0[t][c].y, w1[t][c].y, xs[c].x, xs[c].y);
-            gemv_mma(acc[t][1], w0[t][c].z, w1[t][c].z, w0[t][c].w, w1[t][c].w, xs[c].z, xs[c].w);
+            kiln_mma_bf16_16816(acc[t][0], w0[t][c].x, w1[t][c].x, w0[t][c].y, w1[t][c].y, xs[c].x, xs[c].y);
+            kiln_mma_bf16_16816(acc[t][1], w0[t][c].z, w1[t][c].z, w0[t][c].w, w1[t][c].w, xs[c].z, xs[c].w);
         }
 }
 

@@ -92,6 +92,23 @@ __device__ __forceinline__ void block_argmax(float& value, int& index, float* sc
 /// and at exit. The host sets kiln_trace_records / kiln_trace_capacity of each module and zeroes
 /// kiln_trace_count; records past the capacity are dropped. Without the define nothing is traced.
 /// Sites (KernelTrace.Site mirrors the values):
+// Tensor-core and shared-memory primitives shared by the kernels that use them (gemv.cu,
+// attention_prefill.cu, skinny_gemm.cu).
+// c += A * B for one m16n8k16 bf16 mma, fp32 accumulate. a0 / a2: row g, k 2t.. / 2t + 8..;
+// a1 / a3: row g + 8; b0, b1: k 2t.., 2t + 8.. of column g; c: rows g, g + 8 x columns 2t, 2t + 1
+// (lane = 4g + t).
+__device__ __forceinline__ void kiln_mma_bf16_16816(float (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                                    unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+// The 32-bit shared-state-space address of a generic pointer into shared memory.
+__device__ __forceinline__ unsigned kiln_shared_address(const void* pointer) {
+    return (unsigned)__cvta_generic_to_shared(pointer);
+}
+
 enum KilnTraceSite {
     kTraceEmbed = 1,
     kTraceRMSNorm = 2,

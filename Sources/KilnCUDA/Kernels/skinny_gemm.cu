@@ -33,6 +33,9 @@ namespace {
 constexpr int kSkinnyStages = 4;  // cp.async ring depth
 constexpr int kSkinnyK = 64;      // k per stage: 128 bytes, 8 chunks of 16 bytes per row
 
+// The shared-state-space address of a pointer into shared memory. Written with cvta in asm
+// rather than kiln_shared_address's intrinsic: the two schedule the kernel differently, and this
+// form is the one measured on the H100 (bench/results/issue4-static64-2026-11-27-s5.txt).
 __device__ __forceinline__ unsigned skinny_shared_address(const void* pointer) {
     unsigned address;
     asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(pointer));
@@ -58,13 +61,9 @@ __device__ __forceinline__ void skinny_ldmatrix(unsigned (&r)[4], unsigned addre
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
 }
 
-// c += A * B, m16n8k16, bf16 in, fp32 accumulate. a: rows g / g + 8 x k 2t.. / 2t + 8..;
-// b0, b1: k 2t.., 2t + 8.. x column g; c: rows g, g + 8 x columns 2t, 2t + 1 (lane = 4g + t).
+// c += A * B with A as its four ldmatrix registers (kiln_mma_bf16_16816).
 __device__ __forceinline__ void skinny_mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    kiln_mma_bf16_16816(c, a[0], a[1], a[2], a[3], b0, b1);
 }
 
 // Byte offset of 16-byte chunk `chunk` (0..7) of row `row` in a [rows][128 B] swizzled tile.
@@ -157,27 +156,19 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
         inputSource[q] = reinterpret_cast<const char*>(x + (long long)min(mBase + r, M - 1) * ldx + inputK[q]);
         inputOffset[q] = WeightBytes + skinny_swizzle(r, c);
     }
-    // Stage `stage` of the ring <- k step kBegin + s of this slice.
-    auto copyWeights = [&](int stage, int s) {
+    // Stage `stage` of the ring <- k step kBegin + s of this slice, for one operand's copies
+    // (sources, ring offsets, first k; `fallback`: a valid address for zero-filled chunks).
+    auto copyRows = [&](const auto& source, const auto& offset, const auto& firstK, const void* fallback, int stage, int s) {
         const unsigned base = ring + stage * StageBytes;
         const bool whole = (kBegin + s + 1) * kSkinnyK <= K;
 #pragma unroll
-        for (int q = 0; q < WeightCopies; ++q) {
-            const bool inside = whole || weightK[q] + s * kSkinnyK < K;
-            skinny_copy(base + weightOffset[q], inside ? (const void*)(weightSource[q] + s * 2 * kSkinnyK) : (const void*)weight,
-                        inside ? 16 : 0);
+        for (int q = 0; q < (int)(sizeof(offset) / sizeof(offset[0])); ++q) {
+            const bool inside = whole || firstK[q] + s * kSkinnyK < K;
+            skinny_copy(base + offset[q], inside ? (const void*)(source[q] + s * 2 * kSkinnyK) : fallback, inside ? 16 : 0);
         }
     };
-    auto copyInputs = [&](int stage, int s) {
-        const unsigned base = ring + stage * StageBytes;
-        const bool whole = (kBegin + s + 1) * kSkinnyK <= K;
-#pragma unroll
-        for (int q = 0; q < InputCopies; ++q) {
-            const bool inside = whole || inputK[q] + s * kSkinnyK < K;
-            skinny_copy(base + inputOffset[q], inside ? (const void*)(inputSource[q] + s * 2 * kSkinnyK) : (const void*)x,
-                        inside ? 16 : 0);
-        }
-    };
+    auto copyWeights = [&](int stage, int s) { copyRows(weightSource, weightOffset, weightK, weight, stage, s); };
+    auto copyInputs = [&](int stage, int s) { copyRows(inputSource, inputOffset, inputK, x, stage, s); };
 
     // Prologue: weights of the first stages before the wait, then x (one group per stage; group 0
     // also carries the early weight copies).
