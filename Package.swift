@@ -50,6 +50,7 @@ let package = Package(
                 .embedInCode("Kernels/attention_decode.cu"),
                 .embedInCode("Kernels/attention_decode_input.cu"),
                 .embedInCode("Kernels/attention_decode_reduce.cu"),
+                .embedInCode("Kernels/attention_decode_mma.cu"),
                 .embedInCode("Kernels/gemv.cu"),
                 .embedInCode("Kernels/skinny_gemm.cu"),
                 .embedInCode("Kernels/attention_input.cu"),

@@ -6,7 +6,7 @@
 # machine; binary in .gpu/kiln.xz.
 # STATIC_BATCH=B: a static batch of B sequences, 128 in / 128 out, output tokens/s instead, e.g.
 #   STATIC_BATCH=64 scripts/gpu-decode-variants.sh base KILN_KERNEL_DEFINES=KILN_ATTENTION_3_BLOCKS \
-#     KILN_KERNEL_DEFINES=KILN_SKINNY_L2_256B KILN_SKINNY_GEMM=0 base
+#     KILN_KERNEL_DEFINES=KILN_SKINNY_NO_L2_256B KILN_SKINNY_GEMM=0 base
 set -u
 source scripts/gpu-common.sh
 if [ -n "${STATIC_BATCH:-}" ]; then

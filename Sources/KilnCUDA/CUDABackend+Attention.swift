@@ -32,13 +32,15 @@ extension CUDABackend {
     /// two blocks per SM for the longest row), with partitions of at least 32 keys (64 in the
     /// README: at batch 1 on an H100 a 64-key partition took 13 us, latency-bound, so smaller
     /// partitions and more blocks serve short contexts better).
+    ///
+    /// `tensorCores`: the split of attention_decode_mma_* (a fixed tile of 8 heads, the mma's n8).
     struct DecodeSplit: Equatable {
         var groupTile: Int
         var chunks: Int
         var partitionSize: Int
         var maxPartitions: Int
 
-        init(rows: Int, heads: Int, kvHeads: Int, visibleKeys: Int, multiprocessors: Int) {
+        init(rows: Int, heads: Int, kvHeads: Int, visibleKeys: Int, multiprocessors: Int, tensorCores: Bool = false) {
             let group = heads / kvHeads
             var tile = 1
             while tile < group && tile < 8 { tile *= 2 }
@@ -46,6 +48,7 @@ extension CUDABackend {
             // most SMs idle: two chunks of 4 heads double the blocks (README-attention.md, H200,
             // batch 1: g4 in two chunks 16.6 us, g8 19.3 us).
             if tile == 8 && rows * kvHeads < multiprocessors / 8 { tile = 4 }
+            if tensorCores { tile = 8 }
             groupTile = tile
             chunks = (group + tile - 1) / tile
             let keys = max(1, visibleKeys)
@@ -64,8 +67,9 @@ extension CUDABackend {
         // A recording is replayed for contexts up to its bucket: split for the bucket.
         let longest = recording?.contextBucket ?? batch.sequences.map(\.contextLength).max() ?? 1
         let visible = parameters.slidingWindow.map { min($0, longest) } ?? longest
+        let tensorCores = input != nil && usesTensorCoreDecode(rows: rows, heads: heads, kvHeads: parameters.kvHeads)
         let split = DecodeSplit(rows: rows, heads: heads, kvHeads: parameters.kvHeads, visibleKeys: visible,
-                                multiprocessors: runtime.device.multiprocessors)
+                                multiprocessors: runtime.device.multiprocessors, tensorCores: tensorCores)
         let slots = rows * heads * split.maxPartitions
         let partials = try scratch(byteCount: 4 * slots * (headDim + 2))
         let partialOut = partials.address
@@ -80,8 +84,9 @@ extension CUDABackend {
         arguments.address(partialMax)
         arguments.address(partialSum)
         var kernel = "attention_decode_\(type)_h\(headDim)_g\(split.groupTile)"
+        var sharedBytes = 0
         if let input {
-            kernel = "attention_decode_input_\(type)_h\(headDim)_g\(split.groupTile)"
+            kernel = tensorCores ? "attention_decode_mma_bf16_h\(headDim)" : "attention_decode_input_\(type)_h\(headDim)_g\(split.groupTile)"
             arguments.pointer(input.qkv.buffer)
             arguments.int32(input.qkv.columns)
             arguments.pointer(cache.keys[layer])
@@ -93,9 +98,17 @@ extension CUDABackend {
             arguments.pointer(input.table)
             arguments.int32(input.pairs)
             arguments.int32(input.interleaved ? 1 : 0)
+            if tensorCores {
+                let stages = Self.tensorCoreDecodeStages(partitionSize: split.partitionSize, forced: decodeMMAStages)
+                arguments.int32(stages)
+                sharedBytes = Self.tensorCoreDecodeSharedBytes(headDim: headDim, stages: stages)
+            }
         }
-        try stream.launch(try kernels.function(kernel),
-                          grid: (split.maxPartitions, parameters.kvHeads * split.chunks, rows), block: (128, 1, 1), arguments: arguments)
+        let function = try kernels.function(kernel)
+        if sharedBytes > 48 * 1024 { try kernels.setMaxDynamicSharedMemory(function, bytes: sharedBytes) }
+        try stream.launch(function, grid: (split.maxPartitions, parameters.kvHeads * split.chunks, rows), block: (128, 1, 1),
+                          sharedBytes: sharedBytes, arguments: arguments)
+        if tensorCores { tensorCoreDecodeLaunches.withLock { $0 += 1 } }
         guard split.maxPartitions > 1 else { return }
 
         var reduce = KernelArguments()
@@ -114,6 +127,30 @@ extension CUDABackend {
         reduce.int32(split.maxPartitions)
         try stream.launch(try kernels.function("attention_decode_reduce_\(type)"), grid: (heads, rows, 1), block: (128, 1, 1), arguments: reduce)
     }
+
+    /// Whether a decode step with its attention input fused runs attention_decode_mma_* (tensor
+    /// cores, 8 query heads a block) instead of attention_decode_input_*: `decodeAttentionMMA` when
+    /// set (KILN_DECODE_MMA=0/1, or a check), else where the CUDA-core kernel would take 8-head
+    /// tiles (groups of 8 or more at batch). Its fp32 dot products make that instantiation
+    /// issue-bound (ncu, H100, batch 64, Gemma-2B: 255 registers, 0.3 instructions a scheduler cycle).
+    func usesTensorCoreDecode(rows: Int, heads: Int, kvHeads: Int) -> Bool {
+        if let forced = decodeAttentionMMA { return forced }
+        return DecodeSplit(rows: rows, heads: heads, kvHeads: kvHeads, visibleKeys: 1, multiprocessors: runtime.device.multiprocessors).groupTile == 8
+    }
+
+    /// Tile buffers a warp of attention_decode_mma_* cycles through: one (a warp's next tile is
+    /// copied after its current one's arithmetic; other blocks fill the gap), unless forced
+    /// (KILN_DECODE_MMA_STAGES=2: the next tile's copies in flight during the arithmetic). Two
+    /// stages double the shared memory (h256: 128 KiB, one block an SM); at batch 64 on an H100
+    /// they measured 19,463 output tokens/s against one stage's 20,124 / 20,208.
+    static func tensorCoreDecodeStages(partitionSize: Int, forced: Int? = nil) -> Int {
+        if let forced, forced == 1 || forced == 2 { return forced }
+        return 1
+    }
+
+    /// attention_decode_mma_*'s dynamic shared memory: per warp and stage a K and a V tile of 16
+    /// keys (4 warps x stages x 2 x 16 x headDim bf16).
+    static func tensorCoreDecodeSharedBytes(headDim: Int, stages: Int) -> Int { 256 * headDim * stages }
 
     func prefillAttention(query: DeviceTensor, cache: CUDAKVCache, layer: Int, batch: ForwardBatch, step: CUDAStepBuffers,
                           parameters: AttentionParameters, into out: DeviceTensor) throws {

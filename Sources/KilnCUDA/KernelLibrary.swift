@@ -50,8 +50,8 @@ public enum KernelLibrary {
                          kernels: each(["kv_cache_write"])),
             KernelSource(fileName: "attention_prefill.cu", text: text(PackageResources.attention_prefill_cu),
                          kernels: types.flatMap { type in [64, 128, 256].map { "attention_prefill_\(type)_h\($0)" } }),
-            // Three files (attention_decode.cuh): a bf16 decode step compiles only the fused-input
-            // kernels and the reduce.
+            // Four files (attention_decode.cuh): a bf16 decode step compiles only the fused-input
+            // kernels (CUDA cores or tensor cores) and the reduce.
             KernelSource(fileName: "attention_decode.cu", text: text(PackageResources.attention_decode_cu),
                          kernels: types.flatMap { type in
                              [64, 128, 256].flatMap { head in [1, 2, 4, 8].map { "attention_decode_\(type)_h\(head)_g\($0)" } }
@@ -60,6 +60,8 @@ public enum KernelLibrary {
                          kernels: [64, 128, 256].flatMap { head in [1, 2, 4, 8].map { "attention_decode_input_bf16_h\(head)_g\($0)" } }),
             KernelSource(fileName: "attention_decode_reduce.cu", text: text(PackageResources.attention_decode_reduce_cu),
                          kernels: types.map { "attention_decode_reduce_\($0)" }),
+            KernelSource(fileName: "attention_decode_mma.cu", text: text(PackageResources.attention_decode_mma_cu),
+                         kernels: [64, 128, 256].map { "attention_decode_mma_bf16_h\($0)" }),
             KernelSource(fileName: "gemv.cu", text: text(PackageResources.gemv_cu),
                          kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"].flatMap { [$0, $0 + "_c1"] }),
             KernelSource(fileName: "skinny_gemm.cu", text: text(PackageResources.skinny_gemm_cu),

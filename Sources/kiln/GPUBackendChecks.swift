@@ -343,17 +343,32 @@ final class GPUBackendChecks {
             : [(8, 1, 256, 128, .halves, false, nil, nil), (4, 2, 64, 32, .halves, true, nil, nil),
                (6, 2, 128, 64, .interleaved, false, nil, nil), (12, 3, 128, 32, .interleaved, true, nil, nil),
                (16, 2, 256, 128, .halves, false, 100, 50), (8, 8, 64, 16, .halves, false, nil, nil)]
+        // Each kernel: CUDA cores (attention_decode_input_*) and tensor cores (attention_decode_mma_*,
+        // with its ring of one and two tile buffers; 40 rows make partitions of 128-256 keys, several
+        // tiles a warp). The tensor-core checks fail unless that kernel ran.
+        let kernels: [(label: String, mma: Bool, stages: Int?)] = [("", false, nil), (" mma", true, nil), (" mma 1 stage", true, 1)]
         for (heads, kvHeads, headDim, pairs, style, qkNorm, window, cap) in cases {
-            for rows in [1, 3, 8] {
-                let contexts = (0..<rows).map { _ in 1 + Int(random.next() % 700) }
-                let label = "attentionWithInput decode \(heads)/\(kvHeads) h\(headDim) \(pairs) pairs \(style)" + (qkNorm ? " qk-norm" : "")
-                    + (window.map { " window \($0)" } ?? "") + (cap.map { " cap \($0)" } ?? "") + " rows \(rows) ctx ≤\(contexts.max()! + 1)"
-                let attention = AttentionParameters(heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / Float(headDim).squareRoot(),
-                                                    slidingWindow: window, softcap: cap)
-                let rope = RopeParameters(inverseFrequencies: (0..<pairs).map { Float(pow(10000.0, -2.0 * Double($0) / Double(2 * pairs))) },
-                                          style: style)
-                check(label, bound: bound(gpu)) {
-                    try fusedDecodeInput(gpu, contexts: contexts, attention: attention, rope: rope, qkNorm: qkNorm)
+            for kernel in kernels {
+                for rows in kernel.stages == nil ? [1, 3, 8, 40] : [40] {
+                    let contexts = (0..<rows).map { _ in 1 + Int(random.next() % 700) }
+                    let label = "attentionWithInput decode\(kernel.label) \(heads)/\(kvHeads) h\(headDim) \(pairs) pairs \(style)"
+                        + (qkNorm ? " qk-norm" : "") + (window.map { " window \($0)" } ?? "") + (cap.map { " cap \($0)" } ?? "")
+                        + " rows \(rows) ctx ≤\(contexts.max()! + 1)"
+                    let attention = AttentionParameters(heads: heads, kvHeads: kvHeads, headDim: headDim,
+                                                        scale: 1 / Float(headDim).squareRoot(), slidingWindow: window, softcap: cap)
+                    let rope = RopeParameters(inverseFrequencies: (0..<pairs).map { Float(pow(10000.0, -2.0 * Double($0) / Double(2 * pairs))) },
+                                              style: style)
+                    let (savedMMA, savedStages) = (gpu.decodeAttentionMMA, gpu.decodeMMAStages)
+                    gpu.decodeAttentionMMA = kernel.mma
+                    gpu.decodeMMAStages = kernel.stages
+                    defer { (gpu.decodeAttentionMMA, gpu.decodeMMAStages) = (savedMMA, savedStages) }
+                    check(label, bound: bound(gpu)) {
+                        let launches = gpu.tensorCoreDecodeLaunches.withLock { $0 }
+                        let result = try fusedDecodeInput(gpu, contexts: contexts, attention: attention, rope: rope, qkNorm: qkNorm)
+                        let ran = gpu.tensorCoreDecodeLaunches.withLock { $0 } > launches
+                        guard ran == kernel.mma else { throw KilnError.invalidArgument("the tensor-core decode kernel \(ran ? "ran" : "did not run")") }
+                        return result
+                    }
                 }
             }
         }

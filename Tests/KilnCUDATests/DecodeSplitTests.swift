@@ -28,4 +28,18 @@ import Testing
         // A shorter context at batch 1 gets 32-key partitions, one per 32 keys.
         #expect(one.partitionSize == 32 && one.maxPartitions == 12)
     }
+
+    @Test func tensorCoreSplitTakesEightHeadTiles() {
+        // attention_decode_mma_*: always 8 heads a block (the mma's n8), groups over 8 in chunks.
+        for (rows, heads, kvHeads) in [(1, 8, 1), (64, 8, 1), (3, 4, 2), (20, 16, 2), (1, 32, 8)] {
+            let split = CUDABackend.DecodeSplit(rows: rows, heads: heads, kvHeads: kvHeads, visibleKeys: 700, multiprocessors: 132, tensorCores: true)
+            #expect(split.groupTile == 8 && split.chunks == (heads / kvHeads + 7) / 8)
+            #expect(split.maxPartitions * split.partitionSize >= 700)
+        }
+        // Shared memory: 4 warps x stages x (K + V) x 16 keys x headDim bf16.
+        #expect(CUDABackend.tensorCoreDecodeSharedBytes(headDim: 256, stages: 1) == 64 * 1024)
+        #expect(CUDABackend.tensorCoreDecodeStages(partitionSize: 1024) == 1)
+        #expect(CUDABackend.tensorCoreDecodeStages(partitionSize: 64, forced: 2) == 2)
+        #expect(CUDABackend.tensorCoreDecodeStages(partitionSize: 64, forced: 3) == 1)
+    }
 }

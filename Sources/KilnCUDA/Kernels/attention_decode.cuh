@@ -208,6 +208,124 @@ struct DecodeInput {
     int interleaved;
 };
 
+// Forms a decode block's attention input from the row's fused Q/K/V product (the FusedInput
+// kernels): sincos of the row's position, then warps take the block's `headCount` query heads
+// (from `headBase`) and, with `holdsNew` (the block's partition holds the new key), the new key and
+// its value, one at a time: QK-norm (norms optional), RoPE, bf16 rounding -- what
+// attention_input.cu does in a launch of its own, with the same formulas and roundings. Each
+// query element goes to storeQuery(head item, dim, stored), the new key's to storeKey(dim, stored),
+// the new value's to storeValue(dim, value); the first head chunk's block (`firstChunk`) also
+// writes the new key and value to the cache. Ends with __syncthreads().
+template <typename T, int HeadDim, typename QuerySink, typename KeySink, typename ValueSink>
+__device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, int row, int position, int heads, int kvHeads,
+                                                  int kvHead, int headBase, int headCount, bool holdsNew, bool firstChunk,
+                                                  QuerySink storeQuery, KeySink storeKey, ValueSink storeValue) {
+    __shared__ float trig[HeadDim];  // cos [0, pairs), sin [pairs, 2 pairs); pairs <= HeadDim / 2
+    __shared__ float scratch[kWarps][HeadDim];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int pairs = input.pairs;
+    const int newSlot = input.slots[row];
+    for (int i = threadIdx.x; i < pairs; i += kThreads) {
+        float sine, cosine;
+        sincosf((float)position * input.inverseFrequencies[i], &sine, &cosine);
+        trig[i] = cosine;
+        trig[pairs + i] = sine;
+    }
+    __syncthreads();
+    const T* source = input.qkv + (long long)row * input.qkvStride;
+    const bool writes = holdsNew && firstChunk && newSlot >= 0;
+    const long long cacheOffset = (long long)newSlot * kvHeads * HeadDim + (long long)kvHead * HeadDim;
+    const int offset = (2 * pairs == HeadDim) ? HeadDim / 2 : pairs;
+    float* head = scratch[warp];
+    const int items = headCount + (holdsNew ? 2 : 0);
+    for (int item = warp; item < items; item += kWarps) {
+        if (item == headCount + 1) {  // the new value: a copy
+            const T* values = source + (long long)(heads + kvHeads + kvHead) * HeadDim;
+            for (int i = lane; i < HeadDim; i += 32) {
+                storeValue(i, values[i]);
+                if (writes) input.valueCache[cacheOffset + i] = values[i];
+            }
+            continue;
+        }
+        const bool isQuery = item < headCount;
+        const T* vector = source + (long long)(isQuery ? headBase + item : heads + kvHead) * HeadDim;
+        const float* norm = isQuery ? input.queryNorm : input.keyNorm;
+        float sum = 0.0f;
+        for (int i = lane; i < HeadDim; i += 32) {
+            const float value = to_float(vector[i]);
+            head[i] = value;
+            sum += value * value;
+        }
+        if (norm != nullptr) {
+            sum = warp_sum(sum);
+            const float inverse = 1.0f / sqrtf(sum / (float)HeadDim + input.epsilon);
+            for (int i = lane; i < HeadDim; i += 32) head[i] = to_float(from_float<T>(head[i] * inverse * norm[i]));
+        }
+        __syncwarp();
+        for (int i = lane; i < HeadDim; i += 32) {
+            float rotated = head[i];  // dims past a partial rotary pass through
+            if (input.interleaved) {
+                if (i < 2 * pairs) {
+                    const int pair = i >> 1;
+                    const float a = head[2 * pair], b = head[2 * pair + 1];
+                    rotated = (i & 1) ? b * trig[pair] + a * trig[pairs + pair] : a * trig[pair] - b * trig[pairs + pair];
+                }
+            } else if (i < pairs) {
+                const float a = head[i], b = head[i + offset];
+                rotated = a * trig[i] - b * trig[pairs + i];
+            } else if (i >= offset && i < offset + pairs) {
+                const int pair = i - offset;
+                const float a = head[pair], b = head[i];
+                rotated = b * trig[pair] + a * trig[pairs + pair];
+            }
+            const T stored = from_float<T>(rotated);
+            if (isQuery) {
+                storeQuery(item, i, stored);
+            } else {
+                storeKey(i, stored);
+                if (writes) input.keyCache[cacheOffset + i] = stored;
+            }
+        }
+        __syncwarp();
+    }
+    __syncthreads();
+}
+
+// Writes a decode block's result from its warps' running max / sum / output per head
+// (warpMax / warpSum [kWarps][GroupTile], warpOut [kWarps][GroupTile][HeadDim], fp32; a warp that
+// saw no key has max -inf): the final output when the row's range is one partition (`single`),
+// else the partition's partial results for attention_decode_reduce_*.
+template <typename T, int HeadDim, int GroupTile>
+__device__ __forceinline__ void decode_write_block_result(const float (*warpMax)[GroupTile], const float (*warpSum)[GroupTile],
+                                                          const float* warpOut, int headCount, bool single, T* outRow,
+                                                          int headBase, int row, int heads, int partition,
+                                                          float* __restrict__ partialOut, float* __restrict__ partialMax,
+                                                          float* __restrict__ partialSum) {
+    for (int index = threadIdx.x; index < headCount * HeadDim; index += kThreads) {
+        const int g = index / HeadDim, d = index % HeadDim;
+        float maximum = KILN_NEG_INFINITY;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) maximum = fmaxf(maximum, warpMax[w][g]);
+        float sum = 0.0f, value = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) {
+            const float factor = exp2f(warpMax[w][g] - maximum);  // 0 for a warp that saw no key
+            sum += warpSum[w][g] * factor;
+            value += warpOut[(w * GroupTile + g) * HeadDim + d] * factor;
+        }
+        if (single) {
+            outRow[(headBase + g) * HeadDim + d] = from_float<T>(value / sum);
+        } else {
+            const long long item = ((long long)row * heads + headBase + g) * gridDim.x + partition;
+            partialOut[item * HeadDim + d] = value;
+            if (d == 0) {
+                partialMax[item] = maximum;
+                partialSum[item] = sum;
+            }
+        }
+    }
+}
+
 // FusedInput: q comes from input.qkv (normed and rotated here, not from `query`), and the new
 // token's key and value (key index = the row's position) from there too: the block whose
 // partition holds that key forms them in shared memory and uses them for it, and the first head
@@ -297,80 +415,14 @@ __device__ __forceinline__ void attention_decode_body(
     }
     if (partition >= range.partitions) return;
 
-    // The fused attention input: sincos of the row's position, then warps take the block's query
-    // heads (and, in the partition holding the new key, that key and its value) one at a time.
+    // The fused attention input: q of this block's heads (pre-scaled) and the new key / value.
     __shared__ __align__(16) T newKey[FusedInput ? HeadDim : 1], newValue[FusedInput ? HeadDim : 1];
     if constexpr (FusedInput) {
-        __shared__ float trig[HeadDim];  // cos [0, pairs), sin [pairs, 2 pairs); pairs <= HeadDim / 2
         __shared__ __align__(16) float qShared[GroupTile][HeadDim];
-        __shared__ float scratch[kWarps][HeadDim];
-        const int pairs = input.pairs;
-        const int newSlot = input.slots[row];
-        const bool holdsNew = position >= start && position <= end;
-        for (int i = threadIdx.x; i < pairs; i += kThreads) {
-            float sine, cosine;
-            sincosf((float)position * input.inverseFrequencies[i], &sine, &cosine);
-            trig[i] = cosine;
-            trig[pairs + i] = sine;
-        }
-        __syncthreads();
-        const T* source = input.qkv + (long long)row * input.qkvStride;
-        const bool writes = holdsNew && chunk == 0 && newSlot >= 0;
-        const long long cacheOffset = (long long)newSlot * slotStride + (long long)kvHead * HeadDim;
-        const int offset = (2 * pairs == HeadDim) ? HeadDim / 2 : pairs;
-        float* head = scratch[warp];
-        const int items = headCount + (holdsNew ? 2 : 0);
-        for (int item = warp; item < items; item += kWarps) {
-            if (item == headCount + 1) {  // the new value: a copy
-                const T* values = source + (long long)(heads + kvHeads + kvHead) * HeadDim;
-                for (int i = lane; i < HeadDim; i += 32) {
-                    newValue[i] = values[i];
-                    if (writes) input.valueCache[cacheOffset + i] = values[i];
-                }
-                continue;
-            }
-            const bool isQuery = item < headCount;
-            const T* vector = source + (long long)(isQuery ? headBase + item : heads + kvHead) * HeadDim;
-            const float* norm = isQuery ? input.queryNorm : input.keyNorm;
-            float sum = 0.0f;
-            for (int i = lane; i < HeadDim; i += 32) {
-                const float value = to_float(vector[i]);
-                head[i] = value;
-                sum += value * value;
-            }
-            if (norm != nullptr) {
-                sum = warp_sum(sum);
-                const float inverse = 1.0f / sqrtf(sum / (float)HeadDim + input.epsilon);
-                for (int i = lane; i < HeadDim; i += 32) head[i] = to_float(from_float<T>(head[i] * inverse * norm[i]));
-            }
-            __syncwarp();
-            for (int i = lane; i < HeadDim; i += 32) {
-                float rotated = head[i];  // dims past a partial rotary pass through
-                if (input.interleaved) {
-                    if (i < 2 * pairs) {
-                        const int pair = i >> 1;
-                        const float a = head[2 * pair], b = head[2 * pair + 1];
-                        rotated = (i & 1) ? b * trig[pair] + a * trig[pairs + pair] : a * trig[pair] - b * trig[pairs + pair];
-                    }
-                } else if (i < pairs) {
-                    const float a = head[i], b = head[i + offset];
-                    rotated = a * trig[i] - b * trig[pairs + i];
-                } else if (i >= offset && i < offset + pairs) {
-                    const int pair = i - offset;
-                    const float a = head[pair], b = head[i];
-                    rotated = b * trig[pair] + a * trig[pairs + pair];
-                }
-                const T stored = from_float<T>(rotated);
-                if (isQuery) {
-                    qShared[item][i] = to_float(stored) * queryScale;
-                } else {
-                    newKey[i] = stored;
-                    if (writes) input.keyCache[cacheOffset + i] = stored;
-                }
-            }
-            __syncwarp();
-        }
-        __syncthreads();
+        decode_form_input<T, HeadDim>(
+            input, row, position, heads, kvHeads, kvHead, headBase, headCount, position >= start && position <= end, chunk == 0,
+            [&](int item, int i, T stored) { qShared[item][i] = to_float(stored) * queryScale; },
+            [&](int i, T stored) { newKey[i] = stored; }, [&](int i, T value) { newValue[i] = value; });
 #pragma unroll
         for (int g = 0; g < GroupTile; ++g)
 #pragma unroll
@@ -482,30 +534,8 @@ __device__ __forceinline__ void attention_decode_body(
         for (int d = 0; d < DimsPerLane; ++d) warpOut[warp][g][lane * DimsPerLane + d] = o[g][d];
     __syncthreads();
 
-    const bool single = range.partitions == 1;
-    for (int index = threadIdx.x; index < headCount * HeadDim; index += kThreads) {
-        const int g = index / HeadDim, d = index % HeadDim;
-        float maximum = KILN_NEG_INFINITY;
-#pragma unroll
-        for (int w = 0; w < kWarps; ++w) maximum = fmaxf(maximum, warpMax[w][g]);
-        float sum = 0.0f, value = 0.0f;
-#pragma unroll
-        for (int w = 0; w < kWarps; ++w) {
-            const float factor = exp2f(warpMax[w][g] - maximum);  // 0 for a warp that saw no key
-            sum += warpSum[w][g] * factor;
-            value += warpOut[w][g][d] * factor;
-        }
-        if (single) {
-            outRow[(headBase + g) * HeadDim + d] = from_float<T>(value / sum);
-        } else {
-            const long long item = ((long long)row * heads + headBase + g) * gridDim.x + partition;
-            partialOut[item * HeadDim + d] = value;
-            if (d == 0) {
-                partialMax[item] = maximum;
-                partialSum[item] = sum;
-            }
-        }
-    }
+    decode_write_block_result<T, HeadDim, GroupTile>(warpMax, warpSum, &warpOut[0][0][0], headCount, range.partitions == 1, outRow,
+                                                     headBase, row, heads, partition, partialOut, partialMax, partialSum);
 }
 
 // Combines the partitions of rows whose range needed more than one. One block per (head, row).

@@ -27,38 +27,9 @@ namespace {
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr int kThreads = 128;  // 4 warps, every instantiation
 
-// 16-byte global -> shared copy; with `valid` false it writes 16 zero bytes and reads nothing.
-__device__ __forceinline__ void copy_async_16(void* destination, const void* source, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(kiln_shared_address(destination)), "l"(source),
-                 "r"(valid ? 16 : 0)
-                 : "memory");
-}
-__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-__device__ __forceinline__ void copy_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
-
-__device__ __forceinline__ void load_matrix_x4(unsigned (&r)[4], const void* pointer) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(kiln_shared_address(pointer))
-                 : "memory");
-}
-__device__ __forceinline__ void load_matrix_x4_transposed(unsigned (&r)[4], const void* pointer) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(kiln_shared_address(pointer))
-                 : "memory");
-}
-
 // d += a · b for one 16x8x16 bf16 tile, fp32 accumulators.
 __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
     kiln_mma_bf16_16816(d, a[0], a[1], a[2], a[3], b0, b1);
-}
-
-// Two floats -> two bf16 (round to nearest even), `low` in the low half.
-__device__ __forceinline__ unsigned pack_bf16x2(float low, float high) {
-    unsigned result;
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(result) : "f"(high), "f"(low));
-    return result;
 }
 
 // Score of one (query, key) dot product in log2 units: scale, then the optional soft-cap.
@@ -164,7 +135,7 @@ __device__ __forceinline__ void attention_prefill_bf16_body(
             const int token = view.tokenStart + packed / group, head = kvHead * group + packed % group;
             source = query + (long long)token * queryStride + head * HeadDim + chunk * 8;
         }
-        copy_async_16(queryTile + row * Stride + chunk * 8, source, valid);
+        kiln_copy_async_16(queryTile + row * Stride + chunk * 8, source, valid);
     }
 
     // One K or V tile of keys [start, start + 64): key `start + r` into row r; keys past `last`
@@ -180,7 +151,7 @@ __device__ __forceinline__ void attention_prefill_bf16_body(
             const int high = __shfl_sync(0xffffffffu, slot1, row & 31);
             const int slot = row < 32 ? low : high;
             const bf16* source = slot >= 0 ? cache + ((long long)slot * kvHeads + kvHead) * HeadDim + chunk * 8 : cache;
-            copy_async_16(tile + row * Stride + chunk * 8, source, slot >= 0);
+            kiln_copy_async_16(tile + row * Stride + chunk * 8, source, slot >= 0);
         }
     };
 
@@ -193,13 +164,13 @@ __device__ __forceinline__ void attention_prefill_bf16_body(
     float rowSum[2] = {0.0f, 0.0f};                            // this thread's columns only
 
     if (first <= last) loadTile(keyTile, keyCache, first);
-    copy_async_commit();
+    kiln_copy_async_commit();
 
     for (int start = first; start <= last; start += kTileKeys) {
-        copy_async_wait_all();
+        kiln_copy_async_wait_all();
         __syncthreads();  // K tile (and Q) landed; every warp is done with the previous V tile
         loadTile(valueTile, valueCache, start);
-        copy_async_commit();
+        kiln_copy_async_commit();
 
         // S = Q · Kᵀ: this warp's 16 rows x 64 keys, 8 n8 blocks.
         float score[8][4];
@@ -210,11 +181,11 @@ __device__ __forceinline__ void attention_prefill_bf16_body(
 #pragma unroll
         for (int k = 0; k < HeadDim / 16; ++k) {
             unsigned a[4];
-            load_matrix_x4(a, queryTile + (warp * 16 + (lane & 15)) * Stride + k * 16 + (lane >> 4) * 8);
+            kiln_load_matrix_x4(a, queryTile + (warp * 16 + (lane & 15)) * Stride + k * 16 + (lane >> 4) * 8);
 #pragma unroll
             for (int pair = 0; pair < 4; ++pair) {
                 unsigned b[4];
-                load_matrix_x4(b, keyTile + (pair * 16 + (lane & 7) + (lane >> 4) * 8) * Stride + k * 16 + ((lane >> 3) & 1) * 8);
+                kiln_load_matrix_x4(b, keyTile + (pair * 16 + (lane & 7) + (lane >> 4) * 8) * Stride + k * 16 + ((lane >> 3) & 1) * 8);
                 mma_bf16_16816(score[2 * pair], a, b[0], b[1]);
                 mma_bf16_16816(score[2 * pair + 1], a, b[2], b[3]);
             }
@@ -260,30 +231,30 @@ __device__ __forceinline__ void attention_prefill_bf16_body(
             }
         }
 
-        copy_async_wait_all();
+        kiln_copy_async_wait_all();
         __syncthreads();  // V tile landed; every warp is done reading the K tile
         if (start + kTileKeys <= last) loadTile(keyTile, keyCache, start + kTileKeys);
-        copy_async_commit();
+        kiln_copy_async_commit();
 
         // O += P · V: P from the score registers (the accumulator layout of two n8 blocks is the
         // A-operand layout of one k16 step), V through ldmatrix.trans.
 #pragma unroll
         for (int k = 0; k < kTileKeys / 16; ++k) {
             unsigned a[4];
-            a[0] = pack_bf16x2(score[2 * k][0], score[2 * k][1]);
-            a[1] = pack_bf16x2(score[2 * k][2], score[2 * k][3]);
-            a[2] = pack_bf16x2(score[2 * k + 1][0], score[2 * k + 1][1]);
-            a[3] = pack_bf16x2(score[2 * k + 1][2], score[2 * k + 1][3]);
+            a[0] = kiln_pack_bf16x2(score[2 * k][0], score[2 * k][1]);
+            a[1] = kiln_pack_bf16x2(score[2 * k][2], score[2 * k][3]);
+            a[2] = kiln_pack_bf16x2(score[2 * k + 1][0], score[2 * k + 1][1]);
+            a[3] = kiln_pack_bf16x2(score[2 * k + 1][2], score[2 * k + 1][3]);
 #pragma unroll
             for (int pair = 0; pair < HeadDim / 16; ++pair) {
                 unsigned b[4];
-                load_matrix_x4_transposed(b, valueTile + (k * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * Stride + pair * 16 + (lane >> 4) * 8);
+                kiln_load_matrix_x4_transposed(b, valueTile + (k * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * Stride + pair * 16 + (lane >> 4) * 8);
                 mma_bf16_16816(accumulator[2 * pair], a, b[0], b[1]);
                 mma_bf16_16816(accumulator[2 * pair + 1], a, b[2], b[3]);
             }
         }
     }
-    copy_async_wait_all();  // the Q copy when no key tile ran
+    kiln_copy_async_wait_all();  // the Q copy when no key tile ran
 
     // Normalise, stage this warp's 16 rows in its own Q rows, then 16-byte stores.
 #pragma unroll
@@ -296,7 +267,7 @@ __device__ __forceinline__ void attention_prefill_bf16_body(
 #pragma unroll
         for (int b = 0; b < DimBlocks; ++b)
             *reinterpret_cast<unsigned*>(stage + b * 8) =
-                pack_bf16x2(accumulator[b][2 * i] * inverse, accumulator[b][2 * i + 1] * inverse);
+                kiln_pack_bf16x2(accumulator[b][2 * i] * inverse, accumulator[b][2 * i + 1] * inverse);
     }
     __syncwarp();
 #pragma unroll

@@ -93,7 +93,7 @@ __device__ __forceinline__ void block_argmax(float& value, int& index, float* sc
 /// kiln_trace_count; records past the capacity are dropped. Without the define nothing is traced.
 /// Sites (KernelTrace.Site mirrors the values):
 // Tensor-core and shared-memory primitives shared by the kernels that use them (gemv.cu,
-// attention_prefill.cu, skinny_gemm.cu).
+// attention_prefill.cu, attention_decode_mma.cu, skinny_gemm.cu).
 // c += A * B for one m16n8k16 bf16 mma, fp32 accumulate. a0 / a2: row g, k 2t.. / 2t + 8..;
 // a1 / a3: row g + 8; b0, b1: k 2t.., 2t + 8.. of column g; c: rows g, g + 8 x columns 2t, 2t + 1
 // (lane = 4g + t).
@@ -107,6 +107,44 @@ __device__ __forceinline__ void kiln_mma_bf16_16816(float (&c)[4], unsigned a0, 
 // The 32-bit shared-state-space address of a generic pointer into shared memory.
 __device__ __forceinline__ unsigned kiln_shared_address(const void* pointer) {
     return (unsigned)__cvta_generic_to_shared(pointer);
+}
+// cp.async and ldmatrix (attention_prefill.cu, attention_decode_mma.cu).
+// 16-byte global -> shared copy; with `valid` false it writes 16 zero bytes and reads nothing.
+__device__ __forceinline__ void kiln_copy_async_16(void* destination, const void* source, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(kiln_shared_address(destination)), "l"(source),
+                 "r"(valid ? 16 : 0)
+                 : "memory");
+}
+__device__ __forceinline__ void kiln_copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void kiln_copy_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+
+__device__ __forceinline__ void kiln_load_matrix_x4(unsigned (&r)[4], const void* pointer) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(kiln_shared_address(pointer))
+                 : "memory");
+}
+__device__ __forceinline__ void kiln_load_matrix_x4_transposed(unsigned (&r)[4], const void* pointer) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(kiln_shared_address(pointer))
+                 : "memory");
+}
+
+// Two floats -> two bf16 (round to nearest even), `low` in the low half.
+__device__ __forceinline__ unsigned kiln_pack_bf16x2(float low, float high) {
+    unsigned result;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(result) : "f"(high), "f"(low));
+    return result;
+}
+// Waits until at most N of this thread's committed copy groups are still in flight.
+template <int N>
+__device__ __forceinline__ void kiln_copy_async_wait_group() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+__device__ __forceinline__ void kiln_load_matrix_x2(unsigned (&r)[2], const void* pointer) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n"
+                 : "=r"(r[0]), "=r"(r[1])
+                 : "r"(kiln_shared_address(pointer))
+                 : "memory");
 }
 
 enum KilnTraceSite {
