@@ -32,6 +32,9 @@ struct CheckGPUCommand: ParsableCommand {
     @Option(help: "Greedy tokens compared per model.")
     var greedyTokens = 32
 
+    @Option(help: "Only the decode-path checks whose label contains this text (e.g. \"mma\"); the kernel-by-kernel checks are skipped.")
+    var only: String?
+
     func run() throws {
         var failures = 0
         try reportingErrors {
@@ -62,8 +65,8 @@ struct CheckGPUCommand: ParsableCommand {
             let seed = seed ?? UInt64.random(in: 1...UInt64.max)
             print("inputs: random, seed \(seed) (rerun with --seed \(seed)); outputs poisoned with NaN before each launch")
             let checks = try GPUParityChecks(runtime: runtime, seed: seed, quick: quick)
-            try checks.runAll()
-            let backendChecks = GPUBackendChecks(runtime: runtime, seed: seed &+ 1, quick: quick)
+            if only == nil { try checks.runAll() }
+            let backendChecks = GPUBackendChecks(runtime: runtime, seed: seed &+ 1, quick: quick, only: only)
             try backendChecks.runAll()
             var modelChecks = GPUModelChecks(runtime: runtime, seed: seed)
             for model in models {

@@ -12,14 +12,17 @@ import KilnCUDA
 final class GPUBackendChecks {
     let runtime: CUDARuntime
     let quick: Bool
+    /// Only the checks whose label contains this text (`kiln check gpu --only`); nil: all.
+    let only: String?
     var random: SplitMix64
     private(set) var passed = 0
     private(set) var failed = 0
     let cpu = CPUBackend()
 
-    init(runtime: CUDARuntime, seed: UInt64, quick: Bool) {
+    init(runtime: CUDARuntime, seed: UInt64, quick: Bool, only: String? = nil) {
         self.runtime = runtime
         self.quick = quick
+        self.only = only
         random = SplitMix64(seed: seed)
     }
 
@@ -477,6 +480,7 @@ final class GPUBackendChecks {
     func bound(_ gpu: CUDABackend) -> Double { gpu.precision == .f32 ? 1e-5 : 1e-2 }
 
     private func check(_ label: String, bound: Double, _ body: () throws -> (gpu: [Float], cpu: [Float])) {
+        if let only, !label.contains(only) { return }
         do {
             let (gpu, cpu) = try body()
             let error = GPUParityChecks.relativeError(gpu, cpu)

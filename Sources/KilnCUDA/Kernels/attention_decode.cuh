@@ -208,6 +208,12 @@ struct DecodeInput {
     int interleaved;
 };
 
+// A compile-time bool as a type (for generic lambdas).
+template <bool B>
+struct KilnBool {
+    static constexpr bool value = B;
+};
+
 // Forms a decode block's attention input from the row's fused Q/K/V product (the FusedInput
 // kernels): sincos of the row's position, then warps take the block's `headCount` query heads
 // (from `headBase`) and, with `holdsNew` (the block's partition holds the new key), the new key and
@@ -236,11 +242,90 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
     const bool writes = holdsNew && firstChunk && newSlot >= 0;
     const long long cacheOffset = (long long)newSlot * kvHeads * HeadDim + (long long)kvHead * HeadDim;
     const int offset = (2 * pairs == HeadDim) ? HeadDim / 2 : pairs;
-    float* head = scratch[warp];
     const int items = headCount + (holdsNew ? 2 : 0);
+    // Item order: query heads, then the new key, then the new value.
+    auto itemVector = [&](int item) {
+        const int index = item < headCount ? headBase + item : item == headCount ? heads + kvHead : heads + kvHeads + kvHead;
+        return source + (long long)index * HeadDim;
+    };
+#ifndef KILN_DECODE_PROLOGUE_GENERAL
+    // Full rotary (2 x pairs = HeadDim: every family Kiln runs but partial-rotary ones): each lane
+    // holds whole RoPE pairs, so an item needs no shared-memory round trip, and the loads of all
+    // the warp's items go out together (one L2 round trip, not one an item). Halves: lane l holds
+    // dims [l H, l H + H) and their partners + HeadDim / 2 (H = HeadDim / 64); interleaved: dims
+    // [l D, l D + D) (D = HeadDim / 32). KILN_DECODE_PROLOGUE_GENERAL (KILN_KERNEL_DEFINES) leaves
+    // every case to the general path below, for A/B timing.
+    if (2 * pairs == HeadDim) {
+        constexpr int D = HeadDim / 32, H = HeadDim / 64;
+        constexpr int Rounds = (8 + 2 + kWarps - 1) / kWarps;  // items a warp takes at most (<= 8 heads a block)
+        auto formItems = [&](auto layout) {
+            constexpr bool Interleaved = decltype(layout)::value;
+            auto dim = [&](int k) { return Interleaved ? lane * D + k : k < H ? lane * H + k : HeadDim / 2 + lane * H + (k - H); };
+            float value[Rounds][D];
+#pragma unroll
+            for (int r = 0; r < Rounds; ++r) {
+                if (warp + r * kWarps < items) {
+                    const T* vector = itemVector(warp + r * kWarps);
+#pragma unroll
+                    for (int k = 0; k < D; ++k) value[r][k] = to_float(vector[dim(k)]);
+                }
+            }
+#pragma unroll
+            for (int r = 0; r < Rounds; ++r) {
+                const int item = warp + r * kWarps;
+                if (item >= items) continue;
+                if (item == headCount + 1) {  // the new value: a copy
+#pragma unroll
+                    for (int k = 0; k < D; ++k) {
+                        const T stored = from_float<T>(value[r][k]);
+                        storeValue(dim(k), stored);
+                        if (writes) input.valueCache[cacheOffset + dim(k)] = stored;
+                    }
+                    continue;
+                }
+                const bool isQuery = item < headCount;
+                const float* norm = isQuery ? input.queryNorm : input.keyNorm;
+                if (norm != nullptr) {
+                    float sum = 0.0f;
+#pragma unroll
+                    for (int k = 0; k < D; ++k) sum += value[r][k] * value[r][k];
+                    sum = warp_sum(sum);
+                    const float inverse = 1.0f / sqrtf(sum / (float)HeadDim + input.epsilon);
+#pragma unroll
+                    for (int k = 0; k < D; ++k) value[r][k] = to_float(from_float<T>(value[r][k] * inverse * norm[dim(k)]));
+                }
+                float rotated[D];
+#pragma unroll
+                for (int k = 0; k < D / 2; ++k) {
+                    // Pair (a, b) at slots (first, second): halves (k, H + k), interleaved (2k, 2k + 1).
+                    const int first = Interleaved ? 2 * k : k, second = Interleaved ? 2 * k + 1 : H + k;
+                    const int pair = Interleaved ? lane * (D / 2) + k : lane * H + k;
+                    const float a = value[r][first], b = value[r][second], cosine = trig[pair], sine = trig[pairs + pair];
+                    rotated[first] = a * cosine - b * sine;
+                    rotated[second] = b * cosine + a * sine;
+                }
+#pragma unroll
+                for (int k = 0; k < D; ++k) {
+                    const T stored = from_float<T>(rotated[k]);
+                    if (isQuery) {
+                        storeQuery(item, dim(k), stored);
+                    } else {
+                        storeKey(dim(k), stored);
+                        if (writes) input.keyCache[cacheOffset + dim(k)] = stored;
+                    }
+                }
+            }
+        };
+        if (input.interleaved) formItems(KilnBool<true>{});
+        else formItems(KilnBool<false>{});
+        __syncthreads();
+        return;
+    }
+#endif
+    float* head = scratch[warp];
     for (int item = warp; item < items; item += kWarps) {
         if (item == headCount + 1) {  // the new value: a copy
-            const T* values = source + (long long)(heads + kvHeads + kvHead) * HeadDim;
+            const T* values = itemVector(item);
             for (int i = lane; i < HeadDim; i += 32) {
                 storeValue(i, values[i]);
                 if (writes) input.valueCache[cacheOffset + i] = values[i];
@@ -248,7 +333,7 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
             continue;
         }
         const bool isQuery = item < headCount;
-        const T* vector = source + (long long)(isQuery ? headBase + item : heads + kvHead) * HeadDim;
+        const T* vector = itemVector(item);
         const float* norm = isQuery ? input.queryNorm : input.keyNorm;
         float sum = 0.0f;
         for (int i = lane; i < HeadDim; i += 32) {
@@ -292,8 +377,8 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
 }
 
 // Writes a decode block's result from its warps' running max / sum / output per head
-// (warpMax / warpSum [kWarps][GroupTile], warpOut [kWarps][GroupTile][HeadDim], fp32; a warp that
-// saw no key has max -inf): the final output when the row's range is one partition (`single`),
+// (warpMax / warpSum [kWarps][GroupTile], warpOut [kWarps][GroupTile][HeadDim], fp32, 16-byte
+// aligned; a warp that saw no key has max -inf): the final output when the row's range is one partition (`single`),
 // else the partition's partial results for attention_decode_reduce_*.
 template <typename T, int HeadDim, int GroupTile>
 __device__ __forceinline__ void decode_write_block_result(const float (*warpMax)[GroupTile], const float (*warpSum)[GroupTile],
@@ -301,23 +386,31 @@ __device__ __forceinline__ void decode_write_block_result(const float (*warpMax)
                                                           int headBase, int row, int heads, int partition,
                                                           float* __restrict__ partialOut, float* __restrict__ partialMax,
                                                           float* __restrict__ partialSum) {
-    for (int index = threadIdx.x; index < headCount * HeadDim; index += kThreads) {
-        const int g = index / HeadDim, d = index % HeadDim;
+    // Four consecutive dims a thread and iteration (float4 from shared memory and to partialOut);
+    // per dim the same operations in the same order as one dim at a time.
+    constexpr int Quads = HeadDim / 4;
+    for (int index = threadIdx.x; index < headCount * Quads; index += kThreads) {
+        const int g = index / Quads, d = (index % Quads) * 4;
         float maximum = KILN_NEG_INFINITY;
 #pragma unroll
         for (int w = 0; w < kWarps; ++w) maximum = fmaxf(maximum, warpMax[w][g]);
-        float sum = 0.0f, value = 0.0f;
+        float sum = 0.0f, value[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
         for (int w = 0; w < kWarps; ++w) {
             const float factor = exp2f(warpMax[w][g] - maximum);  // 0 for a warp that saw no key
             sum += warpSum[w][g] * factor;
-            value += warpOut[(w * GroupTile + g) * HeadDim + d] * factor;
+            const float4 x = *reinterpret_cast<const float4*>(warpOut + (w * GroupTile + g) * HeadDim + d);
+            value[0] += x.x * factor;
+            value[1] += x.y * factor;
+            value[2] += x.z * factor;
+            value[3] += x.w * factor;
         }
         if (single) {
-            outRow[(headBase + g) * HeadDim + d] = from_float<T>(value / sum);
+#pragma unroll
+            for (int j = 0; j < 4; ++j) outRow[(headBase + g) * HeadDim + d + j] = from_float<T>(value[j] / sum);
         } else {
             const long long item = ((long long)row * heads + headBase + g) * gridDim.x + partition;
-            partialOut[item * HeadDim + d] = value;
+            *reinterpret_cast<float4*>(partialOut + item * HeadDim + d) = make_float4(value[0], value[1], value[2], value[3]);
             if (d == 0) {
                 partialMax[item] = maximum;
                 partialSum[item] = sum;
