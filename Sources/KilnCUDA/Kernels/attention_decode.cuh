@@ -221,23 +221,28 @@ struct KilnBool {
 // attention_input.cu does in a launch of its own, with the same formulas and roundings. Each
 // query element goes to storeQuery(head item, dim, stored), the new key's to storeKey(dim, stored),
 // the new value's to storeValue(dim, value); the first head chunk's block (`firstChunk`) also
-// writes the new key and value to the cache. Ends with __syncthreads().
-template <typename T, int HeadDim, typename QuerySink, typename KeySink, typename ValueSink>
+// writes the new key and value to the cache. afterLoads() runs once the block's first loads of the
+// Q/K/V product are issued (before the RoPE table), so that a kernel can queue its own copies
+// behind them. Ends with __syncthreads().
+template <typename T, int HeadDim, typename QuerySink, typename KeySink, typename ValueSink, typename AfterLoads>
 __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, int row, int position, int heads, int kvHeads,
                                                   int kvHead, int headBase, int headCount, bool holdsNew, bool firstChunk,
-                                                  QuerySink storeQuery, KeySink storeKey, ValueSink storeValue) {
+                                                  QuerySink storeQuery, KeySink storeKey, ValueSink storeValue,
+                                                  AfterLoads afterLoads) {
     __shared__ float trig[HeadDim];  // cos [0, pairs), sin [pairs, 2 pairs); pairs <= HeadDim / 2
     __shared__ float scratch[kWarps][HeadDim];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int pairs = input.pairs;
     const int newSlot = input.slots[row];
-    for (int i = threadIdx.x; i < pairs; i += kThreads) {
-        float sine, cosine;
-        sincosf((float)position * input.inverseFrequencies[i], &sine, &cosine);
-        trig[i] = cosine;
-        trig[pairs + i] = sine;
-    }
-    __syncthreads();
+    auto fillTrig = [&] {
+        for (int i = threadIdx.x; i < pairs; i += kThreads) {
+            float sine, cosine;
+            sincosf((float)position * input.inverseFrequencies[i], &sine, &cosine);
+            trig[i] = cosine;
+            trig[pairs + i] = sine;
+        }
+        __syncthreads();
+    };
     const T* source = input.qkv + (long long)row * input.qkvStride;
     const bool writes = holdsNew && firstChunk && newSlot >= 0;
     const long long cacheOffset = (long long)newSlot * kvHeads * HeadDim + (long long)kvHead * HeadDim;
@@ -270,6 +275,8 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
                     for (int k = 0; k < D; ++k) value[r][k] = to_float(vector[dim(k)]);
                 }
             }
+            afterLoads();
+            fillTrig();
 #pragma unroll
             for (int r = 0; r < Rounds; ++r) {
                 const int item = warp + r * kWarps;
@@ -322,6 +329,8 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
         return;
     }
 #endif
+    afterLoads();
+    fillTrig();
     float* head = scratch[warp];
     for (int item = warp; item < items; item += kWarps) {
         if (item == headCount + 1) {  // the new value: a copy
@@ -515,7 +524,7 @@ __device__ __forceinline__ void attention_decode_body(
         decode_form_input<T, HeadDim>(
             input, row, position, heads, kvHeads, kvHead, headBase, headCount, position >= start && position <= end, chunk == 0,
             [&](int item, int i, T stored) { qShared[item][i] = to_float(stored) * queryScale; },
-            [&](int i, T stored) { newKey[i] = stored; }, [&](int i, T value) { newValue[i] = value; });
+            [&](int i, T stored) { newKey[i] = stored; }, [&](int i, T value) { newValue[i] = value; }, [] {});
 #pragma unroll
         for (int g = 0; g < GroupTile; ++g)
 #pragma unroll
