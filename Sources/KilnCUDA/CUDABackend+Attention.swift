@@ -67,9 +67,18 @@ extension CUDABackend {
         // A recording is replayed for contexts up to its bucket: split for the bucket.
         let longest = recording?.contextBucket ?? batch.sequences.map(\.contextLength).max() ?? 1
         let visible = parameters.slidingWindow.map { min($0, longest) } ?? longest
-        let tensorCores = input != nil && usesTensorCoreDecode(rows: rows, heads: heads, kvHeads: parameters.kvHeads)
-        let split = DecodeSplit(rows: rows, heads: heads, kvHeads: parameters.kvHeads, visibleKeys: visible,
-                                multiprocessors: runtime.device.multiprocessors, tensorCores: tensorCores)
+        // Tensor cores (attention_decode_mma_*, 8 query heads a block) for a fused-input step when
+        // `decodeAttentionMMA` says so (KILN_DECODE_MMA=0/1, or a check), else where the CUDA-core
+        // kernel would take 8-head tiles (groups of 8 or more at batch): its fp32 dot products make
+        // that instantiation issue-bound (ncu, H100, batch 64, Gemma-2B: 255 registers, 0.3
+        // instructions a scheduler cycle). With 8-head tiles the two kernels split alike.
+        let coreSplit = DecodeSplit(rows: rows, heads: heads, kvHeads: parameters.kvHeads, visibleKeys: visible,
+                                    multiprocessors: runtime.device.multiprocessors)
+        let tensorCores = input != nil && (decodeAttentionMMA ?? (coreSplit.groupTile == 8))
+        let split = tensorCores && coreSplit.groupTile != 8
+            ? DecodeSplit(rows: rows, heads: heads, kvHeads: parameters.kvHeads, visibleKeys: visible,
+                          multiprocessors: runtime.device.multiprocessors, tensorCores: true)
+            : coreSplit
         let slots = rows * heads * split.maxPartitions
         let partials = try scratch(byteCount: 4 * slots * (headDim + 2))
         let partialOut = partials.address
@@ -99,7 +108,7 @@ extension CUDABackend {
             arguments.int32(input.pairs)
             arguments.int32(input.interleaved ? 1 : 0)
             if tensorCores {
-                let stages = Self.tensorCoreDecodeStages(partitionSize: split.partitionSize, forced: decodeMMAStages)
+                let stages = Self.tensorCoreDecodeStages(forced: decodeMMAStages)
                 arguments.int32(stages)
                 sharedBytes = Self.tensorCoreDecodeSharedBytes(headDim: headDim, stages: stages)
             }
@@ -128,22 +137,12 @@ extension CUDABackend {
         try stream.launch(try kernels.function("attention_decode_reduce_\(type)"), grid: (heads, rows, 1), block: (128, 1, 1), arguments: reduce)
     }
 
-    /// Whether a decode step with its attention input fused runs attention_decode_mma_* (tensor
-    /// cores, 8 query heads a block) instead of attention_decode_input_*: `decodeAttentionMMA` when
-    /// set (KILN_DECODE_MMA=0/1, or a check), else where the CUDA-core kernel would take 8-head
-    /// tiles (groups of 8 or more at batch). Its fp32 dot products make that instantiation
-    /// issue-bound (ncu, H100, batch 64, Gemma-2B: 255 registers, 0.3 instructions a scheduler cycle).
-    func usesTensorCoreDecode(rows: Int, heads: Int, kvHeads: Int) -> Bool {
-        if let forced = decodeAttentionMMA { return forced }
-        return DecodeSplit(rows: rows, heads: heads, kvHeads: kvHeads, visibleKeys: 1, multiprocessors: runtime.device.multiprocessors).groupTile == 8
-    }
-
     /// Tile buffers a warp of attention_decode_mma_* cycles through: one (a warp's next tile is
     /// copied after its current one's arithmetic; other blocks fill the gap), unless forced
     /// (KILN_DECODE_MMA_STAGES=2: the next tile's copies in flight during the arithmetic). Two
     /// stages double the shared memory (h256: 128 KiB, one block an SM); at batch 64 on an H100
     /// they measured 19,463 output tokens/s against one stage's 20,124 / 20,208.
-    static func tensorCoreDecodeStages(partitionSize: Int, forced: Int? = nil) -> Int {
+    static func tensorCoreDecodeStages(forced: Int? = nil) -> Int {
         if let forced, forced == 1 || forced == 2 { return forced }
         return 1
     }

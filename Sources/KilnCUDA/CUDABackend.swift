@@ -72,8 +72,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// environment builds a dictionary, too slow for a per-layer op (it took op-by-op decode from
     /// 431 to 277 tokens/s on an H100).
     public let fusesDecodeInputs = ProcessInfo.processInfo.environment["KILN_FUSED_DECODE_INPUT"] != "0"
-    /// Tensor-core decode attention (attention_decode_mma_*) forced on or off; nil: the rule of
-    /// `usesTensorCoreDecode`. Starts from `KILN_DECODE_MMA=0/1`; checks set it.
+    /// Tensor-core decode attention (attention_decode_mma_*) forced on or off; nil: the rule in
+    /// `decodeAttention`. Starts from `KILN_DECODE_MMA=0/1`; checks set it.
     public var decodeAttentionMMA: Bool? = ProcessInfo.processInfo.environment["KILN_DECODE_MMA"].map { $0 != "0" }
     /// `KILN_DECODE_MMA_STAGES=1/2`: the tensor-core decode kernel's ring depth (for A/B timing;
     /// checks set it). nil: `tensorCoreDecodeStages`' rule.

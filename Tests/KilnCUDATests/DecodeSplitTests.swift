@@ -38,8 +38,8 @@ import Testing
         }
         // Shared memory: 4 warps x stages x (K + V) x 16 keys x headDim bf16.
         #expect(CUDABackend.tensorCoreDecodeSharedBytes(headDim: 256, stages: 1) == 64 * 1024)
-        #expect(CUDABackend.tensorCoreDecodeStages(partitionSize: 1024) == 1)
-        #expect(CUDABackend.tensorCoreDecodeStages(partitionSize: 64, forced: 2) == 2)
-        #expect(CUDABackend.tensorCoreDecodeStages(partitionSize: 64, forced: 3) == 1)
+        #expect(CUDABackend.tensorCoreDecodeStages() == 1)
+        #expect(CUDABackend.tensorCoreDecodeStages(forced: 2) == 2)
+        #expect(CUDABackend.tensorCoreDecodeStages(forced: 3) == 1)
     }
 }
