@@ -96,6 +96,19 @@ public protocol Backend: AnyObject, Sendable {
     /// For each of `x`'s rows (`columns` wide), the index of its largest value: the lowest index
     /// among equals, NaN never chosen (0 for a row of NaN and -inf).
     func argmaxRows(_ x: Tensor, columns: Int) throws -> [Int]
+
+    /// Whether `queueArgmaxRows` returns before its ids are known and `feedTokens` works: greedy
+    /// loops then queue the next step before reading this one's ids (TextGenerator,
+    /// StaticBatchRunner). False (the default): they wait for every step's ids.
+    var queuesSteps: Bool { get }
+    /// `argmaxRows`, queued: the ids stay where they were chosen until `tokenIDs` reads them.
+    func queueArgmaxRows(_ x: Tensor, columns: Int) throws -> QueuedTokens
+    /// The ids of a queued argmax (waits for them).
+    func tokenIDs(_ queued: QueuedTokens) throws -> [Int]
+    /// The next step (`runStep` or `prepare`) takes its batch's token ids from `queued`, which has
+    /// one id per row of that batch, instead of the batch's own `tokens` (placeholders then).
+    /// Only when `queuesSteps`.
+    func feedTokens(_ queued: QueuedTokens) throws
 }
 
 /// What a backend needs to know to record a step and replay it safely.
@@ -156,6 +169,21 @@ extension Backend {
     public func sampleRows(_ x: Tensor, columns: Int, parameters: [SamplingParameters], units: [Double]) throws -> [Int]? { nil }
 
     public func releaseRecordings(owner: ObjectIdentifier) {}
+
+    public var queuesSteps: Bool { false }
+
+    public func queueArgmaxRows(_ x: Tensor, columns: Int) throws -> QueuedTokens {
+        QueuedTokens(ids: try argmaxRows(x, columns: columns))
+    }
+
+    public func tokenIDs(_ queued: QueuedTokens) throws -> [Int] {
+        guard let ids = queued.ids else { throw KilnError.invalidArgument("\(name): queued token ids from another backend") }
+        return ids
+    }
+
+    public func feedTokens(_ queued: QueuedTokens) throws {
+        throw KilnError.unsupported(path: name, reason: "taking a step's tokens from queued ids (queuesSteps is false)")
+    }
 
     public func argmaxRows(_ x: Tensor, columns: Int) throws -> [Int] {
         let values = try read(x)

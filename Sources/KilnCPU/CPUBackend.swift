@@ -12,6 +12,51 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     /// Creates the backend.
     public init() {}
 
+    /// For checks of the greedy loops' queued path (CUDA's, without a GPU): greedy ids are
+    /// computed at once but handed out unread (`QueuedTokens` resolved only by `tokenIDs`), and
+    /// `feedTokens` replaces the next step's tokens, as CUDABackend+QueuedSteps.swift does.
+    public var queuesStepsForChecks = false
+    /// Most steps queued and not yet read at one time (checks: 2 when the loop queues ahead).
+    public private(set) var mostUnreadSteps = 0
+    private var unreadSteps = 0
+    /// The next step's fed ids, and the current step's (embed takes them over the batch's).
+    private var fedTokens: [Int]?
+    private var stepTokens: [Int]?
+
+    public var queuesSteps: Bool { queuesStepsForChecks }
+
+    public func queueArgmaxRows(_ x: CPUTensor, columns: Int) throws -> QueuedTokens {
+        let ids = try argmaxRows(x, columns: columns)
+        guard queuesStepsForChecks else { return QueuedTokens(ids: ids) }
+        unreadSteps += 1
+        mostUnreadSteps = max(mostUnreadSteps, unreadSteps)
+        return QueuedTokens(rows: ids.count, pending: UnreadIDs(ids))
+    }
+
+    public func tokenIDs(_ queued: QueuedTokens) throws -> [Int] {
+        if let ids = queued.ids { return ids }
+        guard let unread = queued.pending as? UnreadIDs else { throw KilnError.invalidArgument("\(name): queued token ids from another backend") }
+        unreadSteps -= 1
+        queued.resolve(unread.ids)
+        return unread.ids
+    }
+
+    public func feedTokens(_ queued: QueuedTokens) throws {
+        guard queuesStepsForChecks else {
+            throw KilnError.unsupported(path: name, reason: "taking a step's tokens from queued ids (queuesSteps is false)")
+        }
+        guard let ids = queued.ids ?? (queued.pending as? UnreadIDs)?.ids else {
+            throw KilnError.invalidArgument("\(name): queued token ids from another backend")
+        }
+        fedTokens = ids
+    }
+
+    /// Ids of a queued step not yet read.
+    final class UnreadIDs {
+        let ids: [Int]
+        init(_ ids: [Int]) { self.ids = ids }
+    }
+
     public var name: String { "cpu (\(ParallelFor.threads) threads)" }
 
     public func loadWeight(_ source: WeightSource) throws -> CPUWeight {
@@ -34,10 +79,15 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     }
 
     /// Nothing to upload: the CPU reads the batch's host arrays directly.
-    public func prepare(_ batch: ForwardBatch) {}
+    public func prepare(_ batch: ForwardBatch) {
+        stepTokens = fedTokens
+        fedTokens = nil
+    }
 
     public func embed(tokens: [Int], table: CPUWeight, scale: Float, into out: CPUTensor) {
         precondition(out.rows == tokens.count && out.columns == table.columns)
+        let tokens = stepTokens ?? tokens
+        precondition(out.rows == tokens.count, "embed: \(tokens.count) fed ids for \(out.rows) rows")
         for (row, token) in tokens.enumerated() {
             let destination = out.row(row)
             table.decodeRow(token, into: destination)

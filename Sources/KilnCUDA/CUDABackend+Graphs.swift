@@ -48,6 +48,7 @@ extension CUDABackend {
     public func runStep(_ batch: ForwardBatch, cache: CUDAKVCache, recording description: StepRecording,
                         _ body: () throws -> DeviceTensor) throws -> DeviceTensor {
         stepsRun += 1
+        defer { tokenFeed = nil } // a feed is for this step only, even one that failed
         // KILN_TRACE: the chosen step runs alone on the stream with the trace buffers cleared,
         // and its records are written out after it (KernelTracer.swift).
         guard let tracer = kernels.tracer, let path = KernelTracer.outputPath, stepsRun == KernelTracer.tracedStep else {
@@ -70,8 +71,11 @@ extension CUDABackend {
             return try body()
         }
         if let recorded = recordedSteps[key] {
-            try stream.synchronize() // the last replay no longer reads the step buffers
+            // No wait for the last replay: the upload is a copy queued behind it on the stream
+            // (the host bytes are staged when it is queued), so a queued greedy step
+            // (CUDABackend+QueuedSteps.swift) goes on the stream while the previous one runs.
             try recorded.step.upload(batch, blockSize: cache.shape.blockSize, stream: stream)
+            try applyTokenFeed(to: recorded.step)
             step = recorded.step
             try recorded.graph.launch(on: stream)
             return recorded.output
@@ -136,6 +140,7 @@ extension CUDABackend {
                                           blockTableStride: (key.contextBucket + cache.shape.blockSize - 1) / cache.shape.blockSize,
                                           allocator: runtime.allocator)
         try buffers.upload(batch, blockSize: cache.shape.blockSize, stream: stream)
+        try applyTokenFeed(to: buffers)
         step = buffers
         let recorder = StepRecorder(contextBucket: key.contextBucket)
         recording = recorder

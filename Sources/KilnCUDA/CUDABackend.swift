@@ -80,6 +80,16 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public var decodeMMAStages = ProcessInfo.processInfo.environment["KILN_DECODE_MMA_STAGES"].flatMap { Int($0) }
     /// Tensor-core decode attention launches so far (checks confirm the kernel ran).
     public let tensorCoreDecodeLaunches = Mutex<Int>(0)
+    /// Whether greedy steps may be queued ahead of their ids (CUDABackend+QueuedSteps.swift);
+    /// `KILN_QUEUED_STEPS=0` turns it off, for comparisons. Checks set it.
+    public var queuedStepsEnabled = ProcessInfo.processInfo.environment["KILN_QUEUED_STEPS"] != "0"
+    /// Ids the next step takes as its tokens (`feedTokens`).
+    var tokenFeed: QueuedTokens?
+    /// Page-locked slots for queued ids, made at first use.
+    var pinnedSlots: PinnedIDSlots?
+    /// Steps whose tokens were copied from queued ids still on the device (checks confirm the
+    /// queued path ran).
+    public let deviceFedSteps = Mutex<Int>(0)
 
     /// A backend on `runtime`'s GPU computing in `precision`.
     public init(runtime: CUDARuntime, precision: DeviceElementType = .f32) throws {
@@ -132,6 +142,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
             eagerStep = try CUDAStepBuffers(batch: batch, allocator: runtime.allocator, stream: stream)
         }
         step = eagerStep
+        if let eagerStep { try applyTokenFeed(to: eagerStep) }
     }
 
     /// The prepared step; ops that index with the batch use its device copies.

@@ -108,6 +108,10 @@ struct DriverFunctions: @unchecked Sendable {
     /// (blocks, function, threads a block, dynamic shared bytes). Optional: diagnostics only.
     let cuOccupancyMaxActiveBlocksPerMultiprocessor: (@convention(c) (UnsafeMutablePointer<Int32>, CUhandle?, Int32, Int) -> CUresult)?
     /// (function, grid x/y/z, block x/y/z, dynamic shared bytes, stream, kernel parameters, extra)
+    /// (pointer, bytes): page-locked host memory, and its release. Optional: only queued greedy
+    /// steps (`queueArgmaxRows`) use them, and they fall back to waiting without them.
+    let cuMemAllocHost: (@convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int) -> CUresult)?
+    let cuMemFreeHost: (@convention(c) (UnsafeMutableRawPointer?) -> CUresult)?
     let cuLaunchKernel: @convention(c) (CUhandle?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUhandle?,
                                         UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult
 
@@ -151,6 +155,8 @@ struct DriverFunctions: @unchecked Sendable {
         cuFuncSetAttribute = try library.function("cuFuncSetAttribute")
         cuFuncGetAttribute = try? library.function("cuFuncGetAttribute")
         cuOccupancyMaxActiveBlocksPerMultiprocessor = try? library.function("cuOccupancyMaxActiveBlocksPerMultiprocessor")
+        cuMemAllocHost = try? library.function("cuMemAllocHost_v2")
+        cuMemFreeHost = try? library.function("cuMemFreeHost")
         cuLaunchKernel = try library.function("cuLaunchKernel")
     }
 }

@@ -58,8 +58,8 @@ final class CUDAStepBuffers: @unchecked Sendable {
         return min(sequence.blockTable.count, (sequence.contextLength + blockSize - 1) / blockSize)
     }
 
-    /// Packs `batch` and queues one host-to-device copy. The previous step's kernels must be done
-    /// with these buffers (the caller synchronises).
+    /// Packs `batch` and queues one host-to-device copy on `stream`, behind the kernels queued
+    /// before it (the packed bytes are staged by the driver before this returns).
     func upload(_ batch: ForwardBatch, blockSize: Int?, stream: CUDAStream) throws {
         guard fits(batch, blockSize: blockSize) else {
             throw KilnError.invalidArgument("CUDA step buffers for \(rowCapacity) rows, \(sequenceCapacity) sequences and \(blockTableStride) blocks cannot take this batch")

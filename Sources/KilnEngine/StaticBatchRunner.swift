@@ -66,16 +66,34 @@ public struct StaticBatchRunner<B: Backend> {
         let prefillSeconds = Date().timeIntervalSince(start)
         var outputs = Array(repeating: [Int](), count: prompts.count)
         let decodeStart = Date()
-        for step in 0..<outputTokens {
-            for s in prompts.indices { outputs[s].append(next[s]) }
-            if step + 1 == outputTokens { break }
+        /// The decode step after `step` output tokens: each sequence's newest token at its position.
+        func decodeBatch(_ tokens: [Int], step: Int) -> ForwardBatch {
             let positions = prompts.map { $0.count + step }
-            let batch = ForwardBatch(
-                tokens: next, positions: positions,
+            return ForwardBatch(
+                tokens: tokens, positions: positions,
                 slots: prompts.indices.map { slot($0, positions[$0]) },
                 sequences: prompts.indices.map { .init(tokenStart: $0, tokenCount: 1, contextLength: positions[$0] + 1, blockTable: tables[$0]) },
                 logitRows: Array(prompts.indices))
-            next = try model.forwardGreedy(batch, cache: cache)
+        }
+        for s in prompts.indices { outputs[s].append(next[s]) }
+        if outputTokens > 1 && model.backend.queuesSteps {
+            // Queued: step k + 1 goes on the backend (its tokens fed from step k's ids there)
+            // before step k's ids are read, so the host's round trip overlaps the GPU.
+            var inFlight = try model.queueGreedy(decodeBatch(next, step: 0), cache: cache)
+            for step in 1..<outputTokens {
+                let ahead = step + 1 < outputTokens
+                    ? try model.queueGreedy(decodeBatch(Array(repeating: 0, count: prompts.count), step: step), cache: cache, tokens: inFlight)
+                    : nil
+                let ids = try model.backend.tokenIDs(inFlight)
+                for s in prompts.indices { outputs[s].append(ids[s]) }
+                if let ahead { inFlight = ahead }
+            }
+        } else {
+            for step in 0..<outputTokens {
+                if step > 0 { for s in prompts.indices { outputs[s].append(next[s]) } }
+                if step + 1 == outputTokens { break }
+                next = try model.forwardGreedy(decodeBatch(next, step: step), cache: cache)
+            }
         }
         let decodeSeconds = Date().timeIntervalSince(decodeStart)
         let total = prefillSeconds + decodeSeconds

@@ -91,12 +91,8 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
         var sampled: [SampledToken] = []
         var text = ""
         var finish: FinishReason = .length
-        while true {
-            let token: SampledToken
-            switch result {
-            case let .token(id): token = SampledToken(id: id) // already recorded by the sampler when drawn
-            case let .logits(logits): token = sampler.sample(logits: logits)
-            }
+        /// Takes the next token; true when generation ends with it.
+        func accept(_ token: SampledToken) -> Bool {
             outputIDs.append(token.id)
             sampled.append(token)
             let delta = detokenizer?.append(token.id) ?? ""
@@ -108,10 +104,46 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
             onToken(token, outcome.text)
             if let reason = outcome.finishReason {
                 finish = reason
-                break
+                return true
             }
-            result = try step(.single(tokens: [token.id], startPosition: promptIDs.count + outputIDs.count - 1,
-                                      blockTable: blockTable, blockSize: blockSize))
+            return false
+        }
+        /// The decode step taking the newest token (`outputIDs.count` tokens out so far).
+        func nextBatch(_ token: Int) -> ForwardBatch {
+            .single(tokens: [token], startPosition: promptIDs.count + outputIDs.count - 1, blockTable: blockTable, blockSize: blockSize)
+        }
+
+        if parameters.isPlainGreedy, model.backend.queuesSteps, case let .token(first) = result {
+            // Queued greedy decoding: the step taking token k + 1 is queued (its token fed from
+            // step k's ids on the device) before token k is read, so the host's round trip
+            // overlaps the GPU. A step queued past a stop token is run and dropped.
+            if !accept(SampledToken(id: first)) {
+                var inFlight = try model.queueGreedy(nextBatch(first), cache: cache)
+                while true {
+                    // Queue the step after inFlight's, unless the length limit ends generation first.
+                    let ahead = outputIDs.count + 1 < parameters.maxTokens
+                        ? try model.queueGreedy(.single(tokens: [0], startPosition: promptIDs.count + outputIDs.count,
+                                                        blockTable: blockTable, blockSize: blockSize), cache: cache, tokens: inFlight)
+                        : nil
+                    let id = try model.backend.tokenIDs(inFlight)[0]
+                    if accept(SampledToken(id: id)) {
+                        if let ahead { _ = try model.backend.tokenIDs(ahead) } // its work is done before the cache goes
+                        break
+                    }
+                    guard let ahead else { throw KilnError.invalidArgument("queued decoding: no step queued before the length limit") }
+                    inFlight = ahead
+                }
+            }
+        } else {
+            while true {
+                let token: SampledToken
+                switch result {
+                case let .token(id): token = SampledToken(id: id) // already recorded by the sampler when drawn
+                case let .logits(logits): token = sampler.sample(logits: logits)
+                }
+                if accept(token) { break }
+                result = try step(nextBatch(token.id))
+            }
         }
         let decodeSeconds = Date().timeIntervalSince(decodeStart)
         return GenerationResult(promptIDs: promptIDs, outputIDs: outputIDs, tokens: sampled, text: text,

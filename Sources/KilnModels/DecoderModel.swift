@@ -154,6 +154,15 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
         try backend.argmaxRows(try logitsTensor(batch, cache: cache), columns: config.vocabularySize)
     }
 
+    /// `forwardGreedy`, queued: the step's ids stay on the backend until `backend.tokenIDs` reads
+    /// them. `tokens`: the batch's token ids are those queued ids (one per row; `batch.tokens`
+    /// are then placeholders), so this step can be queued before the previous one's ids are
+    /// read. Only where `backend.queuesSteps` when `tokens` is given.
+    public func queueGreedy(_ batch: ForwardBatch, cache: B.Cache, tokens: QueuedTokens? = nil) throws -> QueuedTokens {
+        if let tokens { try backend.feedTokens(tokens) }
+        return try backend.queueArgmaxRows(try logitsTensor(batch, cache: cache), columns: config.vocabularySize)
+    }
+
     /// Runs one step like `forward` and draws each logit row's token on the backend with its
     /// request's parameters and unit (see `Backend.sampleRows`); nil ids (and the logits instead)
     /// when the backend does not sample.

@@ -126,6 +126,25 @@ struct GPUModelChecks {
         record(drawn == twin, "model \(name): GPU sampling (T 0.8, top-k 40, top-p 0.95) of a decode step equals its CPU twin for "
                + "\(zip(drawn, twin).filter { $0 == $1 }.count) of \(units.count) units: \(drawn)")
 
+        // Queued greedy steps (CUDABackend+QueuedSteps.swift): step k + 1 queued with its tokens
+        // copied from step k's ids on the device, before the host reads them; the same ids as
+        // waiting for each step, through TextGenerator and StaticBatchRunner.
+        let textGenerator = TextGenerator(model: fast, tokenizer: nil, blockSize: blockSize, prefillChunk: promptLength)
+        let greedy = SamplingParameters(temperature: 0, maxTokens: greedyTokens, ignoreEOS: true)
+        let runner = StaticBatchRunner(model: fast, blockSize: blockSize)
+        let prompts = [prompt, Array(prompt.prefix(7)), Array(prompt.suffix(23))]
+        fastBackend.queuedStepsEnabled = false
+        let waited = try textGenerator.generate(promptIDs: prompt, parameters: greedy).outputIDs
+        let waitedBatch = try runner.run(prompts: prompts, outputTokens: 12).outputs
+        fastBackend.queuedStepsEnabled = true
+        let fedBefore = fastBackend.deviceFedSteps.withLock { $0 }
+        let queuedIDs = try textGenerator.generate(promptIDs: prompt, parameters: greedy).outputIDs
+        let queuedBatch = try runner.run(prompts: prompts, outputTokens: 12).outputs
+        let fed = fastBackend.deviceFedSteps.withLock { $0 } - fedBefore
+        record(queuedIDs == waited && queuedBatch == waitedBatch && waited.count == greedyTokens && fed >= greedyTokens - 2 + 10,
+               "model \(name): queued greedy steps (\(fed) fed from device ids) equal waited ones: generator \(queuedIDs == waited), "
+               + "static batch of 3 \(queuedBatch == waitedBatch)")
+
         // Looser than the prompt's bound: each step adds bf16-rounded K/V to the cache the next
         // steps read (measured 1.6e-2 to 5.9e-2 on the tiny random fixtures, H100); a wrong kernel
         // gives errors of order 1.
