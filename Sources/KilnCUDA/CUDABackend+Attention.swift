@@ -39,6 +39,9 @@ extension CUDABackend {
         var chunks: Int
         var partitionSize: Int
         var maxPartitions: Int
+        /// Most partitions a row is split into: the reduce kernel keeps a weight per partition in
+        /// shared memory (kMaxReducePartitions in attention_decode.cuh).
+        static let maximumPartitions = 512
 
         init(rows: Int, heads: Int, kvHeads: Int, visibleKeys: Int, multiprocessors: Int, tensorCores: Bool = false) {
             let group = heads / kvHeads
@@ -53,7 +56,7 @@ extension CUDABackend {
             chunks = (group + tile - 1) / tile
             let keys = max(1, visibleKeys)
             let wanted = (2 * multiprocessors) / max(1, rows * kvHeads * chunks)
-            let partitions = min(max(wanted, 1), (keys + 31) / 32)
+            let partitions = min(max(wanted, 1), (keys + 31) / 32, Self.maximumPartitions)
             partitionSize = ((keys + partitions - 1) / partitions + 31) / 32 * 32
             maxPartitions = (keys + partitionSize - 1) / partitionSize
         }

@@ -19,6 +19,13 @@ import Testing
         }
     }
 
+    @Test func partitionsStayWithinTheReduceKernelsLimit() {
+        // A GPU with many SMs and a long context: no more partitions than the reduce keeps weights for.
+        let split = CUDABackend.DecodeSplit(rows: 1, heads: 8, kvHeads: 1, visibleKeys: 1 << 17, multiprocessors: 1024)
+        #expect(split.maxPartitions <= CUDABackend.DecodeSplit.maximumPartitions && split.maxPartitions > 256)
+        #expect(split.maxPartitions * split.partitionSize >= 1 << 17)
+    }
+
     @Test func smallBatchesOfWideGroupsUseTwoChunks() {
         // Gemma-2B: 8 query heads on one kv head. One row: two chunks of 4 (more blocks); 64 rows: one chunk of 8.
         let one = CUDABackend.DecodeSplit(rows: 1, heads: 8, kvHeads: 1, visibleKeys: 384, multiprocessors: 132)
