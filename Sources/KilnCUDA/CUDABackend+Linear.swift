@@ -140,9 +140,25 @@ extension CUDABackend {
             return
         }
         let processors = runtime.device.multiprocessors
+        if let forced = Self.forcedGEMVShapes["\(outputs)x\(x.columns)"] {
+            gemvChoices.withLock { $0[key] = forced }
+            try launch(forced)
+            return
+        }
         let rule = GEMVChoice(suffix: tiles >= 4 * processors ? "_c1" : "", threads: tiles >= 32 * processors ? 128 : 256, splits: 1)
         guard tunesGEMV, recording == nil, stream.profiler == nil else {
             try launch(rule)
+            return
+        }
+        // A matrix that fits in L2 is timed from L2 (the candidates rerun the same weights), not
+        // as a decode step reads it (from memory, its loads issued before the previous kernel ends):
+        // the timing picked eight chunks at 128 threads for Gemma-2B's qkv and o (6.8 / 6.3 us),
+        // while one chunk at 256 threads made the batch-1 step faster (H100, three alternating
+        // pairs: 488.7 against 478.3-478.7 tokens/s). Such matrices take that configuration untimed.
+        if weight.rows * weight.columns * 2 <= Self.gemvUntimedBytes {
+            let fixed = GEMVChoice(suffix: "_c1", threads: 256, splits: 1)
+            gemvChoices.withLock { $0[key] = fixed }
+            try launch(fixed)
             return
         }
         // Time the candidates (the output is rewritten by the last launch below).
@@ -179,6 +195,26 @@ extension CUDABackend {
         }
         try launch(best)
     }
+}
+
+extension CUDABackend {
+    /// Weight bytes up to which a GEMV shape takes one chunk at 256 threads untimed (`gemv`): 16 MiB,
+    /// well inside the L2 of the GPUs Kiln targets (40 MB A100, 50 MB H100).
+    static let gemvUntimedBytes = 16 << 20
+
+    /// `KILN_GEMV_FORCE=NxK=c8|c1:THREADS:SPLITS,...`: the configuration of the GEMVs of those
+    /// shapes (N outputs, K inputs) instead of the rule or timing, for A/B runs of a choice inside
+    /// the real step (e.g. 16384x2048=c1:256:1 for Gemma-2B's gate/up). Read once.
+    static let forcedGEMVShapes: [String: GEMVChoice] = {
+        var shapes: [String: GEMVChoice] = [:]
+        for entry in (ProcessInfo.processInfo.environment["KILN_GEMV_FORCE"] ?? "").split(separator: ",") {
+            let sides = entry.split(separator: "="), parts = sides.last?.split(separator: ":") ?? []
+            guard sides.count == 2, parts.count == 3, ["c8", "c1"].contains(parts[0]), let threads = Int(parts[1]),
+                  [128, 256].contains(threads), let splits = Int(parts[2]), [1, 2, 4, 8, 16].contains(splits) else { continue }
+            shapes[String(sides[0])] = GEMVChoice(suffix: parts[0] == "c1" ? "_c1" : "", threads: threads, splits: splits)
+        }
+        return shapes
+    }()
 }
 
 /// A GEMV shape: kernel, N, K and the activation rows.
