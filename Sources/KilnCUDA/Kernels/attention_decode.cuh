@@ -208,12 +208,6 @@ struct DecodeInput {
     int interleaved;
 };
 
-// A compile-time bool as a type (for generic lambdas).
-template <bool B>
-struct KilnBool {
-    static constexpr bool value = B;
-};
-
 // Forms a decode block's attention input from the row's fused Q/K/V product (the FusedInput
 // kernels): sincos of the row's position, then warps take the block's `headCount` query heads
 // (from `headBase`) and, with `holdsNew` (the block's partition holds the new key), the new key and
@@ -221,28 +215,20 @@ struct KilnBool {
 // attention_input.cu does in a launch of its own, with the same formulas and roundings. Each
 // query element goes to storeQuery(head item, dim, stored), the new key's to storeKey(dim, stored),
 // the new value's to storeValue(dim, value); the first head chunk's block (`firstChunk`) also
-// writes the new key and value to the cache. afterLoads() runs once the block's first loads of the
-// Q/K/V product are issued (before the RoPE table), so that a kernel can queue its own copies
-// behind them. Ends with __syncthreads().
-template <typename T, int HeadDim, typename QuerySink, typename KeySink, typename ValueSink, typename AfterLoads>
+// writes the new key and value to the cache. Ends with __syncthreads(). One code path for every rotary layout: a faster-looking variant for full rotary
+// (each lane holding whole RoPE pairs) doubled the decode kernels' code (h256 g4: 9,256 SASS
+// instructions against 4,688) and made decode slower, bound by instruction fetch (ncu, H100,
+// batch 1: 6.9 of ~12.6 cycles an issued instruction waiting for instructions; b1 488.9 against
+// 495.8 / 494.9 tokens/s, static 64 20,577 / 20,551 against 21,066 / 20,815).
+template <typename T, int HeadDim, typename QuerySink, typename KeySink, typename ValueSink>
 __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, int row, int position, int heads, int kvHeads,
                                                   int kvHead, int headBase, int headCount, bool holdsNew, bool firstChunk,
-                                                  QuerySink storeQuery, KeySink storeKey, ValueSink storeValue,
-                                                  AfterLoads afterLoads) {
+                                                  QuerySink storeQuery, KeySink storeKey, ValueSink storeValue) {
     __shared__ float trig[HeadDim];  // cos [0, pairs), sin [pairs, 2 pairs); pairs <= HeadDim / 2
     __shared__ float scratch[kWarps][HeadDim];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int pairs = input.pairs;
     const int newSlot = input.slots[row];
-    auto fillTrig = [&] {
-        for (int i = threadIdx.x; i < pairs; i += kThreads) {
-            float sine, cosine;
-            sincosf((float)position * input.inverseFrequencies[i], &sine, &cosine);
-            trig[i] = cosine;
-            trig[pairs + i] = sine;
-        }
-        __syncthreads();
-    };
     const T* source = input.qkv + (long long)row * input.qkvStride;
     const bool writes = holdsNew && firstChunk && newSlot >= 0;
     const long long cacheOffset = (long long)newSlot * kvHeads * HeadDim + (long long)kvHead * HeadDim;
@@ -253,84 +239,13 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
         const int index = item < headCount ? headBase + item : item == headCount ? heads + kvHead : heads + kvHeads + kvHead;
         return source + (long long)index * HeadDim;
     };
-#ifndef KILN_DECODE_PROLOGUE_GENERAL
-    // Full rotary (2 x pairs = HeadDim: every family Kiln runs but partial-rotary ones): each lane
-    // holds whole RoPE pairs, so an item needs no shared-memory round trip, and the loads of all
-    // the warp's items go out together (one L2 round trip, not one an item). Halves: lane l holds
-    // dims [l H, l H + H) and their partners + HeadDim / 2 (H = HeadDim / 64); interleaved: dims
-    // [l D, l D + D) (D = HeadDim / 32). KILN_DECODE_PROLOGUE_GENERAL (KILN_KERNEL_DEFINES) leaves
-    // every case to the general path below, for A/B timing.
-    if (2 * pairs == HeadDim) {
-        constexpr int D = HeadDim / 32, H = HeadDim / 64;
-        constexpr int Rounds = (8 + 2 + kWarps - 1) / kWarps;  // items a warp takes at most (<= 8 heads a block)
-        auto formItems = [&](auto layout) {
-            constexpr bool Interleaved = decltype(layout)::value;
-            auto dim = [&](int k) { return Interleaved ? lane * D + k : k < H ? lane * H + k : HeadDim / 2 + lane * H + (k - H); };
-            float value[Rounds][D];
-#pragma unroll
-            for (int r = 0; r < Rounds; ++r) {
-                if (warp + r * kWarps < items) {
-                    const T* vector = itemVector(warp + r * kWarps);
-#pragma unroll
-                    for (int k = 0; k < D; ++k) value[r][k] = to_float(vector[dim(k)]);
-                }
-            }
-            afterLoads();
-            fillTrig();
-#pragma unroll
-            for (int r = 0; r < Rounds; ++r) {
-                const int item = warp + r * kWarps;
-                if (item >= items) continue;
-                if (item == headCount + 1) {  // the new value: a copy
-#pragma unroll
-                    for (int k = 0; k < D; ++k) {
-                        const T stored = from_float<T>(value[r][k]);
-                        storeValue(dim(k), stored);
-                        if (writes) input.valueCache[cacheOffset + dim(k)] = stored;
-                    }
-                    continue;
-                }
-                const bool isQuery = item < headCount;
-                const float* norm = isQuery ? input.queryNorm : input.keyNorm;
-                if (norm != nullptr) {
-                    float sum = 0.0f;
-#pragma unroll
-                    for (int k = 0; k < D; ++k) sum += value[r][k] * value[r][k];
-                    sum = warp_sum(sum);
-                    const float inverse = 1.0f / sqrtf(sum / (float)HeadDim + input.epsilon);
-#pragma unroll
-                    for (int k = 0; k < D; ++k) value[r][k] = to_float(from_float<T>(value[r][k] * inverse * norm[dim(k)]));
-                }
-                float rotated[D];
-#pragma unroll
-                for (int k = 0; k < D / 2; ++k) {
-                    // Pair (a, b) at slots (first, second): halves (k, H + k), interleaved (2k, 2k + 1).
-                    const int first = Interleaved ? 2 * k : k, second = Interleaved ? 2 * k + 1 : H + k;
-                    const int pair = Interleaved ? lane * (D / 2) + k : lane * H + k;
-                    const float a = value[r][first], b = value[r][second], cosine = trig[pair], sine = trig[pairs + pair];
-                    rotated[first] = a * cosine - b * sine;
-                    rotated[second] = b * cosine + a * sine;
-                }
-#pragma unroll
-                for (int k = 0; k < D; ++k) {
-                    const T stored = from_float<T>(rotated[k]);
-                    if (isQuery) {
-                        storeQuery(item, dim(k), stored);
-                    } else {
-                        storeKey(dim(k), stored);
-                        if (writes) input.keyCache[cacheOffset + dim(k)] = stored;
-                    }
-                }
-            }
-        };
-        if (input.interleaved) formItems(KilnBool<true>{});
-        else formItems(KilnBool<false>{});
-        __syncthreads();
-        return;
+    for (int i = threadIdx.x; i < pairs; i += kThreads) {
+        float sine, cosine;
+        sincosf((float)position * input.inverseFrequencies[i], &sine, &cosine);
+        trig[i] = cosine;
+        trig[pairs + i] = sine;
     }
-#endif
-    afterLoads();
-    fillTrig();
+    __syncthreads();
     float* head = scratch[warp];
     for (int item = warp; item < items; item += kWarps) {
         if (item == headCount + 1) {  // the new value: a copy
@@ -524,7 +439,7 @@ __device__ __forceinline__ void attention_decode_body(
         decode_form_input<T, HeadDim>(
             input, row, position, heads, kvHeads, kvHead, headBase, headCount, position >= start && position <= end, chunk == 0,
             [&](int item, int i, T stored) { qShared[item][i] = to_float(stored) * queryScale; },
-            [&](int i, T stored) { newKey[i] = stored; }, [&](int i, T value) { newValue[i] = value; }, [] {});
+            [&](int i, T stored) { newKey[i] = stored; }, [&](int i, T value) { newValue[i] = value; });
 #pragma unroll
         for (int g = 0; g < GroupTile; ++g)
 #pragma unroll

@@ -94,12 +94,9 @@ __device__ __forceinline__ void attention_decode_mma_body(
         kiln_copy_async_commit();
     };
     // The first tile's copies go out before the programmatic-launch wait (cached keys are written
-    // by earlier steps only). KILN_DECODE_MMA_LATE_KV (KILN_KERNEL_DEFINES) issues them after the
-    // prologue's loads of the Q/K/V product instead: slower (H100, batch 64: a block's 13.4 us
-    // became 16.6 us; 20,471 / 20,432 against 20,756 / 20,447 output tokens/s).
-#ifndef KILN_DECODE_MMA_LATE_KV
+    // by earlier steps only). Issued after the prologue's loads of the Q/K/V product instead they
+    // were slower (H100, batch 64: a block's 13.4 us became 16.6 us; session-6 results).
     if (rounds > 0) issue(0);
-#endif
     kiln_wait_prerequisites();
 
     if (range.partitions == 0) {  // nothing visible (only for positions outside the context): zeros
@@ -113,12 +110,7 @@ __device__ __forceinline__ void attention_decode_mma_body(
     decode_form_input<bf16, HeadDim>(
         input, row, position, heads, kvHeads, kvHead, headBase, headCount, position >= start && position <= end, chunk == 0,
         [&](int item, int i, bf16 stored) { queryTile[item * HeadDim + swizzled_chunk(item, i >> 3) * 8 + (i & 7)] = stored; },
-        [&](int i, bf16 stored) { newKey[i] = stored; }, [&](int i, bf16 value) { newValue[i] = value; },
-        [&] {
-#ifdef KILN_DECODE_MMA_LATE_KV
-            if (rounds > 0) issue(0);
-#endif
-        });
+        [&](int i, bf16 stored) { newKey[i] = stored; }, [&](int i, bf16 value) { newValue[i] = value; });
 
     // Q^T as B fragments for every k16 step (k = dims, n = heads): ldmatrix of [head][dim] rows.
     unsigned queryFragment[DimSteps][2];
