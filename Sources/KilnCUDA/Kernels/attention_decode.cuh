@@ -555,10 +555,11 @@ __device__ __forceinline__ void attention_decode_body(
                                                      headBase, row, heads, partition, partialOut, partialMax, partialSum);
 }
 
-// Combines the partitions of rows whose range needed more than one. One block per (head, row).
-// The row's partition maxima and sums are read by all threads at once and reduced across the
-// block; each partition's weight exp2(max_p - max) goes to shared memory, then each thread sums
-// two dims over the partitions with eight partitions' loads in flight. (The earlier loop read
+// Combines the partitions of rows whose range needed more than one. One block per (head, row),
+// head sizes up to 256 (two dims a thread). Each thread issues all its loads at once -- the
+// maxima and sums of its partitions and the first eight partitions' outputs of its dims -- then
+// the block reduces the maxima and sums, each partition's weight exp2(max_p - max) goes to
+// shared memory, and each thread sums its two dims over the partitions, eight loads in flight. (The earlier loop read
 // one partition after another, a dependent L2 round trip each: 4.8 us a layer inside a batch-1
 // Gemma-2B step on an H100 for 16 partitions; kept under -DKILN_REDUCE_SERIAL for A/B runs.)
 // At most kMaxReducePartitions partitions (DecodeSplit makes at most two per SM).
@@ -593,8 +594,25 @@ __device__ __forceinline__ void attention_decode_reduce_body(
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     __shared__ float weights[kMaxReducePartitions];
     __shared__ float warpMaxima[kWarps], warpSums[kWarps];
+    // Every load a thread needs goes out at once: its partitions' max and sum (p = thread + j x 128)
+    // and the first kEarly partitions' outputs of its two dims (head sizes <= 256: one pair a thread).
+    constexpr int PerThread = kMaxReducePartitions / kThreads, kEarly = 8;
+    const int d = 2 * threadIdx.x;
+    float partMax[PerThread], partSum[PerThread];
+    float2 early[kEarly];
+#pragma unroll
+    for (int j = 0; j < PerThread; ++j) {
+        const int p = threadIdx.x + j * kThreads;
+        partMax[j] = p < partitions ? partialMax[base + p] : KILN_NEG_INFINITY;
+        partSum[j] = p < partitions ? partialSum[base + p] : 0.0f;
+    }
+#pragma unroll
+    for (int p = 0; p < kEarly; ++p)
+        early[p] = p < partitions && d < headDim ? *reinterpret_cast<const float2*>(partialOut + (base + p) * headDim + d)
+                                                 : make_float2(0.0f, 0.0f);
     float maximum = KILN_NEG_INFINITY;
-    for (int p = threadIdx.x; p < partitions; p += kThreads) maximum = fmaxf(maximum, partialMax[base + p]);
+#pragma unroll
+    for (int j = 0; j < PerThread; ++j) maximum = fmaxf(maximum, partMax[j]);
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) maximum = fmaxf(maximum, __shfl_xor_sync(0xffffffffu, maximum, offset));
     if (lane == 0) warpMaxima[warp] = maximum;
@@ -602,10 +620,13 @@ __device__ __forceinline__ void attention_decode_reduce_body(
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) maximum = fmaxf(maximum, warpMaxima[w]);
     float sum = 0.0f;
-    for (int p = threadIdx.x; p < partitions; p += kThreads) {
-        const float weight = exp2f(partialMax[base + p] - maximum);  // 0 for a partition that saw no key
+#pragma unroll
+    for (int j = 0; j < PerThread; ++j) {
+        const int p = threadIdx.x + j * kThreads;
+        if (p >= partitions) break;
+        const float weight = exp2f(partMax[j] - maximum);  // 0 for a partition that saw no key
         weights[p] = weight;
-        sum += partialSum[base + p] * weight;
+        sum += partSum[j] * weight;
     }
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
@@ -614,18 +635,23 @@ __device__ __forceinline__ void attention_decode_reduce_body(
     sum = 0.0f;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) sum += warpSums[w];
-    for (int d = 2 * threadIdx.x; d < headDim; d += 2 * kThreads) {
-        float value0 = 0.0f, value1 = 0.0f;
-#pragma unroll 8
-        for (int p = 0; p < partitions; ++p) {
-            const float2 x = *reinterpret_cast<const float2*>(partialOut + (base + p) * headDim + d);
-            value0 = fmaf(x.x, weights[p], value0);
-            value1 = fmaf(x.y, weights[p], value1);
-        }
-        T* destination = out + (long long)row * outStride + head * headDim + d;
-        destination[0] = from_float<T>(value0 / sum);
-        destination[1] = from_float<T>(value1 / sum);
+    if (d >= headDim) return;
+    float value0 = 0.0f, value1 = 0.0f;
+#pragma unroll
+    for (int p = 0; p < kEarly; ++p) {
+        if (p >= partitions) break;
+        value0 = fmaf(early[p].x, weights[p], value0);
+        value1 = fmaf(early[p].y, weights[p], value1);
     }
+#pragma unroll 8
+    for (int p = kEarly; p < partitions; ++p) {
+        const float2 x = *reinterpret_cast<const float2*>(partialOut + (base + p) * headDim + d);
+        value0 = fmaf(x.x, weights[p], value0);
+        value1 = fmaf(x.y, weights[p], value1);
+    }
+    T* destination = out + (long long)row * outStride + head * headDim + d;
+    destination[0] = from_float<T>(value0 / sum);
+    destination[1] = from_float<T>(value1 / sum);
 #endif
 }
 
