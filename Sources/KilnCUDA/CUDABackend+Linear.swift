@@ -155,8 +155,7 @@ extension CUDABackend {
         // the timing picked eight chunks at 128 threads for Gemma-2B's qkv and o (6.8 / 6.3 us),
         // while one chunk at 256 threads made the batch-1 step faster (H100, three alternating
         // pairs: 488.7 against 478.3-478.7 tokens/s). Such matrices take that configuration untimed.
-        if weight.rows * weight.columns * 2 <= Self.gemvUntimedBytes {
-            let fixed = GEMVChoice(suffix: "_c1", threads: 256, splits: 1)
+        if let fixed = Self.untimedGEMVChoice(weightBytes: weight.rows * weight.columns * 2) {
             gemvChoices.withLock { $0[key] = fixed }
             try launch(fixed)
             return
@@ -205,16 +204,25 @@ extension CUDABackend {
     /// `KILN_GEMV_FORCE=NxK=c8|c1:THREADS:SPLITS,...`: the configuration of the GEMVs of those
     /// shapes (N outputs, K inputs) instead of the rule or timing, for A/B runs of a choice inside
     /// the real step (e.g. 16384x2048=c1:256:1 for Gemma-2B's gate/up). Read once.
-    static let forcedGEMVShapes: [String: GEMVChoice] = {
+    static let forcedGEMVShapes = parseForcedGEMVShapes(ProcessInfo.processInfo.environment["KILN_GEMV_FORCE"] ?? "")
+
+    /// `KILN_GEMV_FORCE`'s entries by "NxK"; malformed entries are skipped.
+    static func parseForcedGEMVShapes(_ text: String) -> [String: GEMVChoice] {
         var shapes: [String: GEMVChoice] = [:]
-        for entry in (ProcessInfo.processInfo.environment["KILN_GEMV_FORCE"] ?? "").split(separator: ",") {
+        for entry in text.split(separator: ",") {
             let sides = entry.split(separator: "="), parts = sides.last?.split(separator: ":") ?? []
             guard sides.count == 2, parts.count == 3, ["c8", "c1"].contains(parts[0]), let threads = Int(parts[1]),
                   [128, 256].contains(threads), let splits = Int(parts[2]), [1, 2, 4, 8, 16].contains(splits) else { continue }
             shapes[String(sides[0])] = GEMVChoice(suffix: parts[0] == "c1" ? "_c1" : "", threads: threads, splits: splits)
         }
         return shapes
-    }()
+    }
+
+    /// The configuration a GEMV shape takes without timing: one chunk at 256 threads for weights
+    /// of at most `gemvUntimedBytes` (see `gemv`), nil for larger ones (timed).
+    static func untimedGEMVChoice(weightBytes: Int) -> GEMVChoice? {
+        weightBytes <= gemvUntimedBytes ? GEMVChoice(suffix: "_c1", threads: 256, splits: 1) : nil
+    }
 }
 
 /// A GEMV shape: kernel, N, K and the activation rows.
