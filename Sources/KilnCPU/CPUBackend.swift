@@ -27,6 +27,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public func queueArgmaxRows(_ x: CPUTensor, columns: Int) throws -> QueuedTokens {
         let ids = try argmaxRows(x, columns: columns)
+        stepTokens = nil // the step is over: later direct embeds take their own tokens
         guard queuesStepsForChecks else { return QueuedTokens(ids: ids) }
         unreadSteps += 1
         mostUnreadSteps = max(mostUnreadSteps, unreadSteps)

@@ -71,9 +71,11 @@ extension CUDABackend {
             return try body()
         }
         if let recorded = recordedSteps[key] {
-            // No wait for the last replay: the upload is a copy queued behind it on the stream
-            // (the host bytes are staged when it is queued), so a queued greedy step
-            // (CUDABackend+QueuedSteps.swift) goes on the stream while the previous one runs.
+            // No wait for the last replay: the upload is a copy queued behind it on the stream,
+            // so a queued greedy step (CUDABackend+QueuedSteps.swift) goes on the stream while the
+            // previous one runs. The copy is from pageable memory: the driver stages the bytes
+            // before returning (it may also wait for the stream to do so, which costs the overlap,
+            // not correctness; queued steps measured faster on the session-7 H100, so there it did not).
             try recorded.step.upload(batch, blockSize: cache.shape.blockSize, stream: stream)
             try applyTokenFeed(to: recorded.step)
             step = recorded.step

@@ -101,11 +101,12 @@ extension CUDABackend {
             && x.columns % 8 == 0 && weight.columns % 8 == 0
     }
 
-    /// One GEMV launch without split-K, in the configuration timed fastest for this shape (the
-    /// first call of a shape outside a recording times the one- and eight-chunk kernels at 128 and
-    /// 256 threads, a few launches each, and keeps the winner; the H200 timings in README-gemv.md
-    /// favoured one chunk for matrices of many tiles and eight for the rest, which is the rule used
-    /// until a shape is timed).
+    /// One GEMV launch in the configuration chosen for its shape: forced (a check's
+    /// `forcedGEMVChoice`, `KILN_GEMV_FORCE`), fixed for matrices that fit in L2
+    /// (`untimedGEMVChoice`), or timed fastest (the first call of a larger shape outside a
+    /// recording times the one- and eight-chunk kernels at 128 and 256 threads, and split-K for
+    /// matrices of few tiles, a few launches each, and keeps the winner; until then, or with tuning
+    /// off, the H200 rule of README-gemv.md: one chunk for matrices of many tiles, eight for the rest).
     func gemv(_ x: DeviceTensor, weight: CUDAWeight, bias: DeviceBuffer?, tileRows: Int, outputs: Int, out: DeviceTensor,
               kernel: String) throws {
         let tiles = (outputs + tileRows - 1) / tileRows
@@ -145,19 +146,20 @@ extension CUDABackend {
             try launch(forced)
             return
         }
-        let rule = GEMVChoice(suffix: tiles >= 4 * processors ? "_c1" : "", threads: tiles >= 32 * processors ? 128 : 256, splits: 1)
-        guard tunesGEMV, recording == nil, stream.profiler == nil else {
-            try launch(rule)
-            return
-        }
         // A matrix that fits in L2 is timed from L2 (the candidates rerun the same weights), not
         // as a decode step reads it (from memory, its loads issued before the previous kernel ends):
         // the timing picked eight chunks at 128 threads for Gemma-2B's qkv and o (6.8 / 6.3 us),
         // while one chunk at 256 threads made the batch-1 step faster (H100, three alternating
-        // pairs: 488.7 against 478.3-478.7 tokens/s). Such matrices take that configuration untimed.
+        // pairs: 488.7 against 478.3-478.7 tokens/s). Such matrices take that configuration untimed,
+        // with tuning on or off (measured at batch 1 only; the same for 2-8 rows until measured).
         if let fixed = Self.untimedGEMVChoice(weightBytes: weight.rows * weight.columns * 2) {
-            gemvChoices.withLock { $0[key] = fixed }
+            if tunesGEMV { gemvChoices.withLock { $0[key] = fixed } }
             try launch(fixed)
+            return
+        }
+        let rule = GEMVChoice(suffix: tiles >= 4 * processors ? "_c1" : "", threads: tiles >= 32 * processors ? 128 : 256, splits: 1)
+        guard tunesGEMV, recording == nil, stream.profiler == nil else {
+            try launch(rule)
             return
         }
         // Time the candidates (the output is rewritten by the last launch below).

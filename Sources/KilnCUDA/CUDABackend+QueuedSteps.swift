@@ -45,11 +45,13 @@ extension CUDABackend {
     }
 
     /// Writes the fed ids (`feedTokens`) over the tokens `step` was just given, queued after the
-    /// upload; the feed is used once.
+    /// upload. The feed stays until `runStep` ends (its `defer`), so that a step whose recording
+    /// fails and runs op by op instead (`prepare`) is fed again.
     func applyTokenFeed(to step: CUDAStepBuffers) throws {
         guard let feed = tokenFeed else { return }
-        tokenFeed = nil
-        precondition(feed.rows == step.batch.tokens.count, "feedTokens: \(feed.rows) ids for a step of \(step.batch.tokens.count) rows")
+        guard feed.rows == step.batch.tokens.count else {
+            throw KilnError.invalidArgument("feedTokens: \(feed.rows) ids for a step of \(step.batch.tokens.count) rows")
+        }
         if let pending = feed.pending as? PendingArgmax, feed.ids == nil {
             try runtime.device.check(runtime.device.driver.functions.cuMemcpyDtoDAsync(step.tokens, pending.ids.address, 4 * feed.rows,
                                                                                         stream.handle), "cuMemcpyDtoDAsync(fed tokens)")
@@ -60,10 +62,16 @@ extension CUDABackend {
         }
     }
 
-    /// The page-locked slots, made at first use; nil when the driver cannot make them.
+    /// The page-locked slots, made at first use; nil when the driver cannot make them (then
+    /// greedy steps wait for their ids, as without queuing). Used from the one thread that queues
+    /// the backend's steps, like `tokenFeed`.
     private func pinnedIDSlots() throws -> PinnedIDSlots? {
         if let pinnedSlots { return pinnedSlots }
-        let slots = try PinnedIDSlots(device: runtime.device)
+        guard !pinnedSlotsFailed else { return nil }
+        guard let slots = try? PinnedIDSlots(device: runtime.device) else {
+            pinnedSlotsFailed = true
+            return nil
+        }
         pinnedSlots = slots
         return slots
     }

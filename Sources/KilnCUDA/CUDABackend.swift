@@ -85,8 +85,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public var queuedStepsEnabled = ProcessInfo.processInfo.environment["KILN_QUEUED_STEPS"] != "0"
     /// Ids the next step takes as its tokens (`feedTokens`).
     var tokenFeed: QueuedTokens?
-    /// Page-locked slots for queued ids, made at first use.
+    /// Page-locked slots for queued ids, made at first use; whether making them failed.
     var pinnedSlots: PinnedIDSlots?
+    var pinnedSlotsFailed = false
     /// Steps whose tokens were copied from queued ids still on the device (checks confirm the
     /// queued path ran).
     public let deviceFedSteps = Mutex<Int>(0)

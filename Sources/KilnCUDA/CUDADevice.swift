@@ -105,6 +105,10 @@ extension CUDADevice: DeviceMemory {
         _ = driver.functions.cuMemFree(address)
     }
 
+    public func waitForIdle() {
+        _ = driver.functions.cuCtxSynchronize?()
+    }
+
     public func freeAndTotalBytes() -> (free: Int, total: Int)? { try? memoryInfo() }
 
     public var memoryDescription: String { "\(label) (\(name))" }

@@ -108,6 +108,8 @@ struct DriverFunctions: @unchecked Sendable {
     /// (blocks, function, threads a block, dynamic shared bytes). Optional: diagnostics only.
     let cuOccupancyMaxActiveBlocksPerMultiprocessor: (@convention(c) (UnsafeMutablePointer<Int32>, CUhandle?, Int32, Int) -> CUresult)?
     /// (function, grid x/y/z, block x/y/z, dynamic shared bytes, stream, kernel parameters, extra)
+    /// Waits for all of the current context's work. Optional: only the allocator's cache release uses it.
+    let cuCtxSynchronize: (@convention(c) () -> CUresult)?
     /// (pointer, bytes): page-locked host memory, and its release. Optional: only queued greedy
     /// steps (`queueArgmaxRows`) use them, and they fall back to waiting without them.
     let cuMemAllocHost: (@convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int) -> CUresult)?
@@ -155,6 +157,7 @@ struct DriverFunctions: @unchecked Sendable {
         cuFuncSetAttribute = try library.function("cuFuncSetAttribute")
         cuFuncGetAttribute = try? library.function("cuFuncGetAttribute")
         cuOccupancyMaxActiveBlocksPerMultiprocessor = try? library.function("cuOccupancyMaxActiveBlocksPerMultiprocessor")
+        cuCtxSynchronize = try? library.function("cuCtxSynchronize")
         cuMemAllocHost = try? library.function("cuMemAllocHost_v2")
         cuMemFreeHost = try? library.function("cuMemFreeHost")
         cuLaunchKernel = try library.function("cuLaunchKernel")

@@ -11,6 +11,13 @@ public protocol DeviceMemory: AnyObject, Sendable {
     func freeAndTotalBytes() -> (free: Int, total: Int)?
     /// "cuda:0 (NVIDIA H100 80GB HBM3)".
     var memoryDescription: String { get }
+    /// Waits until the device has finished all queued work (before cached blocks go back to the
+    /// driver: queued steps drop buffers the GPU may still be using).
+    func waitForIdle()
+}
+
+extension DeviceMemory {
+    public func waitForIdle() {}
 }
 
 /// A caching device allocator. `cuMemAlloc`/`cuMemFree` synchronise the device and cost tens of
@@ -22,9 +29,11 @@ public protocol DeviceMemory: AnyObject, Sendable {
 /// little is wasted on them). A block serves only its own class: no splitting, no coalescing.
 /// When the device runs out, every cached block is freed and the request tried once more.
 ///
-/// Thread-safe. Blocks are released (to the pool) when their `DeviceBuffer` is deinitialised;
-/// callers must make sure the GPU no longer uses a buffer before dropping it (synchronise the
-/// stream that used it), as with any stream-unaware caching allocator.
+/// Thread-safe. Blocks are released (to the pool) when their `DeviceBuffer` is deinitialised,
+/// possibly while queued GPU work still uses them (queued greedy steps drop the previous step's
+/// buffers without waiting): a block is handed out again only to work queued later on the same
+/// stream -- Kiln queues everything on one stream, so stream order protects it -- and
+/// `emptyCache` waits for the device before it returns blocks to the driver.
 public final class DeviceAllocator: @unchecked Sendable {
     /// Counters since creation.
     public struct Statistics: Sendable, Equatable {
@@ -129,6 +138,7 @@ public final class DeviceAllocator: @unchecked Sendable {
         stats.deviceFrees += freed
         stats.bytesCached = 0
         lock.unlock()
+        if freed > 0 { memory.waitForIdle() }
         for (_, addresses) in blocks { for address in addresses { memory.freeRaw(address) } }
     }
 

@@ -66,7 +66,8 @@ public struct StaticBatchRunner<B: Backend> {
         let prefillSeconds = Date().timeIntervalSince(start)
         var outputs = Array(repeating: [Int](), count: prompts.count)
         let decodeStart = Date()
-        /// The decode step after `step` output tokens: each sequence's newest token at its position.
+        /// Decode step `step` (0-based): each sequence's output token `step` (`tokens`) at position
+        /// prompt length + `step`.
         func decodeBatch(_ tokens: [Int], step: Int) -> ForwardBatch {
             let positions = prompts.map { $0.count + step }
             return ForwardBatch(

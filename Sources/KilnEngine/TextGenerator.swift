@@ -108,10 +108,13 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
             }
             return false
         }
-        /// The decode step taking the newest token (`outputIDs.count` tokens out so far).
-        func nextBatch(_ token: Int) -> ForwardBatch {
-            .single(tokens: [token], startPosition: promptIDs.count + outputIDs.count - 1, blockTable: blockTable, blockSize: blockSize)
+        /// The decode step taking output token `index` (0-based; `token`, a placeholder when fed
+        /// on the backend) at position prompt length + `index`.
+        func decodeBatch(_ token: Int, index: Int) -> ForwardBatch {
+            .single(tokens: [token], startPosition: promptIDs.count + index, blockTable: blockTable, blockSize: blockSize)
         }
+        /// The decode step taking the newest token.
+        func nextBatch(_ token: Int) -> ForwardBatch { decodeBatch(token, index: outputIDs.count - 1) }
 
         if parameters.isPlainGreedy, model.backend.queuesSteps, case let .token(first) = result {
             // Queued greedy decoding: the step taking token k + 1 is queued (its token fed from
@@ -122,8 +125,7 @@ public final class TextGenerator<B: Backend>: @unchecked Sendable {
                 while true {
                     // Queue the step after inFlight's, unless the length limit ends generation first.
                     let ahead = outputIDs.count + 1 < parameters.maxTokens
-                        ? try model.queueGreedy(.single(tokens: [0], startPosition: promptIDs.count + outputIDs.count,
-                                                        blockTable: blockTable, blockSize: blockSize), cache: cache, tokens: inFlight)
+                        ? try model.queueGreedy(decodeBatch(0, index: outputIDs.count), cache: cache, tokens: inFlight)
                         : nil
                     let id = try model.backend.tokenIDs(inFlight)[0]
                     if accept(SampledToken(id: id)) {

@@ -562,7 +562,8 @@ __device__ __forceinline__ void attention_decode_body(
 // shared memory, and each thread sums its two dims over the partitions, eight loads in flight. (The earlier loop read
 // one partition after another, a dependent L2 round trip each: 4.8 us a layer inside a batch-1
 // Gemma-2B step on an H100 for 16 partitions; kept under -DKILN_REDUCE_SERIAL for A/B runs.)
-// At most kMaxReducePartitions partitions (DecodeSplit makes at most two per SM).
+// Exactly kThreads threads; at most kMaxReducePartitions partitions (DecodeSplit.maximumPartitions
+// caps them; about two blocks per SM below that).
 constexpr int kMaxReducePartitions = 512;
 template <typename T>
 __device__ __forceinline__ void attention_decode_reduce_body(
