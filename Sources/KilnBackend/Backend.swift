@@ -177,7 +177,7 @@ extension Backend {
     }
 
     public func tokenIDs(_ queued: QueuedTokens) throws -> [Int] {
-        guard let ids = queued.ids else { throw KilnError.invalidArgument("\(name): queued token ids from another backend") }
+        guard let ids = queued.ids else { throw QueuedTokens.foreign(to: name) }
         return ids
     }
 

@@ -1,3 +1,5 @@
+import KilnCore
+
 /// Greedy token ids a backend has chosen but the host may not have seen yet: a step's argmax
 /// still on its way back from the device. A later step can take them as its tokens on the device
 /// (`Backend.feedTokens`), so the host queues step n + 1 before it reads step n's ids and its
@@ -21,6 +23,11 @@ public final class QueuedTokens: @unchecked Sendable {
     public init(rows: Int, pending: AnyObject) {
         self.rows = rows
         self.pending = pending
+    }
+
+    /// The error of a backend handed queued ids it did not make.
+    public static func foreign(to backend: String) -> KilnError {
+        KilnError.invalidArgument("\(backend): queued token ids from another backend")
     }
 
     /// Records the ids read back.

@@ -36,7 +36,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public func tokenIDs(_ queued: QueuedTokens) throws -> [Int] {
         if let ids = queued.ids { return ids }
-        guard let unread = queued.pending as? UnreadIDs else { throw KilnError.invalidArgument("\(name): queued token ids from another backend") }
+        guard let unread = queued.pending as? UnreadIDs else { throw QueuedTokens.foreign(to: name) }
         unreadSteps -= 1
         queued.resolve(unread.ids)
         return unread.ids
@@ -47,7 +47,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             throw KilnError.unsupported(path: name, reason: "taking a step's tokens from queued ids (queuesSteps is false)")
         }
         guard let ids = queued.ids ?? (queued.pending as? UnreadIDs)?.ids else {
-            throw KilnError.invalidArgument("\(name): queued token ids from another backend")
+            throw QueuedTokens.foreign(to: name)
         }
         fedTokens = ids
     }

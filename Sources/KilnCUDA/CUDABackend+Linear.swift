@@ -111,16 +111,7 @@ extension CUDABackend {
               kernel: String) throws {
         let tiles = (outputs + tileRows - 1) / tileRows
         let key = GEMVKey(kernel: kernel, outputs: outputs, inputs: x.columns, rows: x.rows)
-        var arguments = KernelArguments()
-        arguments.pointer(weight.buffer)
-        arguments.pointer(x.buffer)
-        if tileRows == 16 { arguments.pointer(bias) }
-        arguments.pointer(out.buffer)
-        arguments.int32(outputs)
-        arguments.int32(x.columns)
-        arguments.int32(x.rows)
-        arguments.int32(x.columns)
-        arguments.int32(out.columns)
+        let arguments = productArguments(x, weight: weight, bias: bias, takesBias: tileRows == 16, outputs: outputs, out: out)
         // Split-K scratch (README-gemv.md): fp32 workspace [tiles][splits][32] float4 and one
         // counter a tile, zeroed once and left zero by every launch; made outside recordings.
         let scratch = try gemvSplitScratch(tiles: tiles)
@@ -141,7 +132,7 @@ extension CUDABackend {
             return
         }
         let processors = runtime.device.multiprocessors
-        if let forced = Self.forcedGEMVShapes["\(outputs)x\(x.columns)"] {
+        if !Self.forcedGEMVShapes.isEmpty, let forced = Self.forcedGEMVShapes["\(outputs)x\(x.columns)"] {
             gemvChoices.withLock { $0[key] = forced }
             try launch(forced)
             return
@@ -199,6 +190,24 @@ extension CUDABackend {
 }
 
 extension CUDABackend {
+    /// The leading parameters the GEMV (gemv.cu) and skinny-GEMM (skinny_gemm.cu) kernels share:
+    /// W, x, the bias when the kernel takes one (`takesBias`; a nil bias passes a null pointer),
+    /// y, N, K, the rows of x, then the row strides of x and y (README-gemv.md, README-skinny-gemm.md).
+    func productArguments(_ x: DeviceTensor, weight: CUDAWeight, bias: DeviceBuffer?, takesBias: Bool, outputs: Int,
+                          out: DeviceTensor) -> KernelArguments {
+        var arguments = KernelArguments()
+        arguments.pointer(weight.buffer)
+        arguments.pointer(x.buffer)
+        if takesBias { arguments.pointer(bias) }
+        arguments.pointer(out.buffer)
+        arguments.int32(outputs)
+        arguments.int32(x.columns)
+        arguments.int32(x.rows)
+        arguments.int32(x.columns)
+        arguments.int32(out.columns)
+        return arguments
+    }
+
     /// Weight bytes up to which a GEMV shape takes one chunk at 256 threads untimed (`gemv`): 16 MiB,
     /// well inside the L2 of the GPUs Kiln targets (40 MB A100, 50 MB H100).
     static let gemvUntimedBytes = 16 << 20

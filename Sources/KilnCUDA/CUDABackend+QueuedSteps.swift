@@ -17,7 +17,7 @@ extension CUDABackend {
               let slot = slots.take() else {
             return QueuedTokens(ids: try argmaxRows(x, columns: columns))
         }
-        let pending = try PendingArgmax(rows: x.rows, slots: slots, slot: slot, allocator: runtime.allocator, device: runtime.device)
+        let pending = try PendingArgmax(rows: x.rows, slots: slots, slot: slot, allocator: runtime.allocator)
         try kernels.argmax(x, ids: pending.ids, values: pending.values, scratch: runtime.allocator, on: stream)
         try runtime.device.check(runtime.device.driver.functions.cuMemcpyDtoHAsync(slots.host(slot), pending.ids.address, 4 * x.rows,
                                                                                     stream.handle), "cuMemcpyDtoHAsync(queued ids)")
@@ -28,7 +28,7 @@ extension CUDABackend {
     public func tokenIDs(_ queued: QueuedTokens) throws -> [Int] {
         if let ids = queued.ids { return ids }
         guard let pending = queued.pending as? PendingArgmax else {
-            throw KilnError.invalidArgument("\(name): queued token ids from another backend")
+            throw QueuedTokens.foreign(to: name)
         }
         try pending.event.synchronize()
         let host = pending.slots.host(pending.slot).assumingMemoryBound(to: Int32.self)
@@ -39,7 +39,7 @@ extension CUDABackend {
 
     public func feedTokens(_ queued: QueuedTokens) throws {
         guard queued.ids != nil || queued.pending is PendingArgmax else {
-            throw KilnError.invalidArgument("\(name): queued token ids from another backend")
+            throw QueuedTokens.foreign(to: name)
         }
         tokenFeed = queued
     }
@@ -77,19 +77,19 @@ extension CUDABackend {
     }
 }
 
-/// One queued argmax: its device outputs, the event after its copy to the host, its host slot.
+/// One queued argmax: its device outputs, its host slot and that slot's event (recorded after
+/// the copy to the host).
 final class PendingArgmax {
     let ids: DeviceBuffer
     let values: DeviceBuffer
-    let event: CUDAEvent
     let slots: PinnedIDSlots
     let slot: Int
+    var event: CUDAEvent { slots.events[slot] }
 
-    init(rows: Int, slots: PinnedIDSlots, slot: Int, allocator: DeviceAllocator, device: CUDADevice) throws {
+    init(rows: Int, slots: PinnedIDSlots, slot: Int, allocator: DeviceAllocator) throws {
         do {
             ids = try allocator.allocate(byteCount: 4 * rows)
             values = try allocator.allocate(byteCount: 4 * rows)
-            event = try CUDAEvent(device: device)
         } catch {
             slots.give(slot)
             throw error
@@ -103,17 +103,20 @@ final class PendingArgmax {
     deinit { slots.give(slot) }
 }
 
-/// Page-locked host memory for queued ids: a few slots of `rowsPerSlot` int32 ids, reused.
+/// Page-locked host memory for queued ids: a few slots of `rowsPerSlot` int32 ids, reused, each
+/// with its event (made once here, not per step: the decode loop queues one a token).
 final class PinnedIDSlots: @unchecked Sendable {
     static let rowsPerSlot = 512
     static let count = 8
     let device: CUDADevice
     let base: UnsafeMutableRawPointer
+    let events: [CUDAEvent]
     private var free: [Int]
     private let lock = NSLock()
 
     init?(device: CUDADevice) throws {
         guard let allocate = device.driver.functions.cuMemAllocHost else { return nil }
+        events = try (0..<Self.count).map { _ in try CUDAEvent(device: device) }  // before the memory: nothing leaks if they fail
         var pointer: UnsafeMutableRawPointer?
         try device.check(allocate(&pointer, 4 * Self.rowsPerSlot * Self.count), "cuMemAllocHost(queued ids)")
         guard let pointer else { return nil }

@@ -85,16 +85,7 @@ extension CUDABackend {
                        kernel: String, library: () throws -> Void) throws -> Bool {
         let key = GEMVKey(kernel: kernel, outputs: outputs, inputs: x.columns, rows: x.rows)
         func launch(_ choice: SkinnyGEMMChoice) throws {
-            var arguments = KernelArguments()
-            arguments.pointer(weight.buffer)
-            arguments.pointer(x.buffer)
-            if !gated { arguments.pointer(bias) }
-            arguments.pointer(out.buffer)
-            arguments.int32(outputs)
-            arguments.int32(x.columns)
-            arguments.int32(x.rows)
-            arguments.int32(x.columns)
-            arguments.int32(out.columns)
+            let arguments = productArguments(x, weight: weight, bias: bias, takesBias: !gated, outputs: outputs, out: out)
             let function = try kernels.function(kernel + choice.suffix)
             try skinnySharedMemorySet.withLock { limited in  // raised before any launch of the kernel
                 if !limited.contains(function.name) {

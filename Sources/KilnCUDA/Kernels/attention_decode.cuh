@@ -258,19 +258,7 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
         }
         const bool isQuery = item < headCount;
         const T* vector = itemVector(item);
-        const float* norm = isQuery ? input.queryNorm : input.keyNorm;
-        float sum = 0.0f;
-        for (int i = lane; i < HeadDim; i += 32) {
-            const float value = to_float(vector[i]);
-            head[i] = value;
-            sum += value * value;
-        }
-        if (norm != nullptr) {
-            sum = warp_sum(sum);
-            const float inverse = 1.0f / sqrtf(sum / (float)HeadDim + input.epsilon);
-            for (int i = lane; i < HeadDim; i += 32) head[i] = to_float(from_float<T>(head[i] * inverse * norm[i]));
-        }
-        __syncwarp();
+        kiln_load_normed_head(vector, head, HeadDim, isQuery ? input.queryNorm : input.keyNorm, input.epsilon, lane);
         for (int i = lane; i < HeadDim; i += 32) {
             float rotated = head[i];  // dims past a partial rotary pass through
             if (input.interleaved) {
@@ -559,9 +547,10 @@ __device__ __forceinline__ void attention_decode_body(
 // head sizes up to 256 (two dims a thread). Each thread issues all its loads at once -- the
 // maxima and sums of its partitions and the first eight partitions' outputs of its dims -- then
 // the block reduces the maxima and sums, each partition's weight exp2(max_p - max) goes to
-// shared memory, and each thread sums its two dims over the partitions, eight loads in flight. (The earlier loop read
-// one partition after another, a dependent L2 round trip each: 4.8 us a layer inside a batch-1
-// Gemma-2B step on an H100 for 16 partitions; kept under -DKILN_REDUCE_SERIAL for A/B runs.)
+// shared memory, and each thread sums its two dims over the partitions, eight loads in flight.
+// (The loop before read one partition after another, a dependent L2 round trip each: 4.8 us a
+// layer inside a batch-1 Gemma-2B step on an H100 for 16 partitions, 3.7 us after; session-7
+// results, where KILN_REDUCE_SERIAL of commit 60e8dc1 compiled it for the A/B.)
 // Exactly kThreads threads; at most kMaxReducePartitions partitions (DecodeSplit.maximumPartitions
 // caps them; about two blocks per SM below that).
 constexpr int kMaxReducePartitions = 512;
@@ -578,19 +567,6 @@ __device__ __forceinline__ void attention_decode_reduce_body(
     kiln_wait_prerequisites();
     if (range.partitions <= 1) return;  // written by the split kernel itself
     const long long base = ((long long)row * heads + head) * maxPartitions;
-#ifdef KILN_REDUCE_SERIAL
-    float maximum = KILN_NEG_INFINITY;
-    for (int p = 0; p < range.partitions; ++p) maximum = fmaxf(maximum, partialMax[base + p]);
-    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
-        float sum = 0.0f, value = 0.0f;
-        for (int p = 0; p < range.partitions; ++p) {
-            const float factor = exp2f(partialMax[base + p] - maximum);
-            sum += partialSum[base + p] * factor;
-            value += partialOut[(base + p) * headDim + d] * factor;
-        }
-        out[(long long)row * outStride + head * headDim + d] = from_float<T>(value / sum);
-    }
-#else
     const int partitions = min(range.partitions, kMaxReducePartitions);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     __shared__ float weights[kMaxReducePartitions];
@@ -653,7 +629,6 @@ __device__ __forceinline__ void attention_decode_reduce_body(
     T* destination = out + (long long)row * outStride + head * headDim + d;
     destination[0] = from_float<T>(value0 / sum);
     destination[1] = from_float<T>(value1 / sum);
-#endif
 }
 
 }  // namespace

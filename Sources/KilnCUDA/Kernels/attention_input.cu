@@ -52,20 +52,7 @@ __device__ __forceinline__ void attention_input_body(
         if (!isQuery && slot < 0) continue;
         T* out = isQuery ? query + row * queryStride + (long long)h * headDim
                          : keyCache + slot * width + (long long)(h - heads) * headDim;
-        const float* norm = isQuery ? queryNorm : keyNorm;
-        float sum = 0.0f;
-        for (int i = lane; i < headDim; i += 32) {
-            const float value = to_float(input[i]);
-            head[i] = value;
-            sum += value * value;
-        }
-        if (norm != nullptr) {
-            sum = warp_sum(sum);
-            const float inverse = 1.0f / sqrtf(sum / (float)headDim + epsilon);
-            // Rounded to T as head_rms_norm stores it.
-            for (int i = lane; i < headDim; i += 32) head[i] = to_float(from_float<T>(head[i] * inverse * norm[i]));
-        }
-        __syncwarp();
+        kiln_load_normed_head(input, head, headDim, isQuery ? queryNorm : keyNorm, epsilon, lane);
         for (int pair = lane; pair < pairs; pair += 32) {
             const int first = Interleaved ? 2 * pair : pair;
             const int second = Interleaved ? 2 * pair + 1 : pair + offset;

@@ -41,6 +41,26 @@ __device__ __forceinline__ float warp_sum(float value) {
     return value;
 }
 
+// One head vector into this warp's `head` (fp32, headDim), with its QK-norm when `norm` is given
+// (rounded to T, as head_rms_norm stores it); ends with __syncwarp. attention_input.cu and the
+// fused decode prologue.
+template <typename T>
+__device__ __forceinline__ void kiln_load_normed_head(const T* input, float* head, int headDim, const float* norm,
+                                                      float epsilon, int lane) {
+    float sum = 0.0f;
+    for (int i = lane; i < headDim; i += 32) {
+        const float value = to_float(input[i]);
+        head[i] = value;
+        sum += value * value;
+    }
+    if (norm != nullptr) {
+        sum = warp_sum(sum);
+        const float inverse = 1.0f / sqrtf(sum / (float)headDim + epsilon);
+        for (int i = lane; i < headDim; i += 32) head[i] = to_float(from_float<T>(head[i] * inverse * norm[i]));
+    }
+    __syncwarp();
+}
+
 /// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the total.
 /// `scratch` is 32 floats of shared memory, free to reuse once this returns.
 __device__ __forceinline__ float block_sum(float value, float* scratch) {
