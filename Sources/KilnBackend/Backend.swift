@@ -66,12 +66,6 @@ public protocol Backend: AnyObject, Sendable {
     /// out = act(x · gateᵀ) * (x · upᵀ) for a weight from `concatenateRows([gate, up])`,
     /// `[2 * mlp, in]`. x: `[rows, in]`, out: `[rows, mlp]`.
     func gatedLinear(_ x: Tensor, gateUp: Weight, activation: GateActivation, into out: Tensor) throws
-    /// A hint, given before a layer's attention: the layer's feed-forward product reads `weight`
-    /// (`gated`: through `gatedLinear`, gate and up rows side by side) once the attention is done.
-    /// A backend may start bringing its first part closer meanwhile (the CUDA backend: into L2,
-    /// while the latency-bound attention leaves memory idle). No result depends on it; the CPU
-    /// backend does nothing.
-    func prefetchWeight(_ weight: Weight, gated: Bool) throws
     /// One layer's attention input from a Q/K/V weight joined by `concatenateRows([query, key,
     /// value])` (and its joined bias): the product, then QK-norm of each query and key head (when
     /// the norms are given), RoPE at the batch's positions, the keys and values written to `layer`
@@ -138,8 +132,6 @@ extension Backend {
     }
 
     public func concatenateRows(_ parts: [Weight]) throws -> Weight? { nil }
-
-    public func prefetchWeight(_ weight: Weight, gated: Bool) throws {}
 
     public func gatedLinear(_ x: Tensor, gateUp: Weight, activation: GateActivation, into out: Tensor) throws {
         throw KilnError.unsupported(path: name, reason: "gatedLinear without concatenated gate/up weights")

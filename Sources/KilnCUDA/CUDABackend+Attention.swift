@@ -121,7 +121,6 @@ extension CUDABackend {
         try stream.launch(function, grid: (split.maxPartitions, parameters.kvHeads * split.chunks, rows), block: (128, 1, 1),
                           sharedBytes: sharedBytes, arguments: arguments)
         if tensorCores { tensorCoreDecodeLaunches.withLock { $0 += 1 } }
-        try issuePendingPrefetch(at: .afterAttention, rows: rows)
         guard split.maxPartitions > 1 else { return }
 
         var reduce = KernelArguments()

@@ -16,7 +16,6 @@ extension CUDABackend {
               fusesDecodeInputs, profileSkips.isDisjoint(with: [.attention, .attentionInput]) else {
             // (Profiling runs that leave out one of the two take the separate kernels, so that
             // exactly that one is left out.)
-            try issuePendingPrefetch(at: nil, rows: x.rows)
             return try attentionInputThenAttention(x, qkv: qkv, bias: bias, queryNorm: queryNorm, keyNorm: keyNorm, epsilon: epsilon,
                                                    attention: parameters, rope: rope, batch: batch, cache: cache, layer: layer,
                                                    query: query, into: out)
@@ -27,15 +26,12 @@ extension CUDABackend {
         precondition(qkv.rows == width && cache.shape.kvHeads == kvHeads && cache.shape.headDim == headDim,
                      "attentionWithInput: qkv [\(qkv.rows), \(qkv.columns)] for \(heads)/\(kvHeads) heads of \(headDim)")
         let fused = try makeTensor(rows: x.rows, columns: width)
-        try issuePendingPrefetch(at: .beforeQKV, rows: x.rows)
         try linear(x, weight: qkv, bias: bias, into: fused)
-        try issuePendingPrefetch(at: .afterQKV, rows: x.rows)
         let table = try ropeTable(rope.inverseFrequencies)
         try decodeAttention(query: query, cache: cache, layer: layer, batch: batch, step: step, parameters: parameters, into: out,
                             input: FusedDecodeInput(qkv: fused, queryNorm: queryNorm?.buffer, keyNorm: keyNorm?.buffer,
                                                     epsilon: epsilon, table: table, pairs: rope.inverseFrequencies.count,
                                                     interleaved: rope.style != .halves))
-        try issuePendingPrefetch(at: nil, rows: x.rows)
     }
 
     /// Whether a step's attention input can be formed in the decode kernel: bf16, a decode batch

@@ -58,7 +58,6 @@ extension CUDABackend {
         let mlp = out.columns
         precondition(gateUp.rows == 2 * mlp && gateUp.columns == x.columns && out.rows == x.rows && out.elementType == x.elementType,
                      "gatedLinear: x [\(x.rows), \(x.columns)] · gate/up [\(gateUp.rows), \(gateUp.columns)] -> out [\(out.rows), \(out.columns)]")
-        pendingPrefetch = nil  // announced for this product; too late now
         guard x.rows > 0, mlp > 0 else { return }
         let act = activation == .silu ? "silu" : "gelu"
         if usesGEMV(x, weight: gateUp), out.elementType == .bf16 {

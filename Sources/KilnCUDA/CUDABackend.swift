@@ -91,10 +91,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Steps whose tokens were copied from queued ids still on the device (checks confirm the
     /// queued path ran).
     public let deviceFedSteps = Mutex<Int>(0)
-    /// The L2 prefetch of each layer's gate/up weight during its attention (nil: off;
-    /// `L2PrefetchPlan.fromEnvironment`), and the one announced for the current layer.
-    public var l2Prefetch: L2PrefetchPlan?
-    var pendingPrefetch: PendingPrefetch?
 
     /// A backend on `runtime`'s GPU computing in `precision`.
     public init(runtime: CUDARuntime, precision: DeviceElementType = .f32) throws {
@@ -107,10 +103,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         // KILN_PDL=0 turns it off (for comparisons).
         stream.programmaticLaunches = runtime.device.computeCapability.major >= 9 && runtime.device.driver.extendedLaunch != nil
             && ProcessInfo.processInfo.environment["KILN_PDL"] != "0"
-        // cp.async.bulk.prefetch is an sm_90 instruction (the kernel only waits before it).
-        if runtime.device.computeCapability.major >= 9 {
-            l2Prefetch = L2PrefetchPlan.fromEnvironment(ProcessInfo.processInfo.environment, l2Bytes: runtime.device.l2CacheBytes)
-        }
     }
 
     public var name: String {

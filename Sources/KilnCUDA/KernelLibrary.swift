@@ -71,7 +71,6 @@ public enum KernelLibrary {
                          kernels: each(["attention_input_halves", "attention_input_interleaved"])),
             KernelSource(fileName: "sampling.cu", text: text(PackageResources.sampling_cu),
                          kernels: each(["sample"])),
-            KernelSource(fileName: "l2_prefetch.cu", text: text(PackageResources.l2_prefetch_cu), kernels: ["l2_prefetch"]),
         ]
     }()
 
@@ -80,7 +79,7 @@ public enum KernelLibrary {
     /// programmatic stream serialization.
     public static func waitsForPrerequisites(_ kernel: String) -> Bool {
         ["embed_", "rms_norm_", "add_rms_norm_", "attention_input_", "attention_decode_", "argmax_partial_", "argmax_merge_parts",
-         "gated_", "gather_rows_", "gemv_", "skinny_gemm_", "l2_prefetch"].contains { kernel.hasPrefix($0) }
+         "gated_", "gather_rows_", "gemv_", "skinny_gemm_"].contains { kernel.hasPrefix($0) }
     }
 
     /// The file that defines `kernel`.

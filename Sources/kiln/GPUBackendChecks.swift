@@ -230,25 +230,12 @@ final class GPUBackendChecks {
                 }
             }
         }
-        // The L2 prefetch of the gate/up weight before its product (l2_prefetch.cu): budgets that
-        // cut the halves at a row, cover all of them, or more; chunks that do not divide a range.
-        // A hint: the product must not change, and nothing may fault.
-        guard gpu.precision == .bf16 else { return }
-        for (mlp, inputs) in quick ? [(100, 72)] : [(100, 72), (1536, 576)] {
-            for (budget, chunk) in [(5_000, 16_384), (2 * mlp * inputs * 2, 48), (64 << 20, 1 << 20)] {
-                let plan = L2PrefetchPlan(bytes: budget, point: .afterQKV, chunkBytes: chunk)
-                let label = "gatedLinear after l2_prefetch of \(budget) bytes in \(chunk)-byte chunks, gate/up [2x\(mlp), \(inputs)]"
-                check(label, bound: bound(gpu)) {
-                    try gatedResult(gpu, mlp: mlp, inputs: inputs, rows: 1, activation: .geluTanh, prefetch: plan)
-                }
-            }
-        }
     }
 
     /// gatedLinear on a gate/up weight joined on the GPU, and its CPU twin (two products, then
     /// gatedActivation). `requireSkinny`: fail unless a skinny-GEMM kernel ran (forced checks).
     private func gatedResult(_ gpu: CUDABackend, mlp: Int, inputs: Int, rows: Int, activation: GateActivation,
-                             requireSkinny: Bool = false, prefetch: L2PrefetchPlan? = nil) throws -> (gpu: [Float], cpu: [Float]) {
+                             requireSkinny: Bool = false) throws -> (gpu: [Float], cpu: [Float]) {
         let x = values(rows * inputs, gpu)
         let gate = values(mlp * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
         let up = values(mlp * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
@@ -259,7 +246,6 @@ final class GPUBackendChecks {
         }
         let out = try gpu.makeTensor(rows: rows, columns: mlp)
         let launches = gpu.skinnyLaunches.withLock { $0 }
-        if let prefetch { try gpu.prefetch(fused, gated: true, plan: prefetch) }
         try gpu.gatedLinear(try upload(x, rows: rows, columns: inputs, to: gpu), gateUp: fused, activation: activation, into: out)
         if requireSkinny, gpu.skinnyLaunches.withLock({ $0 }) == launches { throw KilnError.invalidArgument("the skinny kernel did not run") }
         let cx = cpu.tensor(x, rows: rows, columns: inputs)
