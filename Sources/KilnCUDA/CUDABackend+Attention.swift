@@ -1,3 +1,4 @@
+import Foundation
 import KilnBackend
 import KilnCore
 
@@ -42,6 +43,13 @@ extension CUDABackend {
         /// Most partitions a row is split into: the reduce kernel keeps a weight per partition in
         /// shared memory (kMaxReducePartitions in attention_decode.cuh).
         static let maximumPartitions = 512
+        /// Fewest keys a partition is cut down to (32; `KILN_DECODE_PARTITION_KEYS`, a multiple of
+        /// 32, for A/B runs of the split).
+        static let leastPartitionKeys: Int = {
+            guard let text = ProcessInfo.processInfo.environment["KILN_DECODE_PARTITION_KEYS"], let keys = Int(text),
+                  keys >= 32, keys % 32 == 0 else { return 32 }
+            return keys
+        }()
 
         init(rows: Int, heads: Int, kvHeads: Int, visibleKeys: Int, multiprocessors: Int, tensorCores: Bool = false) {
             let group = heads / kvHeads
@@ -56,7 +64,8 @@ extension CUDABackend {
             chunks = (group + tile - 1) / tile
             let keys = max(1, visibleKeys)
             let wanted = (2 * multiprocessors) / max(1, rows * kvHeads * chunks)
-            let partitions = min(max(wanted, 1), (keys + 31) / 32, Self.maximumPartitions)
+            let least = Self.leastPartitionKeys
+            let partitions = min(max(wanted, 1), (keys + least - 1) / least, Self.maximumPartitions)
             partitionSize = ((keys + partitions - 1) / partitions + 31) / 32 * 32
             maxPartitions = (keys + partitionSize - 1) / partitionSize
         }

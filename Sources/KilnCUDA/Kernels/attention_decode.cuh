@@ -239,6 +239,13 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
         const int index = item < headCount ? headBase + item : item == headCount ? heads + kvHead : heads + kvHeads + kvHead;
         return source + (long long)index * HeadDim;
     };
+#ifndef KILN_DECODE_NO_ITEM_PREFETCH
+    // Each warp's items (a second round for the new key and value when the block holds them) into
+    // L1 now, so that their loads below do not wait on L2 after the sincos and the barrier.
+    for (int item = warp; item < items; item += kWarps)
+        if (lane * 128 < HeadDim * (int)sizeof(T))
+            asm volatile("prefetch.global.L1 [%0];" ::"l"(reinterpret_cast<const char*>(itemVector(item)) + lane * 128));
+#endif
     for (int i = threadIdx.x; i < pairs; i += kThreads) {
         float sine, cosine;
         sincosf((float)position * input.inverseFrequencies[i], &sine, &cosine);
