@@ -209,23 +209,29 @@ struct DecodeInput {
 };
 
 // Forms a decode block's attention input from the row's fused Q/K/V product (the FusedInput
-// kernels): sincos of the row's position, then warps take the block's `headCount` query heads
-// (from `headBase`) and, with `holdsNew` (the block's partition holds the new key), the new key and
-// its value, one at a time: QK-norm (norms optional), RoPE, bf16 rounding -- what
-// attention_input.cu does in a launch of its own, with the same formulas and roundings. Each
-// query element goes to storeQuery(head item, dim, stored), the new key's to storeKey(dim, stored),
-// the new value's to storeValue(dim, value); the first head chunk's block (`firstChunk`) also
-// writes the new key and value to the cache. Ends with __syncthreads(). One code path for every rotary layout: a faster-looking variant for full rotary
-// (each lane holding whole RoPE pairs) doubled the decode kernels' code (h256 g4: 9,256 SASS
-// instructions against 4,688) and made decode slower, bound by instruction fetch (ncu, H100,
-// batch 1: 6.9 of ~12.6 cycles an issued instruction waiting for instructions; b1 488.9 against
-// 495.8 / 494.9 tokens/s, static 64 20,577 / 20,551 against 21,066 / 20,815).
+// kernels), with the same formulas and roundings as attention_input.cu's own launch: QK-norm
+// (norms optional), RoPE at the row's position, rounding to T. Warps take the block's `headCount`
+// query heads (from `headBase`) one at a time; with `holdsNew` (the block's partition holds the
+// new key) all threads share the new key and value, thread t taking dims t, t + kThreads, ...:
+// their loads go out with the sincos, before the first barrier, and no warp needs a second round
+// (as a key and a value taken as two more items did: the block holding the new key ran ~2 us
+// longer than the others of a batch-1 Gemma-2B step on an H100, and was the attention's critical
+// path). Each query element goes to storeQuery(head item, dim, stored), the new key's to
+// storeKey(dim, stored), the new value's to storeValue(dim, value); the first head chunk's block
+// (`firstChunk`) also writes the new key and value to the cache. Ends with __syncthreads().
+// One code path for every rotary layout: a faster-looking variant for full rotary (each lane
+// holding whole RoPE pairs) doubled the decode kernels' code (h256 g4: 9,256 SASS instructions
+// against 4,688) and made decode slower, bound by instruction fetch (ncu, H100, batch 1: 6.9 of
+// ~12.6 cycles an issued instruction waiting for instructions; b1 488.9 against 495.8 / 494.9
+// tokens/s, static 64 20,577 / 20,551 against 21,066 / 20,815).
 template <typename T, int HeadDim, typename QuerySink, typename KeySink, typename ValueSink>
 __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, int row, int position, int heads, int kvHeads,
                                                   int kvHead, int headBase, int headCount, bool holdsNew, bool firstChunk,
                                                   QuerySink storeQuery, KeySink storeKey, ValueSink storeValue) {
     __shared__ float trig[HeadDim];  // cos [0, pairs), sin [pairs, 2 pairs); pairs <= HeadDim / 2
     __shared__ float scratch[kWarps][HeadDim];
+    __shared__ float keySquares[kWarps];  // the new key's sum of squares by warp (QK-norm)
+    constexpr int kDimsPerThread = (HeadDim + kThreads - 1) / kThreads;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int pairs = input.pairs;
     const int newSlot = input.slots[row];
@@ -233,19 +239,27 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
     const bool writes = holdsNew && firstChunk && newSlot >= 0;
     const long long cacheOffset = (long long)newSlot * kvHeads * HeadDim + (long long)kvHead * HeadDim;
     const int offset = (2 * pairs == HeadDim) ? HeadDim / 2 : pairs;
-    const int items = headCount + (holdsNew ? 2 : 0);
-    // Item order: query heads, then the new key, then the new value.
-    auto itemVector = [&](int item) {
-        const int index = item < headCount ? headBase + item : item == headCount ? heads + kvHead : heads + kvHeads + kvHead;
-        return source + (long long)index * HeadDim;
-    };
-#ifndef KILN_DECODE_NO_ITEM_PREFETCH
-    // Each warp's items (a second round for the new key and value when the block holds them) into
-    // L1 now, so that their loads below do not wait on L2 after the sincos and the barrier.
-    for (int item = warp; item < items; item += kWarps)
-        if (lane * 128 < HeadDim * (int)sizeof(T))
-            asm volatile("prefetch.global.L1 [%0];" ::"l"(reinterpret_cast<const char*>(itemVector(item)) + lane * 128));
-#endif
+    // The new key and value: this thread's dims, loaded now (the key's RoPE partners are read
+    // again after the barrier, by then from L1: the block's threads loaded every line of it here).
+    const T* keys = source + (long long)(heads + kvHead) * HeadDim;
+    T newValues[kDimsPerThread];
+    if (holdsNew) {
+        const T* values = source + (long long)(heads + kvHeads + kvHead) * HeadDim;
+        float squares = 0.0f;
+#pragma unroll
+        for (int j = 0; j < kDimsPerThread; ++j) {
+            const int d = threadIdx.x + j * kThreads;
+            if (d < HeadDim) {
+                const float key = to_float(keys[d]);
+                squares += key * key;
+                newValues[j] = values[d];
+            }
+        }
+        if (input.keyNorm != nullptr) {
+            squares = warp_sum(squares);
+            if (lane == 0) keySquares[warp] = squares;
+        }
+    }
     for (int i = threadIdx.x; i < pairs; i += kThreads) {
         float sine, cosine;
         sincosf((float)position * input.inverseFrequencies[i], &sine, &cosine);
@@ -253,43 +267,53 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
         trig[pairs + i] = sine;
     }
     __syncthreads();
-    float* head = scratch[warp];
-    for (int item = warp; item < items; item += kWarps) {
-        if (item == headCount + 1) {  // the new value: a copy
-            const T* values = itemVector(item);
-            for (int i = lane; i < HeadDim; i += 32) {
-                storeValue(i, values[i]);
-                if (writes) input.valueCache[cacheOffset + i] = values[i];
+    // Element i of a head after RoPE, from the head's (normed) elements `at(j)`.
+    auto rotate = [&](auto at, int i) {
+        if (input.interleaved) {
+            if (i < 2 * pairs) {
+                const int pair = i >> 1;
+                const float a = at(2 * pair), b = at(2 * pair + 1);
+                return (i & 1) ? b * trig[pair] + a * trig[pairs + pair] : a * trig[pair] - b * trig[pairs + pair];
             }
-            continue;
+        } else if (i < pairs) {
+            return at(i) * trig[i] - at(i + offset) * trig[pairs + i];
+        } else if (i >= offset && i < offset + pairs) {
+            const int pair = i - offset;
+            return at(i) * trig[pair] + at(pair) * trig[pairs + pair];
         }
-        const bool isQuery = item < headCount;
-        const T* vector = itemVector(item);
-        kiln_load_normed_head(vector, head, HeadDim, isQuery ? input.queryNorm : input.keyNorm, input.epsilon, lane);
-        for (int i = lane; i < HeadDim; i += 32) {
-            float rotated = head[i];  // dims past a partial rotary pass through
-            if (input.interleaved) {
-                if (i < 2 * pairs) {
-                    const int pair = i >> 1;
-                    const float a = head[2 * pair], b = head[2 * pair + 1];
-                    rotated = (i & 1) ? b * trig[pair] + a * trig[pairs + pair] : a * trig[pair] - b * trig[pairs + pair];
+        return at(i);  // dims past a partial rotary pass through
+    };
+    if (holdsNew) {
+        float inverse = 1.0f;
+        if (input.keyNorm != nullptr) {
+            float sum = 0.0f;
+#pragma unroll
+            for (int w = 0; w < kWarps; ++w) sum += keySquares[w];
+            inverse = 1.0f / sqrtf(sum / (float)HeadDim + input.epsilon);
+        }
+        // The normed key element j (rounded to T, as attention_input.cu stores it before RoPE).
+        auto normedKey = [&](int j) {
+            const float key = to_float(keys[j]);
+            return input.keyNorm != nullptr ? to_float(from_float<T>(key * inverse * input.keyNorm[j])) : key;
+        };
+#pragma unroll
+        for (int j = 0; j < kDimsPerThread; ++j) {
+            const int d = threadIdx.x + j * kThreads;
+            if (d < HeadDim) {
+                const T stored = from_float<T>(rotate(normedKey, d));
+                storeKey(d, stored);
+                storeValue(d, newValues[j]);
+                if (writes) {
+                    input.keyCache[cacheOffset + d] = stored;
+                    input.valueCache[cacheOffset + d] = newValues[j];
                 }
-            } else if (i < pairs) {
-                const float a = head[i], b = head[i + offset];
-                rotated = a * trig[i] - b * trig[pairs + i];
-            } else if (i >= offset && i < offset + pairs) {
-                const int pair = i - offset;
-                const float a = head[pair], b = head[i];
-                rotated = b * trig[pair] + a * trig[pairs + pair];
-            }
-            const T stored = from_float<T>(rotated);
-            if (isQuery) {
-                storeQuery(item, i, stored);
-            } else {
-                storeKey(i, stored);
-                if (writes) input.keyCache[cacheOffset + i] = stored;
             }
         }
+    }
+    float* head = scratch[warp];
+    for (int item = warp; item < headCount; item += kWarps) {
+        kiln_load_normed_head(source + (long long)(headBase + item) * HeadDim, head, HeadDim, input.queryNorm, input.epsilon, lane);
+        for (int i = lane; i < HeadDim; i += 32) storeQuery(item, i, from_float<T>(rotate([&](int j) { return head[j]; }, i)));
         __syncwarp();
     }
     __syncthreads();
