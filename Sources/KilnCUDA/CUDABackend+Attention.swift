@@ -43,8 +43,9 @@ extension CUDABackend {
         /// Most partitions a row is split into: the reduce kernel keeps a weight per partition in
         /// shared memory (kMaxReducePartitions in attention_decode.cuh).
         static let maximumPartitions = 512
-        /// Fewest keys a partition is cut down to (32; `KILN_DECODE_PARTITION_KEYS`, a multiple of
-        /// 32, for A/B runs of the split).
+        /// Fewest keys a partition is cut down to: 32 (`KILN_DECODE_PARTITION_KEYS`, a multiple of
+        /// 32, for A/B runs of the split; at batch 1 on an H100, Gemma-2B 128 + 256 tokens, 64 keys
+        /// measured 495.2 and 128 keys 485.0 against 498.3 tokens/s for 32).
         static let leastPartitionKeys: Int = {
             guard let text = ProcessInfo.processInfo.environment["KILN_DECODE_PARTITION_KEYS"], let keys = Int(text),
                   keys >= 32, keys % 32 == 0 else { return 32 }
