@@ -10,16 +10,28 @@ private func glibcBacktraceSymbols(_ buffer: UnsafePointer<UnsafeMutableRawPoint
 /// On a crash (a Swift trap is SIGILL or SIGTRAP on Linux; release builds drop the trap's
 /// message), prints the return addresses of the crashing thread to standard error before dying
 /// with the same signal, so that a crash on a machine without a debugger can be located:
-/// `addr2line -f -C -e <unstripped kiln> <offsets>` on the build machine.
+/// `addr2line -f -C -e <unstripped kiln> <offsets>` on the build machine (scripts/build-gpu-binary.sh
+/// keeps the unstripped binary of a GPU build in .gpu-symbols/).
 enum CrashBacktrace {
+    static let depth: Int32 = 64
+    /// Made at install: the handler allocates nothing (the crash may be inside malloc).
+    nonisolated(unsafe) static let frames = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: Int(depth))
+
     static func install() {
+        _ = glibcBacktrace(frames, 1)  // loads the unwinder now, not in the handler
         for signalNumber in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGABRT] {
             signal(signalNumber) { received in
-                let header = "kiln: crashed (signal \(received)); return addresses:\n"
-                _ = header.withCString { write(2, $0, strlen($0)) }
-                let frames = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 64)
-                let count = glibcBacktrace(frames, 64)
-                glibcBacktraceSymbols(frames, count, 2)
+                // "kiln: crashed (signal N); return addresses:" from static text and the digits of N.
+                var digits: (UInt8, UInt8, UInt8) = (48, 48, 48)
+                digits.0 = UInt8(48 + received / 100 % 10)
+                digits.1 = UInt8(48 + received / 10 % 10)
+                digits.2 = UInt8(48 + received % 10)
+                let skip = received >= 100 ? 0 : received >= 10 ? 1 : 2
+                _ = write(2, "kiln: crashed (signal ", 22)
+                withUnsafeBytes(of: &digits) { _ = write(2, $0.baseAddress! + skip, 3 - skip) }
+                _ = write(2, "); return addresses:\n", 21)
+                let count = glibcBacktrace(CrashBacktrace.frames, CrashBacktrace.depth)
+                glibcBacktraceSymbols(CrashBacktrace.frames, count, 2)
                 signal(received, SIG_DFL)
                 raise(received)
             }
