@@ -30,9 +30,9 @@ extension CUDABackend {
 
     /// How the decode kernel splits keys: partitions of `partitionSize` keys, at most
     /// `maxPartitions` per row (the split kernel's grid.x), from README-attention.md's rule (about
-    /// two blocks per SM for the longest row), with partitions of at least 32 keys (64 in the
-    /// README: at batch 1 on an H100 a 64-key partition took 13 us, latency-bound, so smaller
-    /// partitions and more blocks serve short contexts better).
+    /// two blocks per SM for the longest row), with partitions of at least `leastKeys` (32: at batch 1 on an H100 a 64-key partition once
+    /// took 13 us, latency-bound, so smaller partitions and more blocks serve short contexts
+    /// better; session 8 measured 64 and 128 slower again).
     ///
     /// `tensorCores`: the split of attention_decode_mma_* (a fixed tile of 8 heads, the mma's n8).
     struct DecodeSplit: Equatable {
@@ -47,12 +47,16 @@ extension CUDABackend {
         /// 32, for A/B runs of the split; at batch 1 on an H100, Gemma-2B 128 + 256 tokens, 64 keys
         /// measured 495.2 and 128 keys 485.0 against 498.3 tokens/s for 32).
         static let leastPartitionKeys: Int = {
-            guard let text = ProcessInfo.processInfo.environment["KILN_DECODE_PARTITION_KEYS"], let keys = Int(text),
-                  keys >= 32, keys % 32 == 0 else { return 32 }
+            guard let text = ProcessInfo.processInfo.environment["KILN_DECODE_PARTITION_KEYS"] else { return 32 }
+            guard let keys = Int(text), keys >= 32, keys <= 1 << 16, keys % 32 == 0 else {
+                FileHandle.standardError.write(Data("KILN_DECODE_PARTITION_KEYS=\(text) ignored: a multiple of 32 from 32 to 65536\n".utf8))
+                return 32
+            }
             return keys
         }()
 
-        init(rows: Int, heads: Int, kvHeads: Int, visibleKeys: Int, multiprocessors: Int, tensorCores: Bool = false) {
+        init(rows: Int, heads: Int, kvHeads: Int, visibleKeys: Int, multiprocessors: Int, tensorCores: Bool = false,
+             leastKeys: Int = leastPartitionKeys) {
             let group = heads / kvHeads
             var tile = 1
             while tile < group && tile < 8 { tile *= 2 }
@@ -65,7 +69,7 @@ extension CUDABackend {
             chunks = (group + tile - 1) / tile
             let keys = max(1, visibleKeys)
             let wanted = (2 * multiprocessors) / max(1, rows * kvHeads * chunks)
-            let least = Self.leastPartitionKeys
+            let least = leastKeys
             let partitions = min(max(wanted, 1), (keys + least - 1) / least, Self.maximumPartitions)
             partitionSize = ((keys + partitions - 1) / partitions + 31) / 32 * 32
             maxPartitions = (keys + partitionSize - 1) / partitionSize

@@ -8,17 +8,9 @@ struct Kiln: AsyncParsableCommand {
         abstract: "An LLM inference engine and server for NVIDIA GPUs, with a CPU reference backend.",
         subcommands: [BuildCommand.self, GenerateCommand.self, InspectCommand.self, TokenizeCommand.self, BenchCommand.self, CheckCommand.self])
 
+    /// ArgumentParser's entry point, after installing the crash report (CrashBacktrace.swift).
     static func main() async {
         CrashBacktrace.install()
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
+        await main(nil)
     }
 }

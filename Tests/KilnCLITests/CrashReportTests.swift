@@ -3,6 +3,7 @@ import Testing
 
 /// A crash names where it happened: release builds drop a Swift trap's message, so `kiln` prints
 /// its return addresses (CrashBacktrace.swift) and dies with the same signal.
+#if os(Linux)
 @Suite struct CrashReportTests {
     @Test func aTrapPrintsReturnAddressesAndKeepsItsSignal() throws {
         // A CPU run long enough to be interrupted: random Gemma-2B weights take seconds to make.
@@ -20,6 +21,9 @@ import Testing
         #expect(process.terminationReason == .uncaughtSignal)
         #expect(process.terminationStatus == SIGILL)
         #expect(text.contains("kiln: crashed (signal \(SIGILL)); return addresses:"))
-        #expect(text.contains("kiln(+0x"), "frames of the binary, as offsets for addr2line: \(text.prefix(400))")
+        // The handler's frame and the frames below it (the bench, main): offsets for addr2line.
+        let frames = text.split(separator: "\n").filter { $0.contains("kiln(+0x") || $0.contains("kiln($") }
+        #expect(frames.count >= 3, "frames of the binary: \(text.prefix(600))")
     }
 }
+#endif

@@ -8,7 +8,7 @@ import Testing
     func partitionsCoverTheVisibleKeys(rows: Int) {
         for (heads, kvHeads) in [(8, 1), (32, 8), (9, 3), (16, 16), (12, 1)] {
             for keys in [1, 31, 32, 33, 256, 1000, 8192] {
-                let split = CUDABackend.DecodeSplit(rows: rows, heads: heads, kvHeads: kvHeads, visibleKeys: keys, multiprocessors: 132)
+                let split = CUDABackend.DecodeSplit(rows: rows, heads: heads, kvHeads: kvHeads, visibleKeys: keys, multiprocessors: 132, leastKeys: 32)
                 #expect(split.partitionSize >= 32 && split.partitionSize % 32 == 0)
                 #expect(split.maxPartitions * split.partitionSize >= keys, "\(rows) rows, \(keys) keys")
                 #expect((split.maxPartitions - 1) * split.partitionSize < keys, "no partition past the last key")
@@ -21,16 +21,16 @@ import Testing
 
     @Test func partitionsStayWithinTheReduceKernelsLimit() {
         // A GPU with many SMs and a long context: no more partitions than the reduce keeps weights for.
-        let split = CUDABackend.DecodeSplit(rows: 1, heads: 8, kvHeads: 1, visibleKeys: 1 << 17, multiprocessors: 1024)
+        let split = CUDABackend.DecodeSplit(rows: 1, heads: 8, kvHeads: 1, visibleKeys: 1 << 17, multiprocessors: 1024, leastKeys: 32)
         #expect(split.maxPartitions <= CUDABackend.DecodeSplit.maximumPartitions && split.maxPartitions > 256)
         #expect(split.maxPartitions * split.partitionSize >= 1 << 17)
     }
 
     @Test func smallBatchesOfWideGroupsUseTwoChunks() {
         // Gemma-2B: 8 query heads on one kv head. One row: two chunks of 4 (more blocks); 64 rows: one chunk of 8.
-        let one = CUDABackend.DecodeSplit(rows: 1, heads: 8, kvHeads: 1, visibleKeys: 384, multiprocessors: 132)
+        let one = CUDABackend.DecodeSplit(rows: 1, heads: 8, kvHeads: 1, visibleKeys: 384, multiprocessors: 132, leastKeys: 32)
         #expect(one.groupTile == 4 && one.chunks == 2)
-        let many = CUDABackend.DecodeSplit(rows: 64, heads: 8, kvHeads: 1, visibleKeys: 384, multiprocessors: 132)
+        let many = CUDABackend.DecodeSplit(rows: 64, heads: 8, kvHeads: 1, visibleKeys: 384, multiprocessors: 132, leastKeys: 32)
         #expect(many.groupTile == 8 && many.chunks == 1)
         // A shorter context at batch 1 gets 32-key partitions, one per 32 keys.
         #expect(one.partitionSize == 32 && one.maxPartitions == 12)
@@ -39,7 +39,7 @@ import Testing
     @Test func tensorCoreSplitTakesEightHeadTiles() {
         // attention_decode_mma_*: always 8 heads a block (the mma's n8), groups over 8 in chunks.
         for (rows, heads, kvHeads) in [(1, 8, 1), (64, 8, 1), (3, 4, 2), (20, 16, 2), (1, 32, 8)] {
-            let split = CUDABackend.DecodeSplit(rows: rows, heads: heads, kvHeads: kvHeads, visibleKeys: 700, multiprocessors: 132, tensorCores: true)
+            let split = CUDABackend.DecodeSplit(rows: rows, heads: heads, kvHeads: kvHeads, visibleKeys: 700, multiprocessors: 132, tensorCores: true, leastKeys: 32)
             #expect(split.groupTile == 8 && split.chunks == (heads / kvHeads + 7) / 8)
             #expect(split.maxPartitions * split.partitionSize >= 700)
         }

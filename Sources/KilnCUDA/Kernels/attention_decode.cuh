@@ -209,8 +209,10 @@ struct DecodeInput {
 };
 
 // Forms a decode block's attention input from the row's fused Q/K/V product (the FusedInput
-// kernels), with the same formulas and roundings as attention_input.cu's own launch: QK-norm
-// (norms optional), RoPE at the row's position, rounding to T. Warps take the block's `headCount`
+// kernels), with the formulas and roundings of attention_input.cu's own launch: QK-norm (norms
+// optional), RoPE at the row's position, rounding to T. (One difference: the new key's QK-norm sum
+// of squares is added in another order, so with a key norm its elements may round one bf16 step
+// apart from attention_input.cu's now and then; without one they are the same bits.) Warps take the block's `headCount`
 // query heads (from `headBase`) one at a time; with `holdsNew` (the block's partition holds the
 // new key) all threads share the new key and value, thread t taking dims t, t + kThreads, ...:
 // their loads go out with the sincos, before the first barrier, and no warp needs a second round
@@ -239,8 +241,9 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
     const bool writes = holdsNew && firstChunk && newSlot >= 0;
     const long long cacheOffset = (long long)newSlot * kvHeads * HeadDim + (long long)kvHead * HeadDim;
     const int offset = (2 * pairs == HeadDim) ? HeadDim / 2 : pairs;
-    // The new key and value: this thread's dims, loaded now (the key's RoPE partners are read
-    // again after the barrier, by then from L1: the block's threads loaded every line of it here).
+    // The new key and value: this thread's dims, loaded now (after the barrier the key's elements,
+    // its own and its RoPE partners, are read again, by then from L1: the block's threads loaded
+    // every line of it here).
     const T* keys = source + (long long)(heads + kvHead) * HeadDim;
     T newValues[kDimsPerThread];
     if (holdsNew) {
