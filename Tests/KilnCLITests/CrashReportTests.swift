@@ -21,9 +21,10 @@ import Testing
         #expect(process.terminationReason == .uncaughtSignal)
         #expect(process.terminationStatus == SIGILL)
         #expect(text.contains("kiln: crashed (signal \(SIGILL)); return addresses:"))
-        // The handler's frame and the frames below it (the bench, main): offsets for addr2line.
+        // Frames of the binary as offsets for addr2line (how many depends on the thread the signal
+        // lands on: a kill reaches any thread, a trap the one that ran it).
         let frames = text.split(separator: "\n").filter { $0.contains("kiln(+0x") || $0.contains("kiln($") }
-        #expect(frames.count >= 3, "frames of the binary: \(text.prefix(600))")
+        #expect(!frames.isEmpty, "frames of the binary: \(text.prefix(600))")
     }
 }
 #endif
