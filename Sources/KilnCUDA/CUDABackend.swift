@@ -56,7 +56,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public var forcedSkinnyChoice: SkinnyGEMMChoice?
     /// Skinny kernel or library, timed per shape (CUDABackend+SkinnyGEMM.swift).
     let skinnyPaths = Mutex<[GEMVKey: SkinnyProductPath]>([:])
-    /// Skinny kernels whose dynamic shared-memory limit has been raised.
+    /// Kernels (skinny GEMM, staged GEMV) whose dynamic shared-memory limit has been raised.
     let skinnySharedMemorySet = Mutex<Set<String>>([])
     /// Skinny-GEMM launches so far (checks confirm the forced kernel ran).
     public let skinnyLaunches = Mutex<Int>(0)
