@@ -128,7 +128,7 @@ extension CUDABackend {
                     return try launch(GEMVChoice(suffix: "", threads: choice.threads, splits: 1))
                 }
                 let function = try kernels.function(kernel + choice.suffix)
-                try skinnySharedMemorySet.withLock { raised in  // before any launch of the kernel
+                try sharedMemoryLimitRaised.withLock { raised in  // before any launch of the kernel
                     if !raised.contains(function.name) {
                         try kernels.setMaxDynamicSharedMemory(function, bytes: runtime.device.maxSharedMemoryPerBlock - GEMVChoice.stagedStaticBytes)
                         raised.insert(function.name)

@@ -87,7 +87,7 @@ extension CUDABackend {
         func launch(_ choice: SkinnyGEMMChoice) throws {
             let arguments = productArguments(x, weight: weight, bias: bias, takesBias: !gated, outputs: outputs, out: out)
             let function = try kernels.function(kernel + choice.suffix)
-            try skinnySharedMemorySet.withLock { limited in  // raised before any launch of the kernel
+            try sharedMemoryLimitRaised.withLock { limited in  // raised before any launch of the kernel
                 if !limited.contains(function.name) {
                     try kernels.setMaxDynamicSharedMemory(function, bytes: SkinnyGEMMChoice.largestSharedBytes)
                     limited.insert(function.name)

@@ -57,7 +57,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Skinny kernel or library, timed per shape (CUDABackend+SkinnyGEMM.swift).
     let skinnyPaths = Mutex<[GEMVKey: SkinnyProductPath]>([:])
     /// Kernels (skinny GEMM, staged GEMV) whose dynamic shared-memory limit has been raised.
-    let skinnySharedMemorySet = Mutex<Set<String>>([])
+    let sharedMemoryLimitRaised = Mutex<Set<String>>([])
     /// Skinny-GEMM launches so far (checks confirm the forced kernel ran).
     public let skinnyLaunches = Mutex<Int>(0)
     /// `KILN_SKINNY_GEMM=0`: products of 9-64 rows stay on cuBLASLt (for comparisons). Read once.
