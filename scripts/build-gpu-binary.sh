@@ -4,14 +4,15 @@
 # ("-dirty" when the tree has uncommitted changes) and the unstripped binary kept as
 # .gpu-symbols/kiln for addr2line on a crash report (kiln prints its return addresses on a crash:
 # Sources/kiln/CrashBacktrace.swift).
-# Kiln's own release modules are rebuilt from scratch every time: SwiftPM's incremental release
-# build once kept a module whose generic code called a protocol through an old witness-table
-# layout (a requirement had been added to Backend), which crashed on the GPU only. The package
-# dependencies stay built; a build takes ~1 minute on 2 cores.
+# Kiln's own release modules are rebuilt every time (every source touched): SwiftPM's incremental
+# release build once kept a module whose generic code called a protocol through an old
+# witness-table layout (a requirement had been added to Backend), which crashed on the GPU only.
+# (Deleting the modules' intermediates instead left llbuild without their output file maps in
+# Swift 6.3.1.) The package dependencies stay built; a build takes ~1.5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 release=.build-gpu/release
-rm -rf "$release"/Kiln*.build "$release"/kiln.build "$release"/Modules/Kiln* "$release"/Modules/kiln.*
+find Sources -name '*.swift' -exec touch {} +
 swift build -c release --static-swift-stdlib --product kiln --scratch-path .build-gpu -Xswiftc -target-cpu -Xswiftc haswell
 mkdir -p .gpu .gpu-symbols
 cp "$release"/kiln .gpu-symbols/kiln

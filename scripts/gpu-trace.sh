@@ -7,7 +7,13 @@
 # (e.g. KILN_KERNEL_DEFINES=KILN_GEMV_NO_PRELOAD). Binary in .gpu/kiln.xz.
 set -u
 source scripts/gpu-common.sh
-env KILN_TRACE="$OUT/trace.csv" KILN_TRACE_STEP=${KILN_TRACE_STEP:-200} "$@" \
-  "$BIN" bench latency --random-weights gemma-2b --backend cuda --input 128 --output 256 --runs 1 > "$OUT/trace-run.txt" 2>&1
-grep -E "KILN_TRACE|decode" "$OUT/trace-run.txt"
+# STATIC_BATCH=B traces a static batch of B sequences (128 in / 128 out) instead, step 100 by default.
+if [ -n "${STATIC_BATCH:-}" ]; then
+  G="static --random-weights gemma-2b --backend cuda --batch $STATIC_BATCH --input 128 --output 128"; step=100
+else
+  G="latency --random-weights gemma-2b --backend cuda --input 128 --output 256 --runs 1"; step=200
+fi
+env KILN_TRACE="$OUT/trace.csv" KILN_TRACE_STEP=${KILN_TRACE_STEP:-$step} "$@" \
+  "$BIN" bench $G > "$OUT/trace-run.txt" 2>&1
+grep -E "KILN_TRACE|decode|throughput" "$OUT/trace-run.txt"
 sed -n '/^site /,$p' "$OUT/trace.csv.launches.txt"

@@ -12,6 +12,13 @@ extension CUDAKernels {
         return min(1024, max(32, (threads + 31) / 32 * 32))
     }
 
+    /// Whether the row kernels' `_vec8` forms apply: bf16 rows whose 8-element groups are 16-byte
+    /// aligned in every buffer (columns % 8 == 0, 16-byte aligned addresses) and that one block
+    /// covers at 8 a thread (columns <= 8192).
+    static func rowsMoveAsEightBF16(_ x: DeviceTensor, buffers: [DeviceBuffer]) -> Bool {
+        x.elementType == .bf16 && x.columns % 8 == 0 && x.columns <= 8 * 1024 && buffers.allSatisfy { $0.address % 16 == 0 }
+    }
+
     /// Blocks of 256 threads for a grid-stride loop over `count` elements: enough to fill the
     /// GPU, no more.
     func elementwiseBlocks(_ count: Int) -> Int {
@@ -54,6 +61,11 @@ extension CUDAKernels {
         arguments.pointer(out.buffer)
         arguments.int32(x.columns)
         arguments.float(epsilon)
+        if Self.rowsMoveAsEightBF16(x, buffers: [x.buffer, out.buffer, weight]) {
+            try stream.launch(try function("rms_norm_bf16_vec8"), grid: (x.rows, 1, 1),
+                              block: (Self.rowThreads(x.columns, perThread: 8), 1, 1), arguments: arguments)
+            return
+        }
         try stream.launch(try function("rms_norm_\(x.elementType.suffix)"), grid: (x.rows, 1, 1),
                           block: (Self.rowThreads(x.columns), 1, 1), arguments: arguments)
     }
@@ -76,6 +88,11 @@ extension CUDAKernels {
         arguments.pointer(out.buffer)
         arguments.int32(x.columns)
         arguments.float(epsilon)
+        if Self.rowsMoveAsEightBF16(x, buffers: [residual.buffer, x.buffer, out.buffer, weight]) {
+            try stream.launch(try function("add_rms_norm_bf16_vec8"), grid: (x.rows, 1, 1),
+                              block: (Self.rowThreads(x.columns, perThread: 8), 1, 1), arguments: arguments)
+            return
+        }
         try stream.launch(try function("add_rms_norm_\(x.elementType.suffix)"), grid: (x.rows, 1, 1),
                           block: (Self.rowThreads(x.columns), 1, 1), arguments: arguments)
     }
@@ -188,8 +205,11 @@ extension CUDAKernels {
         precondition(ids.byteCount >= logits.rows * 4 && values.byteCount >= logits.rows * 4, "argmax: outputs smaller than [\(logits.rows)]")
         guard logits.rows > 0, logits.columns > 0 else { return }
         if let scratch, logits.columns >= 16384 {
-            let slice = 4096, parts = min(1024, (logits.columns + slice - 1) / slice)
-            let sliceLength = (logits.columns + parts - 1) / parts
+            // bf16 rows in 16-byte groups read 8 logits a load: slices then start on a group.
+            let vector = logits.elementType == .bf16 && logits.columns % 8 == 0 && logits.buffer.address % 16 == 0
+            let slice = 4096, firstParts = min(1024, (logits.columns + slice - 1) / slice)
+            let sliceLength = vector ? ((logits.columns + firstParts - 1) / firstParts + 7) / 8 * 8 : (logits.columns + firstParts - 1) / firstParts
+            let parts = (logits.columns + sliceLength - 1) / sliceLength
             let partialValues = try scratch.allocate(byteCount: logits.rows * parts * 4)
             let partialIndices = try scratch.allocate(byteCount: logits.rows * parts * 4)
             var arguments = KernelArguments()
@@ -199,7 +219,7 @@ extension CUDAKernels {
             arguments.int32(sliceLength)
             arguments.pointer(partialValues)
             arguments.pointer(partialIndices)
-            try stream.launch(try function("argmax_partial_\(logits.elementType.suffix)"), grid: (parts, logits.rows, 1),
+            try stream.launch(try function(vector ? "argmax_partial_bf16_vec8" : "argmax_partial_\(logits.elementType.suffix)"), grid: (parts, logits.rows, 1),
                               block: (256, 1, 1), arguments: arguments)
             var merge = KernelArguments()
             merge.pointer(partialValues)

@@ -32,7 +32,7 @@ struct CheckGPUCommand: ParsableCommand {
     @Option(help: "Greedy tokens compared per model.")
     var greedyTokens = 32
 
-    @Option(help: "Only the decode-path checks whose label contains this text (e.g. \"mma\"); the kernel-by-kernel checks are skipped.")
+    @Option(help: "Only the checks whose label contains this text (e.g. \"mma\", \"argmax\"): kernel checks by kernel name, decode-path checks by label; the matrix-product and sampling suites are skipped.")
     var only: String?
 
     func run() throws {
@@ -64,8 +64,8 @@ struct CheckGPUCommand: ParsableCommand {
 
             let seed = seed ?? UInt64.random(in: 1...UInt64.max)
             print("inputs: random, seed \(seed) (rerun with --seed \(seed)); outputs poisoned with NaN before each launch")
-            let checks = try GPUParityChecks(runtime: runtime, seed: seed, quick: quick)
-            if only == nil { try checks.runAll() }
+            let checks = try GPUParityChecks(runtime: runtime, seed: seed, quick: quick, only: only)
+            try checks.runAll()
             let backendChecks = GPUBackendChecks(runtime: runtime, seed: seed &+ 1, quick: quick, only: only)
             try backendChecks.runAll()
             var modelChecks = GPUModelChecks(runtime: runtime, seed: seed)

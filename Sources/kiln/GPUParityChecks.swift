@@ -15,6 +15,9 @@ final class GPUParityChecks {
     let stream: CUDAStream
     let cpu = CPUBackend()
     let quick: Bool
+    /// When set, only the kernel checks whose kernel name contains it run (`check gpu --only`);
+    /// the matrix-product and sampling suites are skipped.
+    let only: String?
     private(set) var passed = 0
     private(set) var failed = 0
     private var random: SplitMix64
@@ -24,9 +27,10 @@ final class GPUParityChecks {
     /// Relative-error bounds by stored element type.
     static func bound(_ type: DeviceElementType) -> Double { type == .f32 ? 1e-5 : 1e-2 }
 
-    init(runtime: CUDARuntime, seed: UInt64, quick: Bool) throws {
+    init(runtime: CUDARuntime, seed: UInt64, quick: Bool, only: String? = nil) throws {
         self.runtime = runtime
         self.quick = quick
+        self.only = only
         random = SplitMix64(seed: seed)
         stream = try CUDAStream(device: runtime.device)
         start = try CUDAEvent(device: runtime.device)
@@ -47,6 +51,7 @@ final class GPUParityChecks {
         checkGatedActivation()
         checkSoftcap()
         checkArgmax()
+        guard only == nil else { return }
         try GPUMatmulChecks(runtime: runtime, stream: stream, seed: random.next(), quick: quick).runAll { $0 ? (passed += 1) : (failed += 1) }
         try GPUSamplingChecks(runtime: runtime, stream: stream, seed: random.next(), quick: quick).runAll { $0 ? (passed += 1) : (failed += 1) }
     }
@@ -241,7 +246,7 @@ final class GPUParityChecks {
     /// "nan -inf" scatters NaN and -inf and adds a row of only -inf (id 0).
     func checkArgmax() {
         let shapes = quick ? [(2, 577), (2, 256_000)] : [(1, 1), (1, 7), (2, 577), (3, 32000), (2, 256_000), (1, 262_145)]
-        let cases = shapes.map { ($0.0, $0.1, "") } + [(4, 32000, "ties"), (3, 151_936, "ties"), (3, 4099, "nan -inf")]
+        let cases = shapes.map { ($0.0, $0.1, "") } + [(4, 32000, "ties"), (3, 151_936, "ties"), (3, 4099, "nan -inf"), (2, 65536, "nan -inf")]
         for (rows, vocabulary, special) in cases {
             for type in types {
                 run("argmax", type, "[\(rows), \(vocabulary)] \(special)") {
@@ -283,6 +288,7 @@ final class GPUParityChecks {
     /// Runs one check and prints its line; a thrown error is a failure, printed, not fatal.
     private func run(_ kernel: String, _ type: DeviceElementType, _ shape: String,
                      _ body: () throws -> (gpu: [Float], cpu: [Float], micros: Double)) {
+        if let only, !kernel.contains(only) { return }
         let bound = Self.bound(type)
         let label = kernel.padding(toLength: 17, withPad: " ", startingAt: 0) + " " + type.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)
             + " " + shape.padding(toLength: 43, withPad: " ", startingAt: 0)
