@@ -109,10 +109,6 @@ extension CUDABackend {
         arguments.address(partialOut)
         arguments.address(partialMax)
         arguments.address(partialSum)
-        // Few partitions: the row's last block combines them (no reduce launch); else the reduce.
-        let combineCounters = split.maxPartitions > 1 && split.maxPartitions <= Self.fusedCombinePartitions
-            ? try decodeCombineCounters(count: rows * parameters.kvHeads * split.chunks) : nil
-        arguments.pointer(combineCounters)
         var kernel = "attention_decode_\(type)_h\(headDim)_g\(split.groupTile)"
         var sharedBytes = 0
         if let input {
@@ -139,7 +135,7 @@ extension CUDABackend {
         try stream.launch(function, grid: (split.maxPartitions, parameters.kvHeads * split.chunks, rows), block: (128, 1, 1),
                           sharedBytes: sharedBytes, arguments: arguments)
         if tensorCores { tensorCoreDecodeLaunches.withLock { $0 += 1 } }
-        guard split.maxPartitions > 1, combineCounters == nil else { return }
+        guard split.maxPartitions > 1 else { return }
 
         var reduce = KernelArguments()
         reduce.address(partialOut)
@@ -156,28 +152,6 @@ extension CUDABackend {
         reduce.int32(split.partitionSize)
         reduce.int32(split.maxPartitions)
         try stream.launch(try kernels.function("attention_decode_reduce_\(type)"), grid: (heads, rows, 1), block: (128, 1, 1), arguments: reduce)
-    }
-
-    /// Most partitions a row may have for its last block to combine them inside the decode kernel
-    /// (decode_combine_partitions: one block reads every partition of its heads, so many
-    /// partitions are better spread over the reduce kernel's blocks). 0 (`KILN_DECODE_REDUCE=1`,
-    /// for A/B runs): always the separate reduce.
-    static let fusedCombinePartitions: Int = ProcessInfo.processInfo.environment["KILN_DECODE_REDUCE"] == "1" ? 0 : 16
-
-    /// Most (row, head chunk) counters the fused combine takes; more rows use the reduce kernel.
-    static let decodeCombineCounterCount = 1 << 16
-
-    /// The zeroed counters of the fused combine (one per (row, head chunk); the last block of each
-    /// resets its own), made once outside a recording; nil when `count` exceeds them or they do not
-    /// exist yet inside a recording (the reduce kernel serves then).
-    func decodeCombineCounters(count: Int) throws -> DeviceBuffer? {
-        guard count <= Self.decodeCombineCounterCount else { return nil }
-        if let existing = decodeCombine { return existing }
-        guard recording == nil else { return nil }
-        let counters = try runtime.allocator.allocate(byteCount: Self.decodeCombineCounterCount * 4)
-        try stream.fill(counters, byte: 0)
-        decodeCombine = counters
-        return counters
     }
 
     /// Tile buffers a warp of attention_decode_mma_* cycles through: one (a warp's next tile is

@@ -322,49 +322,16 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
     __syncthreads();
 }
 
-// The output of heads headBase .. headBase + headCount - 1 of `row` from its `partitions`
-// partitions' partials (gridDim.x slots a (row, head)): the weights exp2(max_p - max) of
-// attention_decode_reduce_body, partitions summed in index order. Four dims a thread and
-// iteration; loads through L2 only (other blocks wrote them during this launch).
-template <typename T, int HeadDim>
-__device__ __forceinline__ void decode_combine_partitions(int headCount, int partitions, T* outRow, int headBase, int row, int heads,
-                                                          const float* partialOut, const float* partialMax,
-                                                          const float* partialSum) {
-    constexpr int Quads = HeadDim / 4;
-    for (int index = threadIdx.x; index < headCount * Quads; index += kThreads) {
-        const int g = index / Quads, d = (index % Quads) * 4;
-        const long long base = ((long long)row * heads + headBase + g) * gridDim.x;
-        float maximum = KILN_NEG_INFINITY;
-#pragma unroll 4
-        for (int p = 0; p < partitions; ++p) maximum = fmaxf(maximum, __ldcg(partialMax + base + p));
-        float sum = 0.0f, value[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll 4
-        for (int p = 0; p < partitions; ++p) {
-            const float weight = exp2f(__ldcg(partialMax + base + p) - maximum);  // 0 for a partition that saw no key
-            sum += __ldcg(partialSum + base + p) * weight;
-            const float4 x = __ldcg(reinterpret_cast<const float4*>(partialOut + (base + p) * HeadDim + d));
-            value[0] = fmaf(x.x, weight, value[0]);
-            value[1] = fmaf(x.y, weight, value[1]);
-            value[2] = fmaf(x.z, weight, value[2]);
-            value[3] = fmaf(x.w, weight, value[3]);
-        }
-#pragma unroll
-        for (int j = 0; j < 4; ++j) outRow[(headBase + g) * HeadDim + d + j] = from_float<T>(value[j] / sum);
-    }
-}
-
 // Writes a decode block's result from its warps' running max / sum / output per head
 // (warpMax / warpSum [kWarps][GroupTile], warpOut [kWarps][GroupTile][HeadDim], fp32, 16-byte
 // aligned; a warp that saw no key has max -inf): the final output when the row's range is one partition (`single`),
-// else the partition's partial results, combined by the row's last block when `combineCounters`
-// is given (one zeroed counter per (row, blockIdx.y)) or else by attention_decode_reduce_*.
+// else the partition's partial results for attention_decode_reduce_*.
 template <typename T, int HeadDim, int GroupTile>
 __device__ __forceinline__ void decode_write_block_result(const float (*warpMax)[GroupTile], const float (*warpSum)[GroupTile],
                                                           const float* warpOut, int headCount, bool single, T* outRow,
                                                           int headBase, int row, int heads, int partition,
                                                           float* __restrict__ partialOut, float* __restrict__ partialMax,
-                                                          float* __restrict__ partialSum,
-                                                          unsigned* __restrict__ combineCounters, int partitions) {
+                                                          float* __restrict__ partialSum) {
     // Four consecutive dims a thread and iteration (float4 from shared memory and to partialOut);
     // per dim the same operations in the same order as one dim at a time.
     constexpr int Quads = HeadDim / 4;
@@ -396,22 +363,6 @@ __device__ __forceinline__ void decode_write_block_result(const float (*warpMax)
             }
         }
     }
-    if (single || combineCounters == nullptr) return;
-    // Combined here, not by attention_decode_reduce_*: each block publishes its partials and counts
-    // itself in; the last of the row's `partitions` blocks of this head chunk reads them all back
-    // (from L2: __ldcg, past this SM's L1) and writes the output, then resets the counter for the
-    // next launch (the same pattern as the split GEMV's last slice). Partitions are added in index
-    // order whichever block comes last, so the result does not depend on timing.
-    __shared__ int lastPartition;
-    __threadfence();
-    __syncthreads();
-    unsigned* counter = combineCounters + (long long)row * gridDim.y + blockIdx.y;
-    if (threadIdx.x == 0) lastPartition = atomicAdd(counter, 1u) == (unsigned)(partitions - 1);
-    __syncthreads();
-    if (!lastPartition) return;
-    __threadfence();
-    decode_combine_partitions<T, HeadDim>(headCount, partitions, outRow, headBase, row, heads, partialOut, partialMax, partialSum);
-    if (threadIdx.x == 0) *counter = 0u;
 }
 
 // FusedInput: q comes from input.qkv (normed and rotated here, not from `query`), and the new
@@ -427,7 +378,7 @@ __device__ __forceinline__ void attention_decode_body(
     const int* __restrict__ sequenceContextLength, const int* __restrict__ blockTables, int blockTableStride,
     int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, int partitionSize,
     float* __restrict__ partialOut, float* __restrict__ partialMax, float* __restrict__ partialSum,
-    unsigned* __restrict__ combineCounters, DecodeInput<T> input = DecodeInput<T>{}) {
+    DecodeInput<T> input = DecodeInput<T>{}) {
     KILN_TRACE_SCOPE(FusedInput ? kTraceAttentionDecodeInput : kTraceAttentionDecode);
     static_assert(HeadDim % 64 == 0 && HeadDim <= 256, "head size 64, 128 or 256");
     static_assert(GroupTile == 1 || GroupTile == 2 || GroupTile == 4 || GroupTile == 8, "group tile 1, 2, 4 or 8");
@@ -623,8 +574,7 @@ __device__ __forceinline__ void attention_decode_body(
     __syncthreads();
 
     decode_write_block_result<T, HeadDim, GroupTile>(warpMax, warpSum, &warpOut[0][0][0], headCount, range.partitions == 1, outRow,
-                                                     headBase, row, heads, partition, partialOut, partialMax, partialSum,
-                                                     combineCounters, range.partitions);
+                                                     headBase, row, heads, partition, partialOut, partialMax, partialSum);
 }
 
 // Combines the partitions of rows whose range needed more than one. One block per (head, row),
