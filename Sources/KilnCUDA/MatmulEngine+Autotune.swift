@@ -15,10 +15,37 @@ struct HeuristicCandidate {
 /// `maximumCandidates` algorithms are each run once to warm up, then timed between two events
 /// over enough repetitions to last about a millisecond (3 to 50), and the fastest is kept.
 ///
-/// Timings run on the call's own operands (the output is rewritten with the same values each
-/// time). Weights small enough for the L2 cache stay in it across repetitions, so decode-sized
-/// timings are optimistic in absolute terms; every candidate gets the same advantage.
+/// Timings run on the call's own x and output (the output is rewritten with the same values each
+/// time), and on weights that rotate through copies filling three times the L2 cache
+/// (`weightRotation`): in a decode step every layer's weights come from memory (the layers in
+/// between have evicted them) while x was just written by the previous kernel. Timed on one
+/// weight, a 10.5 MB QKV matrix stayed in the 50 MB L2 across repetitions, which favours
+/// algorithms of few, L2-fed blocks that are slow when the weights come from DRAM
+/// (`KILN_AUTOTUNE_WARM_L2=1` times that way again, for A/B runs).
 extension MatmulEngine {
+    /// Whether autotuning times on one weight kept warm in L2 (the earlier behaviour).
+    static let timesWithWarmL2 = ProcessInfo.processInfo.environment["KILN_AUTOTUNE_WARM_L2"] == "1"
+
+    /// Weight addresses for successive timed runs: `weight` itself, then copies in `scratch`
+    /// (filled with a constant) while they fit, so that consecutive runs of one rotation read
+    /// about 3 x L2 bytes before coming back to a weight. Weights of 3 x L2 or more need no copy.
+    static func weightRotation(weight: CUdeviceptr, weightBytes: Int, scratch: CUdeviceptr, scratchBytes: Int) -> [CUdeviceptr] {
+        guard scratch != 0, weightBytes > 0 else { return [weight] }
+        // 256-byte aligned copies (cuBLASLt's alignment preference was taken from `weight`).
+        let stride = (weightBytes + 255) / 256 * 256
+        let copies = scratchBytes >= weightBytes ? 1 + (scratchBytes - weightBytes) / stride : 0
+        return [weight] + (0..<copies).map { scratch + CUdeviceptr($0 * stride) }
+    }
+
+    /// The scratch `weightRotation` copies into: 3 x the L2 cache, constant-filled; nil when the
+    /// weight alone is that large, when warm timing is asked for, or when memory is short.
+    func rotationScratch(weightBytes: Int, stream: CUDAStream) -> DeviceBuffer? {
+        let bytes = 3 * blas.device.l2CacheBytes
+        guard !Self.timesWithWarmL2, weightBytes < bytes, let scratch = try? allocator.allocate(byteCount: bytes) else { return nil }
+        guard (try? stream.fill(scratch, byte: 0x3C)) != nil else { return nil }
+        return scratch
+    }
+
     /// Times `problem` now on scratch operands (filled with a small constant) and keeps the
     /// fastest algorithm for its key, replacing any earlier choice. For the engine builder and
     /// benchmarks; `linear` tunes a new key by itself when `autotune` is on.
@@ -88,16 +115,24 @@ extension MatmulEngine {
         guard !candidates.isEmpty else { throw noAlgorithm(plan.problem, precision: plan.precision, bias: plan.bias) }
         var timings: [(index: Int, microseconds: Double)] = []
         var firstError: (any Error)?
+        let weightBytes = plan.problem.outputs * plan.problem.inputs * plan.precision.input.byteSize
+        let scratch = rotationScratch(weightBytes: weightBytes, stream: stream)
+        let weights = Self.weightRotation(weight: operands.weight, weightBytes: weightBytes, scratch: scratch?.address ?? 0,
+                                          scratchBytes: scratch?.byteCount ?? 0)
+        var turn = 0
+        // Each run on the next weight of the rotation.
+        func run(_ algorithm: [UInt64]) throws {
+            var rotated = operands
+            rotated.weight = weights[turn % weights.count]
+            turn += 1
+            try launch(plan, algorithm: algorithm, operands: rotated, stream: stream)
+        }
         for (index, candidate) in candidates.enumerated() {
             do {
-                try launch(plan, algorithm: candidate.algorithm, operands: operands, stream: stream)  // warm-up
-                let once = try time(repetitions: 1, stream: stream) {
-                    try launch(plan, algorithm: candidate.algorithm, operands: operands, stream: stream)
-                }
+                try run(candidate.algorithm)  // warm-up
+                let once = try time(repetitions: 1, stream: stream) { try run(candidate.algorithm) }
                 let repetitions = max(3, min(50, Int(1000 / max(once, 1))))
-                let mean = try time(repetitions: repetitions, stream: stream) {
-                    try launch(plan, algorithm: candidate.algorithm, operands: operands, stream: stream)
-                }
+                let mean = try time(repetitions: repetitions, stream: stream) { try run(candidate.algorithm) }
                 timings.append((index, mean))
             } catch {
                 // A candidate cuBLASLt refuses at launch is skipped; a fault of the GPU shows
@@ -108,9 +143,11 @@ extension MatmulEngine {
         guard let best = timings.min(by: { $0.microseconds < $1.microseconds }) else {
             throw firstError ?? noAlgorithm(plan.problem, precision: plan.precision, bias: plan.bias)
         }
-        // Leave the output as the chosen algorithm computes it.
+        // Leave the output as the chosen algorithm computes it (on the call's own weight), and the
+        // scratch unused before it returns to the pool.
         let winner = candidates[best.index]
         try launch(plan, algorithm: winner.algorithm, operands: operands, stream: stream)
+        if scratch != nil { try stream.synchronize() }
         let first = timings.first { $0.index == 0 }?.microseconds ?? .nan
         return MatmulChoice(algorithm: winner.algorithm, algorithmID: configuration(winner.algorithm, CuBLASLtConstant.configID),
                             tile: configuration(winner.algorithm, CuBLASLtConstant.configTile),
