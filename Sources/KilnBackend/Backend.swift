@@ -66,11 +66,6 @@ public protocol Backend: AnyObject, Sendable {
     /// out = act(x · gateᵀ) * (x · upᵀ) for a weight from `concatenateRows([gate, up])`,
     /// `[2 * mlp, in]`. x: `[rows, in]`, out: `[rows, mlp]`.
     func gatedLinear(_ x: Tensor, gateUp: Weight, activation: GateActivation, into out: Tensor) throws
-    /// A hint, given before a layer's attention: the product after it reads `weight` (the layer's
-    /// output projection). A backend may bring it closer meanwhile (the CUDA backend: into L2,
-    /// from inside the decode attention, which leaves memory bandwidth spare). No result depends
-    /// on it; the CPU backend does nothing.
-    func prefetchWeight(_ weight: Weight) throws
     /// One layer's attention input from a Q/K/V weight joined by `concatenateRows([query, key,
     /// value])` (and its joined bias): the product, then QK-norm of each query and key head (when
     /// the norms are given), RoPE at the batch's positions, the keys and values written to `layer`
@@ -137,8 +132,6 @@ extension Backend {
     }
 
     public func concatenateRows(_ parts: [Weight]) throws -> Weight? { nil }
-
-    public func prefetchWeight(_ weight: Weight) throws {}
 
     public func gatedLinear(_ x: Tensor, gateUp: Weight, activation: GateActivation, into out: Tensor) throws {
         throw KilnError.unsupported(path: name, reason: "gatedLinear without concatenated gate/up weights")

@@ -128,10 +128,6 @@ extension CUDABackend {
                 let stages = Self.tensorCoreDecodeStages(forced: decodeMMAStages)
                 arguments.int32(stages)
                 sharedBytes = Self.tensorCoreDecodeSharedBytes(headDim: headDim, stages: stages)
-                // The batch path's L2 prefetch (the CUDA-core kernels take none: their b1 / g4
-                // instantiation sits at 255 registers, and the GEMVs after them load their own weights).
-                arguments.address(input.prefetch?.address ?? 0)
-                arguments.int64(input.prefetch?.bytes ?? 0)
             }
         }
         let function = try kernels.function(kernel)

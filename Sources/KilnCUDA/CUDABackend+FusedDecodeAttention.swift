@@ -12,9 +12,6 @@ extension CUDABackend {
                                    epsilon: Float, attention parameters: AttentionParameters, rope: RopeParameters,
                                    batch: ForwardBatch, cache: CUDAKVCache, layer: Int, query: DeviceTensor,
                                    into out: DeviceTensor) throws {
-        // The hint of `prefetchWeight` serves this layer's decode attention or nothing.
-        let prefetch = pendingPrefetch
-        pendingPrefetch = nil
         guard Self.fusesDecodeInput(batch, parameters: parameters, pairs: rope.inverseFrequencies.count, elementType: x.elementType),
               fusesDecodeInputs, profileSkips.isDisjoint(with: [.attention, .attentionInput]) else {
             // (Profiling runs that leave out one of the two take the separate kernels, so that
@@ -34,27 +31,7 @@ extension CUDABackend {
         try decodeAttention(query: query, cache: cache, layer: layer, batch: batch, step: step, parameters: parameters, into: out,
                             input: FusedDecodeInput(qkv: fused, queryNorm: queryNorm?.buffer, keyNorm: keyNorm?.buffer,
                                                     epsilon: epsilon, table: table, pairs: rope.inverseFrequencies.count,
-                                                    interleaved: rope.style != .halves,
-                                                    prefetch: prefetch.flatMap { Self.attentionPrefetch($0, rows: x.rows, l2Bytes: runtime.device.l2CacheBytes) }))
-    }
-
-    /// Takes the hint: the decode attention that follows brings `weight` into L2.
-    public func prefetchWeight(_ weight: CUDAWeight) throws {
-        pendingPrefetch = Self.attentionPrefetchEnabled ? weight : nil
-    }
-
-    /// `KILN_ATTENTION_PREFETCH=0` turns the decode attention's L2 prefetch off (A/B runs).
-    static let attentionPrefetchEnabled = ProcessInfo.processInfo.environment["KILN_ATTENTION_PREFETCH"] != "0"
-
-    /// The byte range the decode attention prefetches for `weight`, or nil: only for products of
-    /// more rows than the GEMVs take (those load their own weights early, under programmatic
-    /// launch; the skinny GEMM and cuBLASLt do not), only bf16/fp32 matrices of at most a quarter
-    /// of L2 (the output projection of Gemma-2B is 8.4 MB against H100's 50 MB), and 16-byte
-    /// aligned whole weights (the bulk prefetch's rule).
-    static func attentionPrefetch(_ weight: CUDAWeight, rows: Int, l2Bytes: Int) -> (address: CUdeviceptr, bytes: Int)? {
-        let bytes = weight.rows * weight.columns * weight.elementType.byteSize
-        guard rows > gemvMaximumRows, bytes > 0, bytes % 16 == 0, bytes <= l2Bytes / 4, weight.buffer.address % 16 == 0 else { return nil }
-        return (weight.buffer.address, bytes)
+                                                    interleaved: rope.style != .halves))
     }
 
     /// Whether a step's attention input can be formed in the decode kernel: bf16, a decode batch
@@ -79,6 +56,4 @@ struct FusedDecodeInput {
     var table: DeviceBuffer
     var pairs: Int
     var interleaved: Bool
-    /// A weight the launch brings into L2 (`attentionPrefetch`), or nil.
-    var prefetch: (address: CUdeviceptr, bytes: Int)?
 }

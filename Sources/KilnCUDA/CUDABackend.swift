@@ -50,8 +50,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public var forcedGEMVChoice: GEMVChoice?
     /// Split-K scratch of the GEMV kernels, made at first need (CUDABackend+Linear.swift).
     var gemvSplit: (workspace: DeviceBuffer, counters: DeviceBuffer)?
-    /// The weight of the last `prefetchWeight` hint, until the next attention takes it.
-    var pendingPrefetch: CUDAWeight?
     /// GEMV configurations timed per shape (CUDABackend+Linear.swift).
     let gemvChoices = Mutex<[GEMVKey: GEMVChoice]>([:])
     /// For checks: every skinny-GEMM launch (9-64 rows) in this configuration (no timing).

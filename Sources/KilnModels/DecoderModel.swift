@@ -212,7 +212,6 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
             let parameters = AttentionParameters(
                 heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / scalar.squareRoot(),
                 slidingWindow: layer.isSliding ? config.slidingWindow : nil, softcap: config.attentionLogitSoftcap)
-            try b.prefetchWeight(layer.attentionOutput)
             if let qkv = layer.qkv {
                 try b.attentionWithInput(normed, qkv: qkv, bias: layer.qkvBias, queryNorm: layer.queryNorm, keyNorm: layer.keyNorm,
                                          epsilon: epsilon, attention: parameters, rope: rope, batch: batch, cache: cache, layer: index,

@@ -206,29 +206,7 @@ struct DecodeInput {
     const float* inverseFrequencies;
     int pairs;
     int interleaved;
-    // A weight a later kernel of the step reads (the layer's output projection), or null: the
-    // launch's blocks bring it into L2 while the latency-bound attention leaves memory bandwidth
-    // spare (decode_prefetch_slice). A hint: nothing is read into registers or written. Taken
-    // by the tensor-core kernels only (attention_decode_mma.cu); the others pass null.
-    const char* prefetch;
-    long long prefetchBytes;
 };
-
-// Thread 0 of every block of the launch issues one bulk L2 prefetch of its share of `bytes` at
-// `base` (16-byte aligned, bytes a multiple of 16): the shares of all blocks cover the range once.
-// sm_90+ (cp.async.bulk.prefetch.L2); nothing before.
-__device__ __forceinline__ void decode_prefetch_slice(const char* base, long long bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (base == nullptr || bytes <= 0 || threadIdx.x != 0) return;
-    const long long blocks = (long long)gridDim.x * gridDim.y * gridDim.z;
-    const long long block = blockIdx.x + (long long)gridDim.x * (blockIdx.y + (long long)gridDim.y * blockIdx.z);
-    const long long share = ((bytes + blocks - 1) / blocks + 15) / 16 * 16;
-    const long long offset = block * share;
-    if (offset >= bytes) return;
-    const unsigned size = (unsigned)min(share, bytes - offset);
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(base + offset), "r"(size) : "memory");
-#endif
-}
 
 // Forms a decode block's attention input from the row's fused Q/K/V product (the FusedInput
 // kernels), with the formulas and roundings of attention_input.cu's own launch: QK-norm (norms

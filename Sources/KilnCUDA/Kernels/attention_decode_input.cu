@@ -17,7 +17,7 @@
             blockTables, blockTableStride, blockSize, heads, kvHeads, scale, slidingWindow, softcap, partitionSize, \
             partialOut, partialMax, partialSum,                                                                    \
             DecodeInput<T>{qkv, qkvStride, keyCacheOut, valueCacheOut, slots, queryNorm, keyNorm, epsilon,        \
-                           inverseFrequencies, pairs, interleaved, nullptr, 0});                                  \
+                           inverseFrequencies, pairs, interleaved});                                              \
     }
 
 #define KILN_DECODE_INPUT_GROUPS(T, SUFFIX, HEAD_DIM) \

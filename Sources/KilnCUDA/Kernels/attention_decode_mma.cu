@@ -98,7 +98,6 @@ __device__ __forceinline__ void attention_decode_mma_body(
     // were slower (H100, batch 64: a block's 13.4 us became 16.6 us; session-6 results).
     if (rounds > 0) issue(0);
     kiln_wait_prerequisites();
-    decode_prefetch_slice(input.prefetch, input.prefetchBytes);  // before any early exit
 
     if (range.partitions == 0) {  // nothing visible (only for positions outside the context): zeros
         if (partition == 0)
@@ -250,14 +249,13 @@ __device__ __forceinline__ void attention_decode_mma_body(
         int blockTableStride, int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap,  \
         int partitionSize, float* partialOut, float* partialMax, float* partialSum, const bf16* qkv, int qkvStride, \
         bf16* keyCacheOut, bf16* valueCacheOut, const int* slots, const float* queryNorm, const float* keyNorm,     \
-        float epsilon, const float* inverseFrequencies, int pairs, int interleaved, int stages, const char* prefetch, \
-        long long prefetchBytes) {                                                                                  \
+        float epsilon, const float* inverseFrequencies, int pairs, int interleaved, int stages) {                  \
         attention_decode_mma_body<HEAD_DIM>(                                                                        \
             keyCache, valueCache, out, outStride, positions, rowSequence, sequenceContextLength, blockTables,       \
             blockTableStride, blockSize, heads, kvHeads, scale, slidingWindow, softcap, partitionSize, partialOut,  \
             partialMax, partialSum,                                                                                 \
             DecodeInput<bf16>{qkv, qkvStride, keyCacheOut, valueCacheOut, slots, queryNorm, keyNorm, epsilon,      \
-                              inverseFrequencies, pairs, interleaved, prefetch, prefetchBytes},                    \
+                              inverseFrequencies, pairs, interleaved},                                             \
             stages);                                                                                                \
     }
 
