@@ -8,7 +8,8 @@
 # release build once kept a module whose generic code called a protocol through an old
 # witness-table layout (a requirement had been added to Backend), which crashed on the GPU only.
 # (Deleting the modules' intermediates instead left llbuild without their output file maps in
-# Swift 6.3.1.) The package dependencies stay built; a build takes ~1.5 minutes on 2 cores.
+# Swift 6.3.1.) The package dependencies stay built; a build takes ~1.5 minutes on 2 cores. The
+# touch also makes the next debug build (.build) recompile every Kiln module.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 release=.build-gpu/release

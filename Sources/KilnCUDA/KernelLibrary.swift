@@ -74,9 +74,10 @@ public enum KernelLibrary {
         ]
     }()
 
-    /// Kernels whose first statement is `kiln_wait_prerequisites()` (or, for the GEMVs, that wait
-    /// before reading anything a previous kernel writes): the only ones CUDAStream may launch with
-    /// programmatic stream serialization.
+    /// Kernels that run `kiln_wait_prerequisites()` (or, for the GEMVs, its wait) before reading
+    /// anything a kernel of the step writes, loading before it only what no kernel writes
+    /// (weights, norm weights, the step's batch arrays, K/V of earlier steps): the only ones
+    /// CUDAStream may launch with programmatic stream serialization.
     public static func waitsForPrerequisites(_ kernel: String) -> Bool {
         ["embed_", "rms_norm_", "add_rms_norm_", "attention_input_", "attention_decode_", "argmax_partial_", "argmax_merge_parts",
          "gated_", "gather_rows_", "gemv_", "skinny_gemm_"].contains { kernel.hasPrefix($0) }

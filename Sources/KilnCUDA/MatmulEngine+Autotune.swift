@@ -16,8 +16,8 @@ struct HeuristicCandidate {
 /// over enough repetitions to last about a millisecond (3 to 50), and the fastest is kept.
 ///
 /// Timings run on the call's own x and output (the output is rewritten with the same values each
-/// time), and on weights that rotate through copies filling three times the L2 cache
-/// (`weightRotation`): in a decode step every layer's weights come from memory (the layers in
+/// time), and on a weight that rotates with constant-filled stand-ins of its size filling three
+/// times the L2 cache (`weightRotation`; the values do not change a product's timing): in a decode step every layer's weights come from memory (the layers in
 /// between have evicted them) while x was just written by the previous kernel. Timed on one
 /// weight, a 10.5 MB QKV matrix stayed in the 50 MB L2 across repetitions, which favours
 /// algorithms of few, L2-fed blocks that are slow when the weights come from DRAM
@@ -26,18 +26,22 @@ extension MatmulEngine {
     /// Whether autotuning times on one weight kept warm in L2 (the earlier behaviour).
     static let timesWithWarmL2 = ProcessInfo.processInfo.environment["KILN_AUTOTUNE_WARM_L2"] == "1"
 
-    /// Weight addresses for successive timed runs: `weight` itself, then copies in `scratch`
-    /// (filled with a constant) while they fit, so that consecutive runs of one rotation read
-    /// about 3 x L2 bytes before coming back to a weight. Weights of 3 x L2 or more need no copy.
+    /// Weight addresses for successive timed runs: `weight` itself, then stand-ins of its size in
+    /// `scratch` (filled with a constant) while they fit, at most `maximumStandIns` (a timing
+    /// makes at most ~52 runs), so that consecutive runs of one rotation read up to ~3 x L2
+    /// bytes before coming back to a weight. Weights of 3 x L2 or more need none.
     static func weightRotation(weight: CUdeviceptr, weightBytes: Int, scratch: CUdeviceptr, scratchBytes: Int) -> [CUdeviceptr] {
         guard scratch != 0, weightBytes > 0 else { return [weight] }
-        // 256-byte aligned copies (cuBLASLt's alignment preference was taken from `weight`).
+        // 256-byte aligned stand-ins (cuBLASLt's alignment preference was taken from `weight`).
         let stride = (weightBytes + 255) / 256 * 256
-        let copies = scratchBytes >= weightBytes ? 1 + (scratchBytes - weightBytes) / stride : 0
-        return [weight] + (0..<copies).map { scratch + CUdeviceptr($0 * stride) }
+        let fitting = scratchBytes >= weightBytes ? 1 + (scratchBytes - weightBytes) / stride : 0
+        return [weight] + (0..<min(fitting, maximumStandIns)).map { scratch + CUdeviceptr($0 * stride) }
     }
 
-    /// The scratch `weightRotation` copies into: 3 x the L2 cache, constant-filled; nil when the
+    /// Most stand-ins a rotation takes.
+    static let maximumStandIns = 64
+
+    /// The scratch `weightRotation` places its stand-ins in: 3 x the L2 cache, constant-filled; nil when the
     /// weight alone is that large, when warm timing is asked for, or when memory is short.
     func rotationScratch(weightBytes: Int, stream: CUDAStream) -> DeviceBuffer? {
         let bytes = 3 * blas.device.l2CacheBytes
@@ -119,6 +123,9 @@ extension MatmulEngine {
         let scratch = rotationScratch(weightBytes: weightBytes, stream: stream)
         let weights = Self.weightRotation(weight: operands.weight, weightBytes: weightBytes, scratch: scratch?.address ?? 0,
                                           scratchBytes: scratch?.byteCount ?? 0)
+        // The scratch goes back to the pool on return, also when timing throws: runs still queued
+        // on it finish first.
+        defer { if scratch != nil { try? stream.synchronize() } }
         var turn = 0
         // Each run on the next weight of the rotation.
         func run(_ algorithm: [UInt64]) throws {
@@ -143,11 +150,9 @@ extension MatmulEngine {
         guard let best = timings.min(by: { $0.microseconds < $1.microseconds }) else {
             throw firstError ?? noAlgorithm(plan.problem, precision: plan.precision, bias: plan.bias)
         }
-        // Leave the output as the chosen algorithm computes it (on the call's own weight), and the
-        // scratch unused before it returns to the pool.
+        // Leave the output as the chosen algorithm computes it (on the call's own weight).
         let winner = candidates[best.index]
         try launch(plan, algorithm: winner.algorithm, operands: operands, stream: stream)
-        if scratch != nil { try stream.synchronize() }
         let first = timings.first { $0.index == 0 }?.microseconds ?? .nan
         return MatmulChoice(algorithm: winner.algorithm, algorithmID: configuration(winner.algorithm, CuBLASLtConstant.configID),
                             tile: configuration(winner.algorithm, CuBLASLtConstant.configTile),

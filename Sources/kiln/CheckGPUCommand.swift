@@ -32,7 +32,7 @@ struct CheckGPUCommand: ParsableCommand {
     @Option(help: "Greedy tokens compared per model.")
     var greedyTokens = 32
 
-    @Option(help: "Only the checks whose label contains this text (e.g. \"mma\", \"argmax\"): kernel checks by kernel name, decode-path checks by label; the matrix-product and sampling suites are skipped.")
+    @Option(help: "Only the checks whose label contains this text (e.g. \"mma\", \"argmax\"): kernel checks by kernel name, decode-path checks by label; the matrix-product and sampling suites are skipped. The random inputs then differ from a full run's with the same --seed.")
     var only: String?
 
     func run() throws {

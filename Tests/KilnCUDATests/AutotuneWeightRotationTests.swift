@@ -2,7 +2,7 @@ import Testing
 @testable import KilnCUDA
 
 /// The autotuner's weight rotation (GPU-free): the call's own weight first, then 256-byte aligned
-/// copies that lie inside the scratch and do not overlap, as many as fit.
+/// stand-ins that lie inside the scratch and do not overlap, as many as fit (at most 64).
 @Suite struct AutotuneWeightRotationTests {
     @Test(arguments: [1, 255, 256, 10_485_760, 67_108_864, 134_217_728, 150_000_000, 300_000_000])
     func copiesFitTheScratchWithoutOverlap(weightBytes: Int) {
@@ -15,9 +15,10 @@ import Testing
             #expect(address >= scratch && Int(address - scratch) + weightBytes <= scratchBytes, "copy \(index) inside the scratch")
             if index > 0 { #expect(Int(address - copies[index - 1]) >= weightBytes, "copies do not overlap") }
         }
-        // As many as fit: one more aligned copy would pass the end.
+        // As many as fit, up to the cap: one more aligned copy would pass the end.
         let stride = (weightBytes + 255) / 256 * 256
-        #expect(copies.count * stride + weightBytes > scratchBytes)
+        #expect(copies.count == MatmulEngine.maximumStandIns || copies.count * stride + weightBytes > scratchBytes)
+        #expect(copies.count <= MatmulEngine.maximumStandIns)
     }
 
     @Test func noScratchMeansTheWeightAlone() {
