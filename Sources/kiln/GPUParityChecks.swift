@@ -104,6 +104,15 @@ final class GPUParityChecks {
                     cpu.rmsNorm(cpu.tensor(x, rows: rows, columns: hidden), weight: try cpu.loadVector(gamma, name: "norm"), epsilon: epsilon, into: expected)
                     return (try download(out), cpu.read(expected), micros)
                 }
+                // In place (out = x), as the decoder normalises a projection or the final hidden rows.
+                run("rms_norm", type, "[\(rows), \(hidden)] in place") {
+                    let x = rounded(values(rows * hidden, scale: magnitude), type), gamma = values(hidden, scale: 0.5, offset: 1)
+                    let gpuX = try upload(x, type, rows, hidden), weight = try uploadFloats(gamma)
+                    let micros = try timed { try kernels.rmsNorm(gpuX, weight: weight, epsilon: epsilon, into: gpuX, on: stream) }
+                    let expected = cpu.makeTensor(rows: rows, columns: hidden)
+                    cpu.rmsNorm(cpu.tensor(x, rows: rows, columns: hidden), weight: try cpu.loadVector(gamma, name: "norm"), epsilon: epsilon, into: expected)
+                    return (try download(gpuX), cpu.read(expected), micros)
+                }
             }
         }
     }
