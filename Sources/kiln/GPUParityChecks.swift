@@ -94,24 +94,18 @@ final class GPUParityChecks {
         let hiddens = quick ? [7, 577, 3072] : [1, 7, 64, 577, 2048, 3072, 8192]
         for (index, hidden) in hiddens.enumerated() {
             for type in types {
-                let rows = [1, 3, 17][index % 3], magnitude: Float = index % 2 == 0 ? 1 : 40, epsilon: Float = index % 2 == 0 ? 1e-6 : 1e-5
-                run("rms_norm", type, "[\(rows), \(hidden)] eps \(epsilon) |x|~\(Int(magnitude))") {
-                    let x = rounded(values(rows * hidden, scale: magnitude), type), gamma = values(hidden, scale: 0.5, offset: 1)
-                    let gpuX = try upload(x, type, rows, hidden), weight = try uploadFloats(gamma)
-                    let out = try poisoned(rows: rows, columns: hidden, type)
-                    let micros = try timed { try kernels.rmsNorm(gpuX, weight: weight, epsilon: epsilon, into: out, on: stream) }
-                    let expected = cpu.makeTensor(rows: rows, columns: hidden)
-                    cpu.rmsNorm(cpu.tensor(x, rows: rows, columns: hidden), weight: try cpu.loadVector(gamma, name: "norm"), epsilon: epsilon, into: expected)
-                    return (try download(out), cpu.read(expected), micros)
-                }
-                // In place (out = x), as the decoder normalises a projection or the final hidden rows.
-                run("rms_norm", type, "[\(rows), \(hidden)] in place") {
-                    let x = rounded(values(rows * hidden, scale: magnitude), type), gamma = values(hidden, scale: 0.5, offset: 1)
-                    let gpuX = try upload(x, type, rows, hidden), weight = try uploadFloats(gamma)
-                    let micros = try timed { try kernels.rmsNorm(gpuX, weight: weight, epsilon: epsilon, into: gpuX, on: stream) }
-                    let expected = cpu.makeTensor(rows: rows, columns: hidden)
-                    cpu.rmsNorm(cpu.tensor(x, rows: rows, columns: hidden), weight: try cpu.loadVector(gamma, name: "norm"), epsilon: epsilon, into: expected)
-                    return (try download(gpuX), cpu.read(expected), micros)
+                // Also in place (out = x), as the decoder normalises a projection or the final hidden rows.
+                for inPlace in [false, true] {
+                    let rows = [1, 3, 17][index % 3], magnitude: Float = index % 2 == 0 ? 1 : 40, epsilon: Float = index % 2 == 0 ? 1e-6 : 1e-5
+                    run("rms_norm", type, "[\(rows), \(hidden)] " + (inPlace ? "in place" : "eps \(epsilon) |x|~\(Int(magnitude))")) {
+                        let x = rounded(values(rows * hidden, scale: magnitude), type), gamma = values(hidden, scale: 0.5, offset: 1)
+                        let gpuX = try upload(x, type, rows, hidden), weight = try uploadFloats(gamma)
+                        let out = inPlace ? gpuX : try poisoned(rows: rows, columns: hidden, type)
+                        let micros = try timed { try kernels.rmsNorm(gpuX, weight: weight, epsilon: epsilon, into: out, on: stream) }
+                        let expected = cpu.makeTensor(rows: rows, columns: hidden)
+                        cpu.rmsNorm(cpu.tensor(x, rows: rows, columns: hidden), weight: try cpu.loadVector(gamma, name: "norm"), epsilon: epsilon, into: expected)
+                        return (try download(out), cpu.read(expected), micros)
+                    }
                 }
             }
         }

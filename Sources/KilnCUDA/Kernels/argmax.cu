@@ -34,7 +34,11 @@ __device__ __forceinline__ void argmax_body(const T* __restrict__ logits, int vo
 // H100), so rows are cut into `parts` slices of `sliceLength` (grid (parts, rows)), each block
 // writes its slice's best to partialValues/partialIndices [rows, parts], and argmax_merge_parts (grid
 // rows, 32 threads, parts <= 1024) combines them with the same rule, so the result is the same.
-template <typename T>
+// Groups8 (bf16 rows with vocabulary, rowStride and sliceLength multiples of 8, 16-byte aligned:
+// argmax_partial_bf16_vec8): each thread reads 8 logits with one 16-byte load, two loads in
+// flight, instead of 2-byte loads (a [64, 256000] step's 32.8 MB took ~35 us, ~1 TB/s, on an
+// H100). Same rule and result: a thread still visits its indices in increasing order.
+template <typename T, bool Groups8 = false>
 __device__ __forceinline__ void argmax_partial_body(const T* __restrict__ logits, int vocabulary, long long rowStride,
                                                     int sliceLength, float* __restrict__ partialValues,
                                                     int* __restrict__ partialIndices) {
@@ -47,12 +51,27 @@ __device__ __forceinline__ void argmax_partial_body(const T* __restrict__ logits
     const T* input = logits + row * rowStride;
     float best = KILN_NEG_INFINITY;
     int bestIndex = 0x7fffffff;
-    #pragma unroll 4
-    for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
-        const float value = to_float(input[i]);
-        if (value > best) {
-            best = value;
-            bestIndex = i;
+    if constexpr (Groups8) {
+        #pragma unroll 2
+        for (int i = begin + threadIdx.x * 8; i < end; i += blockDim.x * 8) {
+            float value[8];
+            kiln_unpack_bf16x8(*reinterpret_cast<const uint4*>(input + i), value);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                if (value[j] > best) {
+                    best = value[j];
+                    bestIndex = i + j;
+                }
+            }
+        }
+    } else {
+        #pragma unroll 4
+        for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
+            const float value = to_float(input[i]);
+            if (value > best) {
+                best = value;
+                bestIndex = i;
+            }
         }
     }
     block_argmax(best, bestIndex, sharedValues, sharedIndices);
@@ -62,40 +81,9 @@ __device__ __forceinline__ void argmax_partial_body(const T* __restrict__ logits
     }
 }
 
-// argmax_partial for bf16 rows with vocabulary, rowStride and sliceLength multiples of 8 (16-byte
-// aligned groups): each thread reads 8 logits with one 16-byte load, two loads in flight, instead
-// of 2-byte loads (a [64, 256000] step's 32.8 MB took ~35 us, ~1 TB/s, on an H100). Same rule and
-// result: a thread still visits its indices in increasing order.
-extern "C" __global__ void argmax_partial_bf16_vec8(const bf16* __restrict__ logits, int vocabulary, long long rowStride,
-                                                    int sliceLength, float* __restrict__ partialValues,
-                                                    int* __restrict__ partialIndices) {
-    KILN_TRACE_SCOPE(kTraceArgmax);
-    kiln_wait_prerequisites();
-    __shared__ float sharedValues[32];
-    __shared__ int sharedIndices[32];
-    const long long row = blockIdx.y;
-    const int begin = blockIdx.x * sliceLength, end = min(vocabulary, begin + sliceLength);
-    const bf16* input = logits + row * rowStride;
-    float best = KILN_NEG_INFINITY;
-    int bestIndex = 0x7fffffff;
-    #pragma unroll 2
-    for (int i = begin + threadIdx.x * 8; i < end; i += blockDim.x * 8) {
-        const uint4 packed = *reinterpret_cast<const uint4*>(input + i);
-        const unsigned words[4] = {packed.x, packed.y, packed.z, packed.w};
-        #pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            const float value = __uint_as_float(j % 2 == 0 ? words[j / 2] << 16 : words[j / 2] & 0xffff0000u);
-            if (value > best) {
-                best = value;
-                bestIndex = i + j;
-            }
-        }
-    }
-    block_argmax(best, bestIndex, sharedValues, sharedIndices);
-    if (threadIdx.x == 0) {
-        partialValues[row * gridDim.x + blockIdx.x] = best;
-        partialIndices[row * gridDim.x + blockIdx.x] = bestIndex;
-    }
+extern "C" __global__ void argmax_partial_bf16_vec8(const bf16* logits, int vocabulary, long long rowStride, int sliceLength,
+                                                    float* partialValues, int* partialIndices) {
+    argmax_partial_body<bf16, true>(logits, vocabulary, rowStride, sliceLength, partialValues, partialIndices);
 }
 
 extern "C" __global__ void argmax_merge_parts(const float* __restrict__ partialValues, const int* __restrict__ partialIndices,

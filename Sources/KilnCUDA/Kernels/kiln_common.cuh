@@ -31,6 +31,16 @@ template <> __device__ __forceinline__ bf16 from_float<bf16>(float x) {
     return result;
 }
 
+/// Eight bf16 (one 16-byte load, element 0 in the low half of .x) as floats.
+__device__ __forceinline__ void kiln_unpack_bf16x8(const uint4 packed, float (&value)[8]) {
+    const unsigned words[4] = {packed.x, packed.y, packed.z, packed.w};
+    #pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        value[2 * j] = __uint_as_float(words[j] << 16);
+        value[2 * j + 1] = __uint_as_float(words[j] & 0xffff0000u);
+    }
+}
+
 #define KILN_NEG_INFINITY __int_as_float(0xff800000)
 #define KILN_NAN __int_as_float(0x7fffffff)
 

@@ -89,14 +89,7 @@ __device__ __forceinline__ void add_rms_norm_body(T* __restrict__ residual, cons
 // held prefill's [8192, 2048] add_rms_norm to ~130 us against ~45 us of traffic on an H100).
 // Same arithmetic per element as the kernels above (only the order of the block's sum of squares
 // differs). blockDim.x = columns / 8 rounded up to a warp; grid.x = rows.
-__device__ __forceinline__ void kiln_unpack_bf16x8(const uint4 packed, float (&value)[8]) {
-    const unsigned words[4] = {packed.x, packed.y, packed.z, packed.w};
-    #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-        value[2 * j] = __uint_as_float(words[j] << 16);
-        value[2 * j + 1] = __uint_as_float(words[j] & 0xffff0000u);
-    }
-}
+
 // Rounds with from_float (Kiln's rounding, NaN kept as the host does), element 0 in the low half.
 __device__ __forceinline__ uint4 kiln_pack_bf16x8(const float (&value)[8]) {
     unsigned words[4];
@@ -109,6 +102,19 @@ __device__ __forceinline__ void kiln_load_weight8(const float* __restrict__ weig
     const float4 low = *reinterpret_cast<const float4*>(weight), high = *reinterpret_cast<const float4*>(weight + 4);
     scale[0] = low.x; scale[1] = low.y; scale[2] = low.z; scale[3] = low.w;
     scale[4] = high.x; scale[5] = high.y; scale[6] = high.z; scale[7] = high.w;
+}
+
+// The vec8 kernels' ending: the block's sum of squares (every thread calls it), then this thread's
+// 8 outputs value * inverse * scale stored at `out` (its group of the row) when `active`.
+__device__ __forceinline__ void rms_norm_store8(float (&value)[8], const float (&scale)[8], float sum, bool active, bf16* out,
+                                                int columns, float epsilon, float* scratch) {
+    sum = block_sum(sum, scratch);
+    const float inverse = 1.0f / sqrtf(sum / (float)columns + epsilon);
+    if (active) {
+        #pragma unroll
+        for (int j = 0; j < 8; ++j) value[j] = value[j] * inverse * scale[j];
+        *reinterpret_cast<uint4*>(out) = kiln_pack_bf16x8(value);
+    }
 }
 
 extern "C" __global__ void rms_norm_bf16_vec8(const bf16* x, const float* __restrict__ weight, bf16* out, int columns, float epsilon) {
@@ -126,13 +132,7 @@ extern "C" __global__ void rms_norm_bf16_vec8(const bf16* x, const float* __rest
         #pragma unroll
         for (int j = 0; j < 8; ++j) sum += value[j] * value[j];
     }
-    sum = block_sum(sum, scratch);
-    const float inverse = 1.0f / sqrtf(sum / (float)columns + epsilon);
-    if (active) {
-        #pragma unroll
-        for (int j = 0; j < 8; ++j) value[j] = value[j] * inverse * scale[j];
-        *reinterpret_cast<uint4*>(out + row * columns + i) = kiln_pack_bf16x8(value);
-    }
+    rms_norm_store8(value, scale, sum, active, out + row * columns + i, columns, epsilon, scratch);
 }
 
 extern "C" __global__ void add_rms_norm_bf16_vec8(bf16* __restrict__ residual, const bf16* __restrict__ x,
@@ -158,13 +158,7 @@ extern "C" __global__ void add_rms_norm_bf16_vec8(bf16* __restrict__ residual, c
         }
         *reinterpret_cast<uint4*>(residual + row * columns + i) = kiln_pack_bf16x8(value);
     }
-    sum = block_sum(sum, scratch);
-    const float inverse = 1.0f / sqrtf(sum / (float)columns + epsilon);
-    if (active) {
-        #pragma unroll
-        for (int j = 0; j < 8; ++j) value[j] = value[j] * inverse * scale[j];
-        *reinterpret_cast<uint4*>(out + row * columns + i) = kiln_pack_bf16x8(value);
-    }
+    rms_norm_store8(value, scale, sum, active, out + row * columns + i, columns, epsilon, scratch);
 }
 
 // QK-norm: RMSNorm of each head in place, one warp per (row, head).
