@@ -92,6 +92,16 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// queued path ran).
     public let deviceFedSteps = Mutex<Int>(0)
 
+    /// Bytes of a decode layer's gate/up weight brought into L2 while its attention runs
+    /// (CUDABackend+Prefetch.swift); 0: none. Starts from `KILN_L2_PREFETCH_MB`; checks set it.
+    public var l2PrefetchBytes = CUDABackend.l2PrefetchBytes(environment: ProcessInfo.processInfo.environment["KILN_L2_PREFETCH_MB"])
+    /// The side stream and events the prefetches fork and join with, made at first use.
+    var prefetchLane: PrefetchLane?
+    /// Whether a prefetch was forked since the last join.
+    var prefetchForked = false
+    /// Prefetch launches so far (checks confirm they ran).
+    public let prefetchLaunches = Mutex<Int>(0)
+
     /// A backend on `runtime`'s GPU computing in `precision`.
     public init(runtime: CUDARuntime, precision: DeviceElementType = .f32) throws {
         self.runtime = runtime

@@ -26,6 +26,8 @@ enum CUDAConstant {
     static let functionAttributeMaxDynamicSharedSize: Int32 = 8
     static let streamNonBlocking: UInt32 = 1
     static let eventDefault: UInt32 = 0
+    /// CU_EVENT_DISABLE_TIMING: an event only for ordering (cheaper to record and wait on).
+    static let eventDisableTiming: UInt32 = 2
     /// CU_STREAM_CAPTURE_MODE_RELAXED: allocation calls (cuMemAlloc) are allowed while capturing.
     static let captureModeRelaxed: UInt32 = 2
 }
@@ -95,6 +97,9 @@ struct DriverFunctions: @unchecked Sendable {
     let cuEventDestroy: @convention(c) (CUhandle?) -> CUresult
     let cuEventRecord: @convention(c) (CUhandle?, CUhandle?) -> CUresult
     let cuEventSynchronize: @convention(c) (CUhandle?) -> CUresult
+    /// (stream, event, flags): later work on the stream waits for the event (also inside a capture,
+    /// which forks and joins graph branches). Optional: only the L2 prefetch's side stream uses it.
+    let cuStreamWaitEvent: (@convention(c) (CUhandle?, CUhandle?, UInt32) -> CUresult)?
     let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, CUhandle?, CUhandle?) -> CUresult
     let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<CUhandle?>, UnsafeRawPointer) -> CUresult
     let cuModuleUnload: @convention(c) (CUhandle?) -> CUresult
@@ -149,6 +154,7 @@ struct DriverFunctions: @unchecked Sendable {
         cuEventDestroy = try library.function("cuEventDestroy_v2")
         cuEventRecord = try library.function("cuEventRecord")
         cuEventSynchronize = try library.function("cuEventSynchronize")
+        cuStreamWaitEvent = try? library.function("cuStreamWaitEvent")
         cuEventElapsedTime = try library.function("cuEventElapsedTime")
         cuModuleLoadData = try library.function("cuModuleLoadData")
         cuModuleUnload = try library.function("cuModuleUnload")
