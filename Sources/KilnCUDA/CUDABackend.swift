@@ -78,6 +78,12 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// `KILN_DECODE_MMA_STAGES=1/2`: the tensor-core decode kernel's ring depth (for A/B timing;
     /// checks set it). nil: `tensorCoreDecodeStages`' rule.
     public var decodeMMAStages = ProcessInfo.processInfo.environment["KILN_DECODE_MMA_STAGES"].flatMap { Int($0) }
+    /// Decode attention's partitions combined inside thread-block clusters (no reduce launch;
+    /// CUDABackend+Attention.swift) forced on or off; nil: wherever it applies. Starts from
+    /// `KILN_DECODE_CLUSTER=0/1`; checks set it.
+    public var decodeClusterCombine: Bool? = ProcessInfo.processInfo.environment["KILN_DECODE_CLUSTER"].map { $0 != "0" }
+    /// Cluster-combined decode attention launches so far (checks confirm the path ran).
+    public let clusterCombineLaunches = Mutex<Int>(0)
     /// Tensor-core decode attention launches so far (checks confirm the kernel ran).
     public let tensorCoreDecodeLaunches = Mutex<Int>(0)
     /// Whether greedy steps may be queued ahead of their ids (CUDABackend+QueuedSteps.swift);

@@ -24,6 +24,8 @@ enum CUDAConstant {
     static let attributeComputeCapabilityMinor: Int32 = 76
     static let attributeMaxSharedMemoryPerBlockOptin: Int32 = 97
     static let functionAttributeMaxDynamicSharedSize: Int32 = 8
+    /// CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED: clusters of more than 8 blocks (Hopper: 16).
+    static let functionAttributeNonPortableClusterSizeAllowed: Int32 = 14
     static let streamNonBlocking: UInt32 = 1
     static let eventDefault: UInt32 = 0
     /// CU_EVENT_DISABLE_TIMING: an event only for ordering (cheaper to record and wait on).
