@@ -55,7 +55,6 @@ let package = Package(
                 .embedInCode("Kernels/skinny_gemm.cu"),
                 .embedInCode("Kernels/attention_input.cu"),
                 .embedInCode("Kernels/sampling.cu"),
-                .embedInCode("Kernels/l2_prefetch.cu"),
             ],
             swiftSettings: strictSettings),
         // Model families (Llama/Qwen2, Gemma 1/2/3) written once against `Backend`.

@@ -66,10 +66,6 @@ public protocol Backend: AnyObject, Sendable {
     /// out = act(x · gateᵀ) * (x · upᵀ) for a weight from `concatenateRows([gate, up])`,
     /// `[2 * mlp, in]`. x: `[rows, in]`, out: `[rows, mlp]`.
     func gatedLinear(_ x: Tensor, gateUp: Weight, activation: GateActivation, into out: Tensor) throws
-    /// A hint, queued before ops that leave memory idle: `weight` is read soon by a product of
-    /// `tokens` rows (`gatedLinear`'s when `gated`). A backend may start bringing its first bytes
-    /// closer; nothing changes any value. The default does nothing (CUDA: into L2 on a side stream).
-    func willRead(_ weight: Weight, gated: Bool, tokens: Int) throws
     /// One layer's attention input from a Q/K/V weight joined by `concatenateRows([query, key,
     /// value])` (and its joined bias): the product, then QK-norm of each query and key head (when
     /// the norms are given), RoPE at the batch's positions, the keys and values written to `layer`
@@ -136,8 +132,6 @@ extension Backend {
     }
 
     public func concatenateRows(_ parts: [Weight]) throws -> Weight? { nil }
-
-    public func willRead(_ weight: Weight, gated: Bool, tokens: Int) throws {}
 
     public func gatedLinear(_ x: Tensor, gateUp: Weight, activation: GateActivation, into out: Tensor) throws {
         throw KilnError.unsupported(path: name, reason: "gatedLinear without concatenated gate/up weights")

@@ -132,19 +132,10 @@ extension CUDABackend {
         }
         let function = try kernels.function(kernel)
         if sharedBytes > 48 * 1024 { try kernels.setMaxDynamicSharedMemory(function, bytes: sharedBytes) }
-        // The CUDA-core fused-input kernel combines its partitions itself when launched as
-        // clusters of all of a row's partitions (attention_decode.cuh, decode_cluster_combine).
-        let clustered = input != nil && !tensorCores && (decodeClusterCombine ?? true)
-            && Self.combinesInClusters(partitions: split.maxPartitions, supportsClusters: supportsClusters)
-        if clustered && split.maxPartitions > 8 {
-            let first = sharedMemoryLimitRaised.withLock { $0.insert("clusters:" + kernel).inserted }
-            if first { try kernels.allowNonPortableClusters(function) }
-        }
         try stream.launch(function, grid: (split.maxPartitions, parameters.kvHeads * split.chunks, rows), block: (128, 1, 1),
-                          sharedBytes: sharedBytes, cluster: clustered ? (split.maxPartitions, 1, 1) : nil, arguments: arguments)
+                          sharedBytes: sharedBytes, arguments: arguments)
         if tensorCores { tensorCoreDecodeLaunches.withLock { $0 += 1 } }
-        if clustered { clusterCombineLaunches.withLock { $0 += 1 } }
-        guard split.maxPartitions > 1, !clustered else { return }
+        guard split.maxPartitions > 1 else { return }
 
         var reduce = KernelArguments()
         reduce.address(partialOut)
@@ -161,13 +152,6 @@ extension CUDABackend {
         reduce.int32(split.partitionSize)
         reduce.int32(split.maxPartitions)
         try stream.launch(try kernels.function("attention_decode_reduce_\(type)"), grid: (heads, rows, 1), block: (128, 1, 1), arguments: reduce)
-    }
-
-    /// Whether a fused-input decode launch split into `partitions` combines them in thread-block
-    /// clusters: 2 to 16 partitions (kMaxClusterPartitions; one partition needs no combine) on a
-    /// GPU with clusters. GPU-free (tests).
-    static func combinesInClusters(partitions: Int, supportsClusters: Bool) -> Bool {
-        supportsClusters && partitions > 1 && partitions <= 16
     }
 
     /// Tile buffers a warp of attention_decode_mma_* cycles through: one (a warp's next tile is

@@ -68,7 +68,7 @@ extension CUDABackend {
                             _ body: () throws -> DeviceTensor) throws -> DeviceTensor {
         guard let key = recordedStepKey(batch, cache: cache, description: description) else {
             try prepare(batch)
-            return try bodyJoined(body)
+            return try body()
         }
         if let recorded = recordedSteps[key] {
             // No wait for the last replay: the upload is a copy queued behind it on the stream,
@@ -86,7 +86,7 @@ extension CUDABackend {
             if seenStepKeys.count > 4 * Self.maximumRecordedSteps { seenStepKeys.removeAll() }
             seenStepKeys.insert(key)
             try prepare(batch)
-            return try bodyJoined(body)
+            return try body()
         }
         do {
             return try record(batch, key: key, cache: cache, body)
@@ -94,18 +94,10 @@ extension CUDABackend {
             // A shape that cannot be recorded (out of memory while capturing, a driver that
             // refuses a captured launch) runs op by op from now on; this step runs again so.
             unrecordableStepKeys.insert(key)
-            prefetchForked = false
             try? stream.synchronize()
             try prepare(batch)
-            return try bodyJoined(body)
+            return try body()
         }
-    }
-
-    /// Runs `body` and joins any prefetch branch it forked (CUDABackend+Prefetch.swift).
-    private func bodyJoined(_ body: () throws -> DeviceTensor) throws -> DeviceTensor {
-        let output = try body()
-        try joinPrefetches()
-        return output
     }
 
     /// Drops the recordings of a model (its weights are going away: a later model at the same
@@ -158,9 +150,8 @@ extension CUDABackend {
         try stream.beginCapture()
         let output: DeviceTensor
         do {
-            output = try bodyJoined(body)
+            output = try body()
         } catch {
-            prefetchForked = false
             _ = try? stream.endCapture()
             throw error
         }

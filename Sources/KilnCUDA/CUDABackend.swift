@@ -78,12 +78,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// `KILN_DECODE_MMA_STAGES=1/2`: the tensor-core decode kernel's ring depth (for A/B timing;
     /// checks set it). nil: `tensorCoreDecodeStages`' rule.
     public var decodeMMAStages = ProcessInfo.processInfo.environment["KILN_DECODE_MMA_STAGES"].flatMap { Int($0) }
-    /// Decode attention's partitions combined inside thread-block clusters (no reduce launch;
-    /// CUDABackend+Attention.swift) forced on or off; nil: wherever it applies. Starts from
-    /// `KILN_DECODE_CLUSTER=0/1`; checks set it.
-    public var decodeClusterCombine: Bool? = ProcessInfo.processInfo.environment["KILN_DECODE_CLUSTER"].map { $0 != "0" }
-    /// Cluster-combined decode attention launches so far (checks confirm the path ran).
-    public let clusterCombineLaunches = Mutex<Int>(0)
     /// Tensor-core decode attention launches so far (checks confirm the kernel ran).
     public let tensorCoreDecodeLaunches = Mutex<Int>(0)
     /// Whether greedy steps may be queued ahead of their ids (CUDABackend+QueuedSteps.swift);
@@ -97,16 +91,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Steps whose tokens were copied from queued ids still on the device (checks confirm the
     /// queued path ran).
     public let deviceFedSteps = Mutex<Int>(0)
-
-    /// Bytes of a decode layer's gate/up weight brought into L2 while its attention runs
-    /// (CUDABackend+Prefetch.swift); 0: none. Starts from `KILN_L2_PREFETCH_MB`; checks set it.
-    public var l2PrefetchBytes = CUDABackend.l2PrefetchBytes(environment: ProcessInfo.processInfo.environment["KILN_L2_PREFETCH_MB"])
-    /// The side stream and events the prefetches fork and join with, made at first use.
-    var prefetchLane: PrefetchLane?
-    /// Whether a prefetch was forked since the last join.
-    var prefetchForked = false
-    /// Prefetch launches so far (checks confirm they ran).
-    public let prefetchLaunches = Mutex<Int>(0)
 
     /// A backend on `runtime`'s GPU computing in `precision`.
     public init(runtime: CUDARuntime, precision: DeviceElementType = .f32) throws {

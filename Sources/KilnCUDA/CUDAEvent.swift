@@ -6,12 +6,11 @@ public final class CUDAEvent: @unchecked Sendable {
     public let device: CUDADevice
     let handle: CUhandle?
 
-    /// Creates an event that records timing (`timing: false`: one only for ordering streams).
-    public init(device: CUDADevice, timing: Bool = true) throws {
+    /// Creates an event that records timing.
+    public init(device: CUDADevice) throws {
         self.device = device
         var event: CUhandle?
-        try device.check(device.driver.functions.cuEventCreate(&event, timing ? CUDAConstant.eventDefault : CUDAConstant.eventDisableTiming),
-                         "cuEventCreate")
+        try device.check(device.driver.functions.cuEventCreate(&event, CUDAConstant.eventDefault), "cuEventCreate")
         handle = event
     }
 

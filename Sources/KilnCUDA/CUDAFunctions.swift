@@ -24,12 +24,8 @@ enum CUDAConstant {
     static let attributeComputeCapabilityMinor: Int32 = 76
     static let attributeMaxSharedMemoryPerBlockOptin: Int32 = 97
     static let functionAttributeMaxDynamicSharedSize: Int32 = 8
-    /// CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED: clusters of more than 8 blocks (Hopper: 16).
-    static let functionAttributeNonPortableClusterSizeAllowed: Int32 = 14
     static let streamNonBlocking: UInt32 = 1
     static let eventDefault: UInt32 = 0
-    /// CU_EVENT_DISABLE_TIMING: an event only for ordering (cheaper to record and wait on).
-    static let eventDisableTiming: UInt32 = 2
     /// CU_STREAM_CAPTURE_MODE_RELAXED: allocation calls (cuMemAlloc) are allowed while capturing.
     static let captureModeRelaxed: UInt32 = 2
 }
@@ -99,9 +95,6 @@ struct DriverFunctions: @unchecked Sendable {
     let cuEventDestroy: @convention(c) (CUhandle?) -> CUresult
     let cuEventRecord: @convention(c) (CUhandle?, CUhandle?) -> CUresult
     let cuEventSynchronize: @convention(c) (CUhandle?) -> CUresult
-    /// (stream, event, flags): later work on the stream waits for the event (also inside a capture,
-    /// which forks and joins graph branches). Optional: only the L2 prefetch's side stream uses it.
-    let cuStreamWaitEvent: (@convention(c) (CUhandle?, CUhandle?, UInt32) -> CUresult)?
     let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, CUhandle?, CUhandle?) -> CUresult
     let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<CUhandle?>, UnsafeRawPointer) -> CUresult
     let cuModuleUnload: @convention(c) (CUhandle?) -> CUresult
@@ -156,7 +149,6 @@ struct DriverFunctions: @unchecked Sendable {
         cuEventDestroy = try library.function("cuEventDestroy_v2")
         cuEventRecord = try library.function("cuEventRecord")
         cuEventSynchronize = try library.function("cuEventSynchronize")
-        cuStreamWaitEvent = try? library.function("cuStreamWaitEvent")
         cuEventElapsedTime = try library.function("cuEventElapsedTime")
         cuModuleLoadData = try library.function("cuModuleLoadData")
         cuModuleUnload = try library.function("cuModuleUnload")

@@ -91,12 +91,6 @@ public final class CUDAKernels: @unchecked Sendable {
                          "cuFuncSetAttribute(\(function.name), max dynamic shared memory \(bytes))")
     }
 
-    /// Allows `function` clusters of more than 8 blocks (up to 16 on Hopper).
-    public func allowNonPortableClusters(_ function: CUDAFunction) throws {
-        try device.check(device.driver.functions.cuFuncSetAttribute(function.handle, CUDAConstant.functionAttributeNonPortableClusterSizeAllowed, 1),
-                         "cuFuncSetAttribute(\(function.name), non-portable cluster size allowed)")
-    }
-
     /// Loads `source`'s module if it is not loaded; true when its CUBIN came from the cache.
     @discardableResult
     private func loadModule(_ source: KernelSource) throws -> Bool {

@@ -29,15 +29,6 @@ public final class CUDAStream: @unchecked Sendable {
         try device.check(functions.cuStreamSynchronize(handle), "cuStreamSynchronize")
     }
 
-    /// Makes later work on this stream wait until `event` has happened (a fork or join of graph
-    /// branches while capturing). False when the driver lacks cuStreamWaitEvent.
-    @discardableResult
-    public func wait(for event: CUDAEvent) throws -> Bool {
-        guard let wait = functions.cuStreamWaitEvent else { return false }
-        try device.check(wait(handle, event.handle, 0), "cuStreamWaitEvent")
-        return true
-    }
-
     /// Queues a copy of host bytes to `buffer` at `offset`. The host memory must stay valid until
     /// the copy has run (pageable memory is staged by the driver before this returns).
     public func copy(from host: UnsafeRawBufferPointer, to buffer: DeviceBuffer, offset: Int = 0) throws {

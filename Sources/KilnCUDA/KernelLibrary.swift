@@ -71,7 +71,6 @@ public enum KernelLibrary {
                          kernels: each(["attention_input_halves", "attention_input_interleaved"])),
             KernelSource(fileName: "sampling.cu", text: text(PackageResources.sampling_cu),
                          kernels: each(["sample"])),
-            KernelSource(fileName: "l2_prefetch.cu", text: text(PackageResources.l2_prefetch_cu), kernels: ["l2_prefetch"]),
         ]
     }()
 

@@ -17,7 +17,6 @@ public enum KernelTrace {
             (9, "attention_decode_input", "kTraceAttentionDecodeInput"), (10, "attention_reduce", "kTraceAttentionReduce"),
             (11, "argmax", "kTraceArgmax"), (12, "argmax_merge", "kTraceArgmaxMerge"), (13, "gather_rows", "kTraceGatherRows"),
             (14, "gated", "kTraceGated"), (15, "skinny_gemm", "kTraceSkinnyGEMM"),
-            (16, "l2_prefetch", "kTraceL2Prefetch"),
         ]
         public var name: String { Self.table.first { $0.0 == rawValue }?.1 ?? "site\(rawValue)" }
     }

@@ -212,9 +212,6 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
             let parameters = AttentionParameters(
                 heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / scalar.squareRoot(),
                 slidingWindow: layer.isSliding ? config.slidingWindow : nil, softcap: config.attentionLogitSoftcap)
-            // The attention part of a decode layer leaves memory mostly idle: the backend may
-            // bring the feed-forward product's first weights closer meanwhile.
-            if let gateUp = layer.gateUp { try b.willRead(gateUp, gated: true, tokens: tokens) }
             if let qkv = layer.qkv {
                 try b.attentionWithInput(normed, qkv: qkv, bias: layer.qkvBias, queryNorm: layer.queryNorm, keyNorm: layer.keyNorm,
                                          epsilon: epsilon, attention: parameters, rope: rope, batch: batch, cache: cache, layer: index,

@@ -358,16 +358,11 @@ final class GPUBackendChecks {
         // Each kernel: CUDA cores (attention_decode_input_*) and tensor cores (attention_decode_mma_*,
         // with its ring of one and two tile buffers; 40 rows make partitions of 128-256 keys, several
         // tiles a warp). The tensor-core checks fail unless that kernel ran.
-        // The CUDA-core kernel twice: its partitions combined by the reduce kernel, and inside
-        // thread-block clusters (rows of 33-480 keys: 2-16 partitions of 32; fails unless the
-        // cluster path ran).
-        let kernels: [(label: String, mma: Bool, stages: Int?, cluster: Bool)] = [
-            ("", false, nil, false), (" cluster", false, nil, true), (" mma", true, nil, false), (" mma 1 stage", true, 1, false)]
+        let kernels: [(label: String, mma: Bool, stages: Int?)] = [("", false, nil), (" mma", true, nil), (" mma 1 stage", true, 1)]
         for (heads, kvHeads, headDim, pairs, style, qkNorm, window, cap) in cases {
             for kernel in kernels {
-                if kernel.cluster && !gpu.supportsClusters { continue }
-                for rows in kernel.cluster ? [1, 2, 3] : kernel.stages == nil ? [1, 3, 8, 40] : [40] {
-                    let contexts = (0..<rows).map { _ in kernel.cluster ? 33 + Int(random.next() % 448) : 1 + Int(random.next() % 700) }
+                for rows in kernel.stages == nil ? [1, 3, 8, 40] : [40] {
+                    let contexts = (0..<rows).map { _ in 1 + Int(random.next() % 700) }
                     let label = "attentionWithInput decode\(kernel.label) \(heads)/\(kvHeads) h\(headDim) \(pairs) pairs \(style)"
                         + (qkNorm ? " qk-norm" : "") + (window.map { " window \($0)" } ?? "") + (cap.map { " cap \($0)" } ?? "")
                         + " rows \(rows) ctx ≤\(contexts.max()! + 1)"
@@ -375,21 +370,15 @@ final class GPUBackendChecks {
                                                         scale: 1 / Float(headDim).squareRoot(), slidingWindow: window, softcap: cap)
                     let rope = RopeParameters(inverseFrequencies: (0..<pairs).map { Float(pow(10000.0, -2.0 * Double($0) / Double(2 * pairs))) },
                                               style: style)
-                    let (savedMMA, savedStages, savedCluster) = (gpu.decodeAttentionMMA, gpu.decodeMMAStages, gpu.decodeClusterCombine)
+                    let (savedMMA, savedStages) = (gpu.decodeAttentionMMA, gpu.decodeMMAStages)
                     gpu.decodeAttentionMMA = kernel.mma
                     gpu.decodeMMAStages = kernel.stages
-                    gpu.decodeClusterCombine = kernel.cluster
-                    defer { (gpu.decodeAttentionMMA, gpu.decodeMMAStages, gpu.decodeClusterCombine) = (savedMMA, savedStages, savedCluster) }
+                    defer { (gpu.decodeAttentionMMA, gpu.decodeMMAStages) = (savedMMA, savedStages) }
                     check(label, bound: bound(gpu)) {
                         let launches = gpu.tensorCoreDecodeLaunches.withLock { $0 }
-                        let clusterLaunches = gpu.clusterCombineLaunches.withLock { $0 }
                         let result = try fusedDecodeInput(gpu, contexts: contexts, attention: attention, rope: rope, qkNorm: qkNorm)
                         let ran = gpu.tensorCoreDecodeLaunches.withLock { $0 } > launches
                         guard ran == kernel.mma else { throw KilnError.invalidArgument("the tensor-core decode kernel \(ran ? "ran" : "did not run")") }
-                        let clustered = gpu.clusterCombineLaunches.withLock { $0 } > clusterLaunches
-                        guard clustered == kernel.cluster else {
-                            throw KilnError.invalidArgument("the cluster combine \(clustered ? "ran" : "did not run")")
-                        }
                         return result
                     }
                 }

@@ -145,21 +145,6 @@ struct GPUModelChecks {
                "model \(name): queued greedy steps (\(fed) fed from device ids) equal waited ones: generator \(queuedIDs == waited), "
                + "static batch of 3 \(queuedBatch == waitedBatch)")
 
-        // L2 prefetch of each layer's gate/up weight on a side stream (CUDABackend+Prefetch.swift),
-        // forked and joined inside the recorded steps: a hint, so the same ids. The recordings
-        // are dropped first, so that the new ones hold the prefetch branches.
-        fastBackend.releaseRecordings(owner: ObjectIdentifier(fast))
-        fastBackend.l2PrefetchBytes = 1 << 20
-        let prefetchesBefore = fastBackend.prefetchLaunches.withLock { $0 }
-        let prefetchedIDs = try textGenerator.generate(promptIDs: prompt, parameters: greedy).outputIDs
-        let prefetchedBatch = try runner.run(prompts: prompts, outputTokens: 12).outputs
-        let prefetches = fastBackend.prefetchLaunches.withLock { $0 } - prefetchesBefore
-        let recordedWithPrefetch = fastBackend.recordedStepCount
-        fastBackend.l2PrefetchBytes = 0
-        record(prefetchedIDs == waited && prefetchedBatch == waitedBatch && prefetches > 0 && recordedWithPrefetch > 0,
-               "model \(name): with L2 prefetches (\(prefetches) queued, \(recordedWithPrefetch) steps recorded) the same greedy ids: "
-               + "generator \(prefetchedIDs == waited), static batch of 3 \(prefetchedBatch == waitedBatch)")
-
         // Looser than the prompt's bound: each step adds bf16-rounded K/V to the cache the next
         // steps read (measured 1.6e-2 to 5.9e-2 on the tiny random fixtures, H100); a wrong kernel
         // gives errors of order 1.

@@ -49,18 +49,4 @@ import Testing
         #expect(CUDABackend.tensorCoreDecodeStages(forced: 2) == 2)
         #expect(CUDABackend.tensorCoreDecodeStages(forced: 3) == 1)
     }
-
-    /// Fused-input launches combine their partitions in clusters for 2-16 partitions on GPUs with clusters.
-    @Test func clusterCombineTakesTwoToSixteenPartitions() {
-        #expect(!CUDABackend.combinesInClusters(partitions: 1, supportsClusters: true))
-        #expect(CUDABackend.combinesInClusters(partitions: 2, supportsClusters: true))
-        #expect(CUDABackend.combinesInClusters(partitions: 16, supportsClusters: true))
-        #expect(!CUDABackend.combinesInClusters(partitions: 17, supportsClusters: true))
-        #expect(!CUDABackend.combinesInClusters(partitions: 8, supportsClusters: false))
-        // Gemma-2B at batch 1 on 132 SMs: buckets of 256 and 512 keys split into 8 and 16 partitions.
-        for (bucket, partitions) in [(256, 8), (512, 16)] {
-            let split = CUDABackend.DecodeSplit(rows: 1, heads: 8, kvHeads: 1, visibleKeys: bucket, multiprocessors: 132, leastKeys: 32)
-            #expect(split.maxPartitions == partitions && CUDABackend.combinesInClusters(partitions: split.maxPartitions, supportsClusters: true))
-        }
-    }
 }

@@ -365,116 +365,6 @@ __device__ __forceinline__ void decode_write_block_result(const float (*warpMax)
     }
 }
 
-// Cluster combine (fused-input kernels on sm_90): the blocks of one (kv head, head chunk, row),
-// one a partition, launched as one thread-block cluster along x, combine their partitions through
-// distributed shared memory instead of writing partial results for attention_decode_reduce_*:
-// one launch and one L2 round trip fewer a layer. At most kMaxClusterPartitions blocks a cluster
-// (16: the non-portable size Hopper allows; CUDABackend falls back to the reduce above that).
-constexpr int kMaxClusterPartitions = 16;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-// Blocks in this block's cluster (1 when launched without clusters).
-__device__ __forceinline__ int decode_cluster_blocks() {
-    unsigned blocks;
-    asm volatile("mov.u32 %0, %%cluster_nctarank;" : "=r"(blocks));
-    return (int)blocks;
-}
-__device__ __forceinline__ void decode_cluster_sync() {
-    asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
-}
-// The generic address of `local`'s counterpart in block `rank` of the cluster.
-__device__ __forceinline__ const float* decode_cluster_pointer(const float* local, int rank) {
-    unsigned long long remote;
-    asm volatile("mapa.u64 %0, %1, %2;" : "=l"(remote) : "l"(local), "r"(rank));
-    return reinterpret_cast<const float*>(remote);
-}
-#else
-__device__ __forceinline__ int decode_cluster_blocks() { return 1; }
-__device__ __forceinline__ void decode_cluster_sync() {}
-__device__ __forceinline__ const float* decode_cluster_pointer(const float* local, int) { return local; }
-#endif
-
-// Stages a block's partition result for its cluster's combine: the same per-head max, sum and
-// unnormalised output as decode_write_block_result writes to partialOut / partialMax /
-// partialSum, into stageOut [GroupTile][HeadDim] (the warp-0 slice of warpOut, reused: every
-// value is read into registers before the barrier) and stageStats [2][GroupTile] (max, sum).
-template <int HeadDim, int GroupTile>
-__device__ __forceinline__ void decode_stage_block_result(const float (*warpMax)[GroupTile], const float (*warpSum)[GroupTile],
-                                                          float* warpOut, int headCount, float* stageStats) {
-    constexpr int Quads = HeadDim / 4;
-    constexpr int PerThread = (GroupTile * Quads + kThreads - 1) / kThreads;
-    float4 value[PerThread];
-#pragma unroll
-    for (int j = 0; j < PerThread; ++j) {
-        const int index = threadIdx.x + j * kThreads;
-        if (index >= headCount * Quads) break;
-        const int g = index / Quads, d = (index % Quads) * 4;
-        float maximum = KILN_NEG_INFINITY;
-#pragma unroll
-        for (int w = 0; w < kWarps; ++w) maximum = fmaxf(maximum, warpMax[w][g]);
-        float sum = 0.0f;
-        value[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-#pragma unroll
-        for (int w = 0; w < kWarps; ++w) {
-            const float factor = exp2f(warpMax[w][g] - maximum);  // 0 for a warp that saw no key
-            sum += warpSum[w][g] * factor;
-            const float4 x = *reinterpret_cast<const float4*>(warpOut + (w * GroupTile + g) * HeadDim + d);
-            value[j].x += x.x * factor;
-            value[j].y += x.y * factor;
-            value[j].z += x.z * factor;
-            value[j].w += x.w * factor;
-        }
-        if (d == 0) {
-            stageStats[g] = maximum;
-            stageStats[GroupTile + g] = sum;
-        }
-    }
-    __syncthreads();  // every warp's output read: warp 0's slice becomes the stage
-#pragma unroll
-    for (int j = 0; j < PerThread; ++j) {
-        const int index = threadIdx.x + j * kThreads;
-        if (index >= headCount * Quads) break;
-        *reinterpret_cast<float4*>(warpOut + index * 4) = value[j];
-    }
-}
-
-// After a cluster barrier: block `partition` of the row's `partitions` combines its share of the
-// chunk's headCount * HeadDim outputs from every partition's stage (the reduce kernel's
-// arithmetic: weights exp2(max_p - max), p in order), and writes them.
-template <typename T, int HeadDim, int GroupTile>
-__device__ __forceinline__ void decode_cluster_combine(const float* stageOut, const float* stageStats, int partitions, int partition,
-                                                       int headCount, T* outRow, int headBase) {
-    const int total = headCount * HeadDim;
-    const int share = (total + partitions - 1) / partitions;
-    const int finish = min(total, (partition + 1) * share);
-    for (int i = partition * share + threadIdx.x; i < finish; i += kThreads) {
-        const int g = i / HeadDim;
-        float partMax[kMaxClusterPartitions], partSum[kMaxClusterPartitions], part[kMaxClusterPartitions];
-#pragma unroll
-        for (int p = 0; p < kMaxClusterPartitions; ++p) {
-            if (p >= partitions) break;
-            const float* stats = decode_cluster_pointer(stageStats, p);
-            partMax[p] = stats[g];
-            partSum[p] = stats[GroupTile + g];
-            part[p] = decode_cluster_pointer(stageOut, p)[i];
-        }
-        float maximum = KILN_NEG_INFINITY;
-#pragma unroll
-        for (int p = 0; p < kMaxClusterPartitions; ++p) {
-            if (p >= partitions) break;
-            maximum = fmaxf(maximum, partMax[p]);
-        }
-        float sum = 0.0f, value = 0.0f;
-#pragma unroll
-        for (int p = 0; p < kMaxClusterPartitions; ++p) {
-            if (p >= partitions) break;
-            const float weight = exp2f(partMax[p] - maximum);
-            sum += partSum[p] * weight;
-            value = fmaf(part[p], weight, value);
-        }
-        outRow[headBase * HeadDim + i] = from_float<T>(value / sum);
-    }
-}
-
 // FusedInput: q comes from input.qkv (normed and rotated here, not from `query`), and the new
 // token's key and value (key index = the row's position) from there too: the block whose
 // partition holds that key forms them in shared memory and uses them for it, and the first head
@@ -557,19 +447,12 @@ __device__ __forceinline__ void attention_decode_body(
         }
     }
 
-    // Launched as clusters (fused input only): every block of a cluster, active or not, passes
-    // both of the combine's cluster barriers before it exits.
-    const bool clustered = FusedInput && decode_cluster_blocks() > 1;
     if (range.partitions == 0) {  // nothing visible (only for positions outside the context): zeros
         if (partition == 0)
             for (int i = threadIdx.x; i < headCount * HeadDim; i += kThreads) outRow[headBase * HeadDim + i] = from_float<T>(0.0f);
-        if (clustered) { decode_cluster_sync(); decode_cluster_sync(); }
         return;
     }
-    if (partition >= range.partitions) {
-        if (clustered) { decode_cluster_sync(); decode_cluster_sync(); }
-        return;
-    }
+    if (partition >= range.partitions) return;
 
     // The fused attention input: q of this block's heads (pre-scaled) and the new key / value.
     __shared__ __align__(16) T newKey[FusedInput ? HeadDim : 1], newValue[FusedInput ? HeadDim : 1];
@@ -690,17 +573,8 @@ __device__ __forceinline__ void attention_decode_body(
         for (int d = 0; d < DimsPerLane; ++d) warpOut[warp][g][lane * DimsPerLane + d] = o[g][d];
     __syncthreads();
 
-    if (clustered && range.partitions > 1) {
-        __shared__ float stageStats[2 * GroupTile];
-        decode_stage_block_result<HeadDim, GroupTile>(warpMax, warpSum, &warpOut[0][0][0], headCount, stageStats);
-        decode_cluster_sync();  // every partition staged
-        decode_cluster_combine<T, HeadDim, GroupTile>(&warpOut[0][0][0], stageStats, range.partitions, partition, headCount, outRow, headBase);
-        decode_cluster_sync();  // peers may still be reading this block's stage
-        return;
-    }
     decode_write_block_result<T, HeadDim, GroupTile>(warpMax, warpSum, &warpOut[0][0][0], headCount, range.partitions == 1, outRow,
                                                      headBase, row, heads, partition, partialOut, partialMax, partialSum);
-    if (clustered) { decode_cluster_sync(); decode_cluster_sync(); }
 }
 
 // Combines the partitions of rows whose range needed more than one. One block per (head, row),

@@ -193,7 +193,6 @@ enum KilnTraceSite {
     kTraceGatherRows = 13,
     kTraceGated = 14,
     kTraceSkinnyGEMM = 15,
-    kTraceL2Prefetch = 16,
 };
 #ifdef KILN_TRACE
 __device__ unsigned long long* kiln_trace_records;
