@@ -120,24 +120,6 @@ extension CUDABackend {
             let split = choice.splits > 1 && scratch != nil
             launchArguments.pointer(split ? scratch?.workspace : nil)
             launchArguments.pointer(split ? scratch?.counters : nil)
-            if choice.isStaged {
-                // A 16-row tile of K in shared memory (gemv_staged_body); eight chunks in registers
-                // where it does not fit.
-                let sharedBytes = GEMVChoice.stagedSharedBytes(inputs: x.columns)
-                guard sharedBytes + GEMVChoice.stagedStaticBytes <= runtime.device.maxSharedMemoryPerBlock else {
-                    return try launch(GEMVChoice(suffix: "", threads: choice.threads, splits: 1))
-                }
-                let function = try kernels.function(kernel + choice.suffix)
-                try sharedMemoryLimitRaised.withLock { raised in  // before any launch of the kernel
-                    if !raised.contains(function.name) {
-                        try kernels.setMaxDynamicSharedMemory(function, bytes: runtime.device.maxSharedMemoryPerBlock - GEMVChoice.stagedStaticBytes)
-                        raised.insert(function.name)
-                    }
-                }
-                try stream.launch(function, grid: (tiles, 1, 1), block: (choice.threads, 1, 1), sharedBytes: sharedBytes,
-                                  arguments: launchArguments)
-                return
-            }
             try stream.launch(try kernels.function(kernel + choice.suffix), grid: (tiles, split ? choice.splits : 1, 1),
                               block: (choice.threads, 1, 1), arguments: launchArguments)
         }
@@ -240,9 +222,9 @@ extension CUDABackend {
         var shapes: [String: GEMVChoice] = [:]
         for entry in text.split(separator: ",") {
             let sides = entry.split(separator: "="), parts = sides.last?.split(separator: ":") ?? []
-            guard sides.count == 2, parts.count == 3, let suffix = ["c8": "", "c1": "_c1", "st": GEMVChoice.stagedSuffix][String(parts[0])],
+            guard sides.count == 2, parts.count == 3, let suffix = ["c8": "", "c1": "_c1"][String(parts[0])],
                   let threads = Int(parts[1]), [128, 256].contains(threads), let splits = Int(parts[2]),
-                  [1, 2, 4, 8, 16].contains(splits), suffix != GEMVChoice.stagedSuffix || splits == 1 else { continue }
+                  [1, 2, 4, 8, 16].contains(splits) else { continue }
             shapes[String(sides[0])] = GEMVChoice(suffix: suffix, threads: threads, splits: splits)
         }
         return shapes
@@ -275,17 +257,6 @@ public struct GEMVChoice: Hashable, Sendable {
         self.threads = threads
         self.splits = splits
     }
-
-    /// The staged kernels (gemv_staged_body in gemv.cu: the block's 16-row tile copied into shared
-    /// memory before the programmatic-launch wait). Chosen only when forced (`KILN_GEMV_FORCE`
-    /// entries `st:THREADS:1`, checks) until measured; one K slice.
-    public static let stagedSuffix = "_staged"
-    public var isStaged: Bool { suffix == Self.stagedSuffix }
-    /// Dynamic shared memory of a staged launch: 16 rows of `inputs` bf16 (K = 2048: 64 KiB).
-    public static func stagedSharedBytes(inputs: Int) -> Int { 16 * inputs * 2 }
-    /// The staged kernels' static shared memory (warp partials; ptxas reports 5,120 bytes), kept
-    /// free beside the dynamic tile.
-    static let stagedStaticBytes = 8 * 1024
 }
 
 extension CUDABackend {

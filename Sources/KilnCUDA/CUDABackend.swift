@@ -56,7 +56,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public var forcedSkinnyChoice: SkinnyGEMMChoice?
     /// Skinny kernel or library, timed per shape (CUDABackend+SkinnyGEMM.swift).
     let skinnyPaths = Mutex<[GEMVKey: SkinnyProductPath]>([:])
-    /// Kernels (skinny GEMM, staged GEMV) whose dynamic shared-memory limit has been raised.
+    /// Kernels (skinny GEMM) whose dynamic shared-memory limit has been raised.
     let sharedMemoryLimitRaised = Mutex<Set<String>>([])
     /// Skinny-GEMM launches so far (checks confirm the forced kernel ran).
     public let skinnyLaunches = Mutex<Int>(0)

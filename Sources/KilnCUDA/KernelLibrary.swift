@@ -63,7 +63,7 @@ public enum KernelLibrary {
             KernelSource(fileName: "attention_decode_mma.cu", text: text(PackageResources.attention_decode_mma_cu),
                          kernels: [64, 128, 256].map { "attention_decode_mma_bf16_h\($0)" }),
             KernelSource(fileName: "gemv.cu", text: text(PackageResources.gemv_cu),
-                         kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"].flatMap { [$0, $0 + "_c1", $0 + "_staged"] }),
+                         kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"].flatMap { [$0, $0 + "_c1"] }),
             KernelSource(fileName: "skinny_gemm.cu", text: text(PackageResources.skinny_gemm_cu),
                          kernels: ["skinny_gemm_bf16", "skinny_gemm_bf16_f32", "skinny_gemm_gateup_silu_bf16", "skinny_gemm_gateup_gelu_bf16"]
                             .flatMap { name in SkinnyGEMMChoice.shapes.map { name + $0.suffix } }),

@@ -152,10 +152,7 @@ final class GPUBackendChecks {
         let configurations = [GEMVChoice(suffix: "", threads: 256, splits: 1), GEMVChoice(suffix: "", threads: 128, splits: 2),
                               GEMVChoice(suffix: "_c1", threads: 256, splits: 2), GEMVChoice(suffix: "_c1", threads: 128, splits: 4),
                               GEMVChoice(suffix: "", threads: 256, splits: 4), GEMVChoice(suffix: "_c1", threads: 128, splits: 8),
-                              GEMVChoice(suffix: "", threads: 128, splits: 16),
-                              // The staged kernels (K = 16384 does not fit: it takes the eight-chunk kernel).
-                              GEMVChoice(suffix: GEMVChoice.stagedSuffix, threads: 128, splits: 1),
-                              GEMVChoice(suffix: GEMVChoice.stagedSuffix, threads: 256, splits: 1)]
+                              GEMVChoice(suffix: "", threads: 128, splits: 16)]
         for choice in configurations {
             gpu.forcedGEMVChoice = choice
             for (outputs, inputs, rows) in [(2560, 2048, 1), (2048, 16384, 3), (300, 72, 8), (40, 1000, 2)] {
@@ -171,12 +168,6 @@ final class GPUBackendChecks {
                     withExtendedLifetime(bytes) {} // the CPU weight reads the host bytes until here
                     return result
                 }
-            }
-            // The fused gate/up kernels of the staged choices (the others run in checkGatedLinear).
-            guard choice.isStaged else { continue }
-            for (mlp, inputs, rows) in [(1536, 576, 1), (100, 72, 5)] {
-                let label = "gatedLinear GEMV\(choice.suffix) \(choice.threads) threads x [\(rows), \(inputs)] · gate/up [2x\(mlp), \(inputs)]"
-                check(label, bound: bound(gpu)) { try gatedResult(gpu, mlp: mlp, inputs: inputs, rows: rows, activation: .geluTanh) }
             }
         }
     }

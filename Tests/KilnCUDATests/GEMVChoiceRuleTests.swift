@@ -24,17 +24,7 @@ import Testing
         #expect(CUDABackend.parseForcedGEMVShapes("").isEmpty)
         #expect(CUDABackend.parseForcedGEMVShapes("2560x2048=c2:256:1,2560x2048=c1:512:1,2560x2048=c1:256:3,2560x2048").isEmpty)
         #expect(CUDABackend.parseForcedGEMVShapes("2560x2048=c8:256:1,junk").count == 1)
-        // The staged kernels: one K slice only.
-        #expect(CUDABackend.parseForcedGEMVShapes("16384x2048=st:128:1")
-                == ["16384x2048": GEMVChoice(suffix: GEMVChoice.stagedSuffix, threads: 128, splits: 1)])
-        #expect(CUDABackend.parseForcedGEMVShapes("16384x2048=st:128:2").isEmpty)
-    }
-
-    @Test func stagedTilesNeedSixteenRowsOfK() {
-        // Gemma-2B gate/up and qkv (K = 2048): 64 KiB a block; down (K = 16384) would need 512 KiB.
-        #expect(GEMVChoice.stagedSharedBytes(inputs: 2048) == 64 * 1024)
-        #expect(GEMVChoice.stagedSharedBytes(inputs: 16384) == 512 * 1024)
-        #expect(GEMVChoice(suffix: GEMVChoice.stagedSuffix, threads: 128, splits: 1).isStaged)
-        #expect(!GEMVChoice(suffix: "_c1", threads: 128, splits: 1).isStaged)
+        // The staged kernels (session 8) are gone: "st" is not a configuration.
+        #expect(CUDABackend.parseForcedGEMVShapes("16384x2048=st:128:1").isEmpty)
     }
 }

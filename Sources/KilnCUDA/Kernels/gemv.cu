@@ -336,105 +336,6 @@ __device__ __forceinline__ void gemv_body(const bf16* __restrict__ weight, const
     }
 }
 
-// Staged variant (suffix _staged; not chosen unless forced: KILN_GEMV_FORCE=NxK=st:THREADS:1, or a
-// check): before waiting for the previous kernel, every thread copies its share of the block's
-// first tile -- all 16 weight rows x K -- into dynamic shared memory with cp.async, so that the
-// blocks resident before the release (under programmatic launch, while the batch-1 attention chain
-// runs and memory idles) hold their whole tile, not one k step of it in registers; then the k
-// steps read their A operands from shared memory. The same sums in the same order as gemv_body
-// with CHUNKS = 8, TILES = 1, one K slice (so the same bits). Dynamic shared memory: 16 * K * 2
-// bytes (K = 2048: 64 KiB, three blocks an SM); chunk c of tile row r sits at column
-// c ^ (4 * (r & 1)) when a row has a multiple of 8 chunks (the two rows of a phase of an LDS.128
-// then hit different banks). gridDim.y must be 1.
-template <int Mode, typename Out>
-__device__ __forceinline__ void gemv_staged_body(const bf16* __restrict__ weight, const bf16* __restrict__ x,
-                                                 const float* __restrict__ bias, Out* __restrict__ y, int rows, int K,
-                                                 int batch, int ldx, int ldy) {
-    KILN_TRACE_SCOPE(Mode != 0 ? kTraceGEMVGateUp : (sizeof(Out) == 4 ? kTraceGEMVLogits : kTraceGEMV));
-    constexpr int CHUNKS = 8;
-    extern __shared__ uint4 stage[];  // [16 tile rows][chunksPerRow]
-    __shared__ float4 partial[KILN_GEMV_MAX_WARPS][32];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    const int g = lane >> 2, q = lane & 3;
-    const int chunksPerRow = K >> 3;
-    const int stepChunks = 4 * CHUNKS;
-    const int steps = (chunksPerRow + stepChunks - 1) / stepChunks, fullSteps = chunksPerRow / stepChunks;
-    const int tiles = Mode == 0 ? (rows + 15) / 16 : (rows + 7) / 8;
-    const int swizzle = (chunksPerRow & 7) == 0 ? 4 : 0;
-    const uint4* weights = reinterpret_cast<const uint4*>(weight);
-    const uint4* input = reinterpret_cast<const uint4*>(x) + (long long)min(g, batch - 1) * (ldx >> 3);
-
-    // Tile row r: A row r of the mma (rows 0-7 are the g rows of row0, 8-15 those of row1).
-    auto stageTile = [&](int tile) {
-        for (int r = 0; r < 16; r++) {
-            int r0, r1;
-            gemv_rows<Mode>(tile, r & 7, rows, r0, r1);
-            const uint4* source = weights + (long long)(r < 8 ? r0 : r1) * chunksPerRow;
-            uint4* target = stage + r * chunksPerRow;
-            const int flip = (r & 1) ? swizzle : 0;
-            for (int c = threadIdx.x; c < chunksPerRow; c += blockDim.x) kiln_copy_async_16(target + (c ^ flip), source + c, true);
-        }
-        kiln_copy_async_commit();
-    };
-    // This thread's A chunks of a k step from shared memory (the tail's chunks past K read chunk 0;
-    // gemv_multiply zeroes them).
-    auto loadStep = [&](uint4 (&w0)[1][CHUNKS], uint4 (&w1)[1][CHUNKS], int firstChunk, bool tail) {
-        const uint4* row0 = stage + g * chunksPerRow;
-        const uint4* row1 = stage + (g + 8) * chunksPerRow;
-        const int flip = (g & 1) ? swizzle : 0;  // rows g and g + 8 have the same parity
-        #pragma unroll
-        for (int c = 0; c < CHUNKS; c++) {
-            int chunk = firstChunk + 4 * c;
-            if (tail && chunk >= chunksPerRow) chunk = 0;
-            w0[0][c] = row0[chunk ^ flip];
-            w1[0][c] = row1[chunk ^ flip];
-        }
-    };
-
-    if (blockIdx.x < tiles) stageTile(blockIdx.x);
-    gemv_launch_dependents();
-    gemv_wait_dependencies();
-
-    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        if (tile != blockIdx.x) {
-            __syncthreads();  // every warp is done with the previous tile's rows
-            stageTile(tile);
-        }
-        kiln_copy_async_wait_group<0>();
-        __syncthreads();
-        float acc[1][2][4];
-        #pragma unroll
-        for (int h = 0; h < 2; h++)
-            #pragma unroll
-            for (int i = 0; i < 4; i++) acc[0][h][i] = 0.0f;
-        for (int step = warp; step < fullSteps; step += warps) {
-            uint4 w0[1][CHUNKS], w1[1][CHUNKS];
-            loadStep(w0, w1, step * stepChunks + q, false);
-            gemv_multiply<CHUNKS, 1, false>(acc, w0, w1, input, step * stepChunks + q, chunksPerRow);
-        }
-        if (fullSteps < steps && fullSteps % warps == warp) {
-            uint4 w0[1][CHUNKS], w1[1][CHUNKS];
-            loadStep(w0, w1, fullSteps * stepChunks + q, true);
-            gemv_multiply<CHUNKS, 1, true>(acc, w0, w1, input, fullSteps * stepChunks + q, chunksPerRow);
-        }
-        partial[warp][lane] = make_float4(acc[0][0][0] + acc[0][1][0], acc[0][0][1] + acc[0][1][1],
-                                          acc[0][0][2] + acc[0][1][2], acc[0][0][3] + acc[0][1][3]);
-        __syncthreads();
-        if (threadIdx.x < 32) {
-            float4 sum = partial[0][threadIdx.x];
-            for (int w = 1; w < warps; w++) {
-                const float4 p = partial[w][threadIdx.x];
-                sum.x += p.x;
-                sum.y += p.y;
-                sum.z += p.z;
-                sum.w += p.w;
-            }
-            gemv_epilogue<Mode, Out>(sum, tile, threadIdx.x, rows, batch, bias, y, ldy);
-        }
-        __syncthreads();
-    }
-}
-
 // The shipped configuration: 8 chunks (128 bytes) of each of 2 rows per thread per k step, one
 // 16-row tile per block at a time (see README-gemv.md for the measurements that chose it).
 #define KILN_GEMV_CHUNKS 8
@@ -466,24 +367,6 @@ KILN_GEMV_PLAIN(gemv_bf16_c1, bf16, 1, 1)
 KILN_GEMV_PLAIN(gemv_bf16_f32_c1, float, 1, 1)
 KILN_GEMV_GATEUP(gemv_gateup_silu_bf16_c1, 1, 1, 1)
 KILN_GEMV_GATEUP(gemv_gateup_gelu_bf16_c1, 2, 1, 1)
-
-// Staged (shared-memory tile, see gemv_staged_body): same parameters; workspace and counters unused.
-#define KILN_GEMV_PLAIN_STAGED(NAME, OUT)                                                                           \
-    extern "C" __global__ void __launch_bounds__(256) NAME(const bf16* weight, const bf16* x, const float* bias,    \
-                                                           OUT* y, int N, int K, int batch, int ldx, int ldy,       \
-                                                           float4* workspace, unsigned* counters) {                 \
-        gemv_staged_body<0, OUT>(weight, x, bias, y, N, K, batch, ldx, ldy);                                        \
-    }
-#define KILN_GEMV_GATEUP_STAGED(NAME, MODE)                                                                         \
-    extern "C" __global__ void __launch_bounds__(256) NAME(const bf16* weight, const bf16* x, bf16* y, int mlp,     \
-                                                           int K, int batch, int ldx, int ldy, float4* workspace,   \
-                                                           unsigned* counters) {                                    \
-        gemv_staged_body<MODE, bf16>(weight, x, nullptr, y, mlp, K, batch, ldx, ldy);                               \
-    }
-KILN_GEMV_PLAIN_STAGED(gemv_bf16_staged, bf16)
-KILN_GEMV_PLAIN_STAGED(gemv_bf16_f32_staged, float)
-KILN_GEMV_GATEUP_STAGED(gemv_gateup_silu_bf16_staged, 1)
-KILN_GEMV_GATEUP_STAGED(gemv_gateup_gelu_bf16_staged, 2)
 
 #ifdef KILN_GEMV_TUNING
 // Other configurations, compiled only by scripts/check_gemv_kernels.py to compare them:
