@@ -226,13 +226,19 @@ struct DecodeInput {
 // against 4,688) and made decode slower, bound by instruction fetch (ncu, H100, batch 1: 6.9 of
 // ~12.6 cycles an issued instruction waiting for instructions; b1 488.9 against 495.8 / 494.9
 // tokens/s, static 64 20,577 / 20,551 against 21,066 / 20,815).
+//
+// The rotation's cos / sin come from decode_form_trig, run before the programmatic-launch wait
+// (they depend on the step's position and the RoPE table only) and published by a barrier there;
+// after the wait the new key's and value's loads and the query heads' loads all go out before
+// anything consumes them, so the block waits for one L2 round trip, not two (before session 10:
+// the table's load and the sincos, a barrier, then the query loads).
 template <typename T, int HeadDim, typename QuerySink, typename KeySink, typename ValueSink>
-__device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, int row, int position, int heads, int kvHeads,
-                                                  int kvHead, int headBase, int headCount, bool holdsNew, bool firstChunk,
-                                                  QuerySink storeQuery, KeySink storeKey, ValueSink storeValue) {
-    __shared__ float trig[HeadDim];  // cos [0, pairs), sin [pairs, 2 pairs); pairs <= HeadDim / 2
+__device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, const float* trig, int row, int position, int heads,
+                                                  int kvHeads, int kvHead, int headBase, int headCount, bool holdsNew,
+                                                  bool firstChunk, QuerySink storeQuery, KeySink storeKey, ValueSink storeValue) {
     __shared__ float scratch[kWarps][HeadDim];
     __shared__ float keySquares[kWarps];  // the new key's sum of squares by warp (QK-norm)
+    __shared__ __align__(16) T keyElements[HeadDim];  // the new key as loaded (RoPE reads each element's partner)
     constexpr int kDimsPerThread = (HeadDim + kThreads - 1) / kThreads;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int pairs = input.pairs;
@@ -241,35 +247,21 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
     const bool writes = holdsNew && firstChunk && newSlot >= 0;
     const long long cacheOffset = (long long)newSlot * kvHeads * HeadDim + (long long)kvHead * HeadDim;
     const int offset = (2 * pairs == HeadDim) ? HeadDim / 2 : pairs;
-    // The new key and value: this thread's dims, loaded now (after the barrier the key's elements,
-    // its own and its RoPE partners, are read again, by then from L1: the block's threads loaded
-    // every line of it here).
+    // The new key and value: this thread's dims (the key's elements then go through shared memory,
+    // where the rotation reads each one's partner).
     const T* keys = source + (long long)(heads + kvHead) * HeadDim;
-    T newValues[kDimsPerThread];
-    if (holdsNew) {
+    T newKeys[kDimsPerThread], newValues[kDimsPerThread];
+    if (holdsNew) {  // issued now, consumed after the query heads' loads have gone out
         const T* values = source + (long long)(heads + kvHeads + kvHead) * HeadDim;
-        float squares = 0.0f;
 #pragma unroll
         for (int j = 0; j < kDimsPerThread; ++j) {
             const int d = threadIdx.x + j * kThreads;
             if (d < HeadDim) {
-                const float key = to_float(keys[d]);
-                squares += key * key;
+                newKeys[j] = keys[d];
                 newValues[j] = values[d];
             }
         }
-        if (input.keyNorm != nullptr) {
-            squares = warp_sum(squares);
-            if (lane == 0) keySquares[warp] = squares;
-        }
     }
-    for (int i = threadIdx.x; i < pairs; i += kThreads) {
-        float sine, cosine;
-        sincosf((float)position * input.inverseFrequencies[i], &sine, &cosine);
-        trig[i] = cosine;
-        trig[pairs + i] = sine;
-    }
-    __syncthreads();
     // Element i of a head after RoPE, from the head's (normed) elements `at(j)`.
     auto rotate = [&](auto at, int i) {
         if (input.interleaved) {
@@ -286,6 +278,29 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
         }
         return at(i);  // dims past a partial rotary pass through
     };
+    float* head = scratch[warp];
+    for (int item = warp; item < headCount; item += kWarps) {
+        kiln_load_normed_head(source + (long long)(headBase + item) * HeadDim, head, HeadDim, input.queryNorm, input.epsilon, lane);
+        for (int i = lane; i < HeadDim; i += 32) storeQuery(item, i, from_float<T>(rotate([&](int j) { return head[j]; }, i)));
+        __syncwarp();
+    }
+    if (holdsNew) {
+        float squares = 0.0f;
+#pragma unroll
+        for (int j = 0; j < kDimsPerThread; ++j) {
+            const int d = threadIdx.x + j * kThreads;
+            if (d < HeadDim) {
+                keyElements[d] = newKeys[j];
+                const float key = to_float(newKeys[j]);
+                squares += key * key;
+            }
+        }
+        if (input.keyNorm != nullptr) {
+            squares = warp_sum(squares);
+            if (lane == 0) keySquares[warp] = squares;
+        }
+    }
+    __syncthreads();  // the key's sum of squares; every element of the key loaded (its RoPE partners are read below)
     if (holdsNew) {
         float inverse = 1.0f;
         if (input.keyNorm != nullptr) {
@@ -296,7 +311,7 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
         }
         // The normed key element j (rounded to T, as attention_input.cu stores it before RoPE).
         auto normedKey = [&](int j) {
-            const float key = to_float(keys[j]);
+            const float key = to_float(keyElements[j]);
             return input.keyNorm != nullptr ? to_float(from_float<T>(key * inverse * input.keyNorm[j])) : key;
         };
 #pragma unroll
@@ -313,11 +328,20 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, i
             }
         }
     }
-    float* head = scratch[warp];
-    for (int item = warp; item < headCount; item += kWarps) {
-        kiln_load_normed_head(source + (long long)(headBase + item) * HeadDim, head, HeadDim, input.queryNorm, input.epsilon, lane);
-        for (int i = lane; i < HeadDim; i += 32) storeQuery(item, i, from_float<T>(rotate([&](int j) { return head[j]; }, i)));
-        __syncwarp();
+    __syncthreads();
+}
+
+// The cos / sin of each RoPE pair at the row's position into trig (cos [0, pairs), sin [pairs,
+// 2 pairs); pairs <= HeadDim / 2), then a barrier. Reads only the step's position and the RoPE
+// table, which no kernel of the step writes: the fused-input kernels run it before their
+// programmatic-launch wait.
+template <typename T>
+__device__ __forceinline__ void decode_form_trig(const DecodeInput<T>& input, int position, float* trig) {
+    for (int i = threadIdx.x; i < input.pairs; i += kThreads) {
+        float sine, cosine;
+        sincosf((float)position * input.inverseFrequencies[i], &sine, &cosine);
+        trig[i] = cosine;
+        trig[input.pairs + i] = sine;
     }
     __syncthreads();
 }
@@ -429,6 +453,10 @@ __device__ __forceinline__ void attention_decode_body(
         decode_step_loads<T, DimsPerLane, KeysPerStep, PreloadValues>(firstSlot, false, keyCache, valueCache, slotStride,
                                                                       kvOffset, nullptr, nullptr, lane, firstKey, firstValue);
     }
+    __shared__ float trig[FusedInput ? HeadDim : 1];  // the RoPE cos / sin at the row's position (decode_form_trig)
+    if constexpr (FusedInput) {
+        if (active) decode_form_trig(input, position, trig);
+    }
     kiln_wait_prerequisites();
 
     // q of this block's heads, this lane's dims, pre-scaled (log2 units when there is no cap).
@@ -459,7 +487,7 @@ __device__ __forceinline__ void attention_decode_body(
     if constexpr (FusedInput) {
         __shared__ __align__(16) float qShared[GroupTile][HeadDim];
         decode_form_input<T, HeadDim>(
-            input, row, position, heads, kvHeads, kvHead, headBase, headCount, position >= start && position <= end, chunk == 0,
+            input, trig, row, position, heads, kvHeads, kvHead, headBase, headCount, position >= start && position <= end, chunk == 0,
             [&](int item, int i, T stored) { qShared[item][i] = to_float(stored) * queryScale; },
             [&](int i, T stored) { newKey[i] = stored; }, [&](int i, T value) { newValue[i] = value; });
 #pragma unroll

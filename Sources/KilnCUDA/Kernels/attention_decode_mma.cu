@@ -97,6 +97,8 @@ __device__ __forceinline__ void attention_decode_mma_body(
     // by earlier steps only). Issued after the prologue's loads of the Q/K/V product instead they
     // were slower (H100, batch 64: a block's 13.4 us became 16.6 us; session-6 results).
     if (rounds > 0) issue(0);
+    __shared__ float trig[HeadDim];  // the RoPE cos / sin at the row's position (decode_form_trig)
+    if (active) decode_form_trig(input, position, trig);
     kiln_wait_prerequisites();
 
     if (range.partitions == 0) {  // nothing visible (only for positions outside the context): zeros
@@ -108,7 +110,7 @@ __device__ __forceinline__ void attention_decode_mma_body(
 
     for (int i = headCount * HeadDim + threadIdx.x; i < kMMAHeads * HeadDim; i += kThreads) queryTile[i] = from_float<bf16>(0.0f);
     decode_form_input<bf16, HeadDim>(
-        input, row, position, heads, kvHeads, kvHead, headBase, headCount, position >= start && position <= end, chunk == 0,
+        input, trig, row, position, heads, kvHeads, kvHead, headBase, headCount, position >= start && position <= end, chunk == 0,
         [&](int item, int i, bf16 stored) { queryTile[item * HeadDim + swizzled_chunk(item, i >> 3) * 8 + (i & 7)] = stored; },
         [&](int i, bf16 stored) { newKey[i] = stored; }, [&](int i, bf16 value) { newValue[i] = value; });
 
