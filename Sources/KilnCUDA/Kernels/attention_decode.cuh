@@ -229,10 +229,13 @@ struct DecodeInput {
 //
 // The rotation's cos / sin come from decode_form_trig, run before the programmatic-launch wait
 // (they depend on the step's position and the RoPE table only) and published by a barrier there;
-// after the wait the new key's and value's loads and the query heads' loads all go out before
-// anything consumes them, so the block waits for one L2 round trip, not two (before session 10:
-// the table's load and the sincos, a barrier, then the query loads).
-template <typename T, int HeadDim, typename QuerySink, typename KeySink, typename ValueSink>
+// with QueriesFirst (the CUDA-core kernel) the new key's and value's loads and the query heads'
+// loads then all go out before anything consumes them, so the block waits for one L2 round trip,
+// not two (before session 10: the table's load and the sincos, a barrier, then the query loads;
+// batch 1 on an H100: 514.9 / 515.2 against 513.4 / 513.1 tok/s). The tensor-core kernel forms
+// the new key first and the queries after the barrier, as before: with the queries first its
+// static batch 64 measured 21,456-21,527 against 21,638-21,864 output tok/s (same call).
+template <typename T, int HeadDim, bool QueriesFirst, typename QuerySink, typename KeySink, typename ValueSink>
 __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, const float* trig, int row, int position, int heads,
                                                   int kvHeads, int kvHead, int headBase, int headCount, bool holdsNew,
                                                   bool firstChunk, QuerySink storeQuery, KeySink storeKey, ValueSink storeValue) {
@@ -278,12 +281,15 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, c
         }
         return at(i);  // dims past a partial rotary pass through
     };
-    float* head = scratch[warp];
-    for (int item = warp; item < headCount; item += kWarps) {
-        kiln_load_normed_head(source + (long long)(headBase + item) * HeadDim, head, HeadDim, input.queryNorm, input.epsilon, lane);
-        for (int i = lane; i < HeadDim; i += 32) storeQuery(item, i, from_float<T>(rotate([&](int j) { return head[j]; }, i)));
-        __syncwarp();
-    }
+    auto formQueries = [&] {
+        float* head = scratch[warp];
+        for (int item = warp; item < headCount; item += kWarps) {
+            kiln_load_normed_head(source + (long long)(headBase + item) * HeadDim, head, HeadDim, input.queryNorm, input.epsilon, lane);
+            for (int i = lane; i < HeadDim; i += 32) storeQuery(item, i, from_float<T>(rotate([&](int j) { return head[j]; }, i)));
+            __syncwarp();
+        }
+    };
+    if constexpr (QueriesFirst) formQueries();
     if (holdsNew) {
         float squares = 0.0f;
 #pragma unroll
@@ -328,6 +334,7 @@ __device__ __forceinline__ void decode_form_input(const DecodeInput<T>& input, c
             }
         }
     }
+    if constexpr (!QueriesFirst) formQueries();
     __syncthreads();
 }
 
@@ -486,7 +493,7 @@ __device__ __forceinline__ void attention_decode_body(
     __shared__ __align__(16) T newKey[FusedInput ? HeadDim : 1], newValue[FusedInput ? HeadDim : 1];
     if constexpr (FusedInput) {
         __shared__ __align__(16) float qShared[GroupTile][HeadDim];
-        decode_form_input<T, HeadDim>(
+        decode_form_input<T, HeadDim, true>(
             input, trig, row, position, heads, kvHeads, kvHead, headBase, headCount, position >= start && position <= end, chunk == 0,
             [&](int item, int i, T stored) { qShared[item][i] = to_float(stored) * queryScale; },
             [&](int i, T stored) { newKey[i] = stored; }, [&](int i, T value) { newValue[i] = value; });

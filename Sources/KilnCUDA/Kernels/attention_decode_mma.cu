@@ -109,7 +109,7 @@ __device__ __forceinline__ void attention_decode_mma_body(
     if (partition >= range.partitions) return;
 
     for (int i = headCount * HeadDim + threadIdx.x; i < kMMAHeads * HeadDim; i += kThreads) queryTile[i] = from_float<bf16>(0.0f);
-    decode_form_input<bf16, HeadDim>(
+    decode_form_input<bf16, HeadDim, false>(
         input, trig, row, position, heads, kvHeads, kvHead, headBase, headCount, position >= start && position <= end, chunk == 0,
         [&](int item, int i, bf16 stored) { queryTile[item * HeadDim + swizzled_chunk(item, i >> 3) * 8 + (i & 7)] = stored; },
         [&](int i, bf16 stored) { newKey[i] = stored; }, [&](int i, bf16 value) { newValue[i] = value; });
