@@ -204,6 +204,9 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
         let up = layers.first?.gateUp == nil ? try b.makeTensor(rows: tokens, columns: config.intermediateSize) : gate
         let scalar = config.queryPreAttentionScalar ?? Float(headDim)
         let epsilon = config.rmsNormEpsilon
+        // Every row's logits in row order (decode steps): the last layer's residual add is fused
+        // with the final norm, straight into `normed` (no gather of all rows, no separate add).
+        let everyRow = !layers.isEmpty && batch.logitRows.elementsEqual(0..<tokens)
 
         for (index, layer) in layers.enumerated() {
             // Later layers get `normed` from the previous layer's fused residual add + norm.
@@ -247,14 +250,21 @@ public final class DecoderModel<B: Backend>: @unchecked Sendable {
             }
             if index + 1 < layers.count {
                 try b.addRMSNorm(residual: residual, projected, weight: layers[index + 1].attentionNorm, epsilon: epsilon, into: normed)
+            } else if everyRow {
+                try b.addRMSNorm(residual: residual, projected, weight: finalNorm, epsilon: epsilon, into: normed)
             } else {
                 try b.add(projected, into: residual)
             }
         }
 
-        let selected = try b.makeTensor(rows: batch.logitRows.count, columns: hidden)
-        try b.gatherRows(residual, rows: batch.logitRows, into: selected)
-        try b.rmsNorm(selected, weight: finalNorm, epsilon: epsilon, into: selected)
+        let selected: B.Tensor
+        if everyRow {
+            selected = normed
+        } else {
+            selected = try b.makeTensor(rows: batch.logitRows.count, columns: hidden)
+            try b.gatherRows(residual, rows: batch.logitRows, into: selected)
+            try b.rmsNorm(selected, weight: finalNorm, epsilon: epsilon, into: selected)
+        }
         let logits = try b.makeTensor(rows: batch.logitRows.count, columns: config.vocabularySize)
         try b.linear(selected, weight: output, bias: nil, into: logits)
         if let cap = config.finalLogitSoftcap { try b.softcap(logits, cap: cap) }
