@@ -146,7 +146,8 @@ final class GPUBackendChecks {
     }
 
     /// Every GEMV configuration the timing may choose (eight or one chunk, 128 or 256 threads,
-    /// 1 to 16 K slices), forced in turn, plain and fused gate/up.
+    /// 1 to 16 K slices), forced in turn on plain products (checkGatedLinear runs the fused
+    /// gate/up kernels under the timing's choices).
     func checkGEMVConfigurations(_ gpu: CUDABackend) {
         defer { gpu.forcedGEMVChoice = nil }
         let configurations = [GEMVChoice(suffix: "", threads: 256, splits: 1), GEMVChoice(suffix: "", threads: 128, splits: 2),

@@ -215,7 +215,8 @@ struct DecodeInput {
 // apart from attention_input.cu's now and then; without one they are the same bits.) Warps take the block's `headCount`
 // query heads (from `headBase`) one at a time; with `holdsNew` (the block's partition holds the
 // new key) all threads share the new key and value, thread t taking dims t, t + kThreads, ...:
-// their loads go out with the sincos, before the first barrier, and no warp needs a second round
+// their loads go out before the first barrier (the cos / sin come precomputed from
+// decode_form_trig), and no warp needs a second round
 // (as a key and a value taken as two more items did: the block holding the new key ran ~2 us
 // longer than the others of a batch-1 Gemma-2B step on an H100, and was the attention's critical
 // path). Each query element goes to storeQuery(head item, dim, stored), the new key's to
@@ -232,7 +233,7 @@ struct DecodeInput {
 // with QueriesFirst (the CUDA-core kernel) the new key's and value's loads and the query heads'
 // loads then all go out before anything consumes them, so the block waits for one L2 round trip,
 // not two (before session 10: the table's load and the sincos, a barrier, then the query loads;
-// batch 1 on an H100: 514.9 / 515.2 against 513.4 / 513.1 tok/s). The tensor-core kernel forms
+// batch 1 on an H100, the kept form: 514.5 / 514.7 against 512.6 / 512.7 tok/s). The tensor-core kernel forms
 // the new key first and the queries after the barrier, as before: with the queries first its
 // static batch 64 measured 21,456-21,527 against 21,638-21,864 output tok/s (same call).
 template <typename T, int HeadDim, bool QueriesFirst, typename QuerySink, typename KeySink, typename ValueSink>
@@ -427,8 +428,9 @@ __device__ __forceinline__ void attention_decode_body(
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
     // Before waiting for the previous kernel (programmatic dependent launch): the step's batch
-    // arrays (uploaded before the step) and the first step's K/V of earlier tokens (written by
-    // earlier steps) -- nothing in this step's kernel chain writes them -- so these loads overlap
+    // arrays (uploaded before the step), the first step's K/V of earlier tokens (written by
+    // earlier steps) and, FusedInput, the RoPE table with the cos / sin computed from it
+    // (decode_form_trig) -- nothing in this step's kernel chain writes them -- so this work overlaps
     // the previous kernel's tail. The new key is read later (FusedInput: formed here; else written
     // by attention_input, the previous kernel). Every block waits before it writes or exits, so
     // that this grid's completion still implies its predecessors' (programmatic launch).
