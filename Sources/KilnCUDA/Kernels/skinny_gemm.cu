@@ -103,6 +103,41 @@ __device__ __forceinline__ const float* skinny_cluster_pointer(const float* loca
 }
 #endif
 
+// KILN_SKINNY_WGMMA (KILN_KERNEL_DEFINES; sm_90a only, session 10, not yet run on a GPU): the
+// stage's products on Hopper's warpgroup tensor-core instruction instead of ldmatrix + mma.sync.
+// Warpgroup g (warps 4g..4g+3) multiplies its 64 weight rows (the A operand, rows 64g.. of the
+// stage) with the MT batch rows (B), four wgmma.m64nMTk16 a stage, both read from shared memory
+// through descriptors: the ring's rows are already the 128-byte-swizzled K-major layout wgmma
+// reads (8-row groups of 1,024 bytes, chunk c of row r at c ^ (r & 7)), so the copies stay as they
+// are; a k16 slice is the descriptor's start address + 32 bytes. The accumulators come out in the
+// mma.m16n8 fragment order the epilogue already uses (warp w: rows 16w.., d[4j..4j+3] = acc[j]).
+#if defined(KILN_SKINNY_WGMMA) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define KILN_SKINNY_USES_WGMMA 1
+// A shared-memory matrix descriptor: K-major, 128-byte swizzle (layout 1 in bits 62-63), the
+// 8-row groups 1,024 bytes apart (stride offset), start address >> 4 in bits 0-13; the leading
+// offset is unused in this layout.
+__device__ __forceinline__ unsigned long long skinny_descriptor(unsigned address) {
+    return (unsigned long long)((address & 0x3FFFFu) >> 4) | ((unsigned long long)(1024 >> 4) << 32) | (1ull << 62);
+}
+__device__ __forceinline__ void skinny_wgmma_n32(float* d, unsigned long long a, unsigned long long b) {
+    asm volatile(
+        "{\n\twgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, 1, 1, 1, 0, 0;\n\t}"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+        : "l"(a), "l"(b));
+}
+__device__ __forceinline__ void skinny_wgmma_n64(float* d, unsigned long long a, unsigned long long b) {
+    asm volatile(
+        "{\n\twgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, 1, 1, 1, 0, 0;\n\t}"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "l"(a), "l"(b));
+}
+template <int Count>
+__device__ __forceinline__ void skinny_fence_operands(float* d) {
+#pragma unroll
+    for (int i = 0; i < Count; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+#endif
+
 // Mode 0: plain (N = W's rows, optional fp32 bias); 1 / 2: gate/up with SiLU / GELU-tanh
 // (N = mlp, W has 2 * N rows). BN weight rows per block (BN / 16 warps), MT batch rows per tile.
 template <int BN, int MT, int Mode, typename OutT>
@@ -115,7 +150,11 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
     constexpr int InputCopies = MT * 8 / Threads;
     static_assert(BN % 16 == 0 && MT % 16 == 0 && InputCopies >= 1, "tile shape");
     static_assert(BN * (MT + 1) * 4 <= kSkinnyStages * StageBytes, "epilogue staging fits in the ring");
+#ifdef KILN_SKINNY_USES_WGMMA
+    extern __shared__ __align__(1024) unsigned char skinnyShared[];  // the swizzle pattern is anchored at 1,024 bytes
+#else
     extern __shared__ __align__(128) unsigned char skinnyShared[];
+#endif
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int splits = gridDim.y, split = blockIdx.y;
@@ -204,6 +243,9 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
     int readStage = 0, writeStage = kSkinnyStages - 1;
     for (int it = 0; it < count; ++it) {
         skinny_wait<kSkinnyStages - 2>();
+#ifdef KILN_SKINNY_USES_WGMMA
+        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");  // the copies, seen by wgmma's reads
+#endif
         __syncthreads();  // stage `it` landed for every thread; stage it - 1 is free to refill
         const int next = it + kSkinnyStages - 1;
         if (next < count) {
@@ -214,6 +256,27 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
         const unsigned stage = ring + readStage * StageBytes;
         readStage = readStage == kSkinnyStages - 1 ? 0 : readStage + 1;
         writeStage = writeStage == kSkinnyStages - 1 ? 0 : writeStage + 1;
+#ifdef KILN_SKINNY_USES_WGMMA
+        {
+            float* d = &acc[0][0];
+            const unsigned aBase = stage + (warp >> 2) * 64 * 128, bBase = stage + WeightBytes;
+            skinny_fence_operands<MT / 2>(d);
+            asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+#pragma unroll
+            for (int kk = 0; kk < kSkinnyK / 16; ++kk) {
+                if constexpr (MT == 64) {
+                    skinny_wgmma_n64(d, skinny_descriptor(aBase + kk * 32), skinny_descriptor(bBase + kk * 32));
+                } else {
+                    skinny_wgmma_n32(d, skinny_descriptor(aBase + kk * 32), skinny_descriptor(bBase + kk * 32));
+                }
+            }
+            asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+            // Done before the next iteration's barrier: the stage is refilled after it.
+            asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+            skinny_fence_operands<MT / 2>(d);
+        }
+        continue;
+#endif
         // Fragments of slice kk + 1 are loaded before slice kk's mma's, so the ldmatrix latency
         // overlaps the tensor-core work (one warp per scheduler when the grid is small).
         unsigned a[2][4], b[2][MT / 16][4];
