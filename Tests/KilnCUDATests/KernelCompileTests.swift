@@ -22,6 +22,20 @@ struct KernelCompileTests {
         }
     }
 
+    /// The experiment switches that change kernel code (KILN_KERNEL_DEFINES) compile too, so that a
+    /// device call can A/B them: the skinny GEMM on wgmma (sm_90a; sm_80 compiles the mma.sync path).
+    @Test func skinnyWGMMASwitchCompiles() throws {
+        let compiler = try #require(sharedCompiler)
+        let source = try #require(KernelLibrary.source(defining: "skinny_gemm_bf16_n64_m64"))
+        for architecture in ["sm_90a", "sm_80"] {
+            let cubin = try compiler.compile(source: source.text, fileName: source.fileName, headers: KernelLibrary.headers,
+                                             options: KernelLibrary.options(architecture: architecture, defines: ["KILN_SKINNY_WGMMA"]))
+            for kernel in source.kernels {
+                #expect(cubin.firstRange(of: Array(kernel.utf8) + [0]) != nil, "\(source.fileName) lacks \(kernel) for \(architecture)")
+            }
+        }
+    }
+
     @Test func aCompileErrorCarriesNVRTCsLog() throws {
         let compiler = try #require(sharedCompiler)
         #expect {
