@@ -12,11 +12,16 @@ extension CUDAKernels {
         return min(1024, max(32, (threads + 31) / 32 * 32))
     }
 
-    /// Whether the row kernels' `_vec8` forms apply: bf16 rows whose 8-element groups are 16-byte
-    /// aligned in every buffer (columns % 8 == 0, 16-byte aligned addresses) and that one block
-    /// covers at 8 a thread (columns <= 8192).
+    /// Whether bf16 rows of `x` read as 16-byte groups of 8 in every one of `buffers`: columns % 8
+    /// == 0 and 16-byte aligned addresses (argmax_partial_bf16_vec8).
+    static func rowsMoveAsEightBF16Groups(_ x: DeviceTensor, buffers: [DeviceBuffer]) -> Bool {
+        x.elementType == .bf16 && x.columns % 8 == 0 && buffers.allSatisfy { $0.address % 16 == 0 }
+    }
+
+    /// Whether the row kernels' `_vec8` forms apply: rows in groups of 8 that one block covers at 8
+    /// a thread (columns <= 8192).
     static func rowsMoveAsEightBF16(_ x: DeviceTensor, buffers: [DeviceBuffer]) -> Bool {
-        x.elementType == .bf16 && x.columns % 8 == 0 && x.columns <= 8 * 1024 && buffers.allSatisfy { $0.address % 16 == 0 }
+        rowsMoveAsEightBF16Groups(x, buffers: buffers) && x.columns <= 8 * 1024
     }
 
     /// Blocks of 256 threads for a grid-stride loop over `count` elements: enough to fill the
@@ -206,7 +211,7 @@ extension CUDAKernels {
         guard logits.rows > 0, logits.columns > 0 else { return }
         if let scratch, logits.columns >= 16384 {
             // bf16 rows in 16-byte groups read 8 logits a load: slices then start on a group.
-            let vector = logits.elementType == .bf16 && logits.columns % 8 == 0 && logits.buffer.address % 16 == 0
+            let vector = Self.rowsMoveAsEightBF16Groups(logits, buffers: [logits.buffer])
             let slice = 4096, firstParts = min(1024, (logits.columns + slice - 1) / slice)
             let sliceLength = vector ? ((logits.columns + firstParts - 1) / firstParts + 7) / 8 * 8 : (logits.columns + firstParts - 1) / firstParts
             let parts = (logits.columns + sliceLength - 1) / sliceLength

@@ -151,6 +151,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
     static_assert(BN % 16 == 0 && MT % 16 == 0 && InputCopies >= 1, "tile shape");
     static_assert(BN * (MT + 1) * 4 <= kSkinnyStages * StageBytes, "epilogue staging fits in the ring");
 #ifdef KILN_SKINNY_USES_WGMMA
+    static_assert(BN % 64 == 0, "wgmma: whole warpgroups of 64 weight rows");
     extern __shared__ __align__(1024) unsigned char skinnyShared[];  // the swizzle pattern is anchored at 1,024 bytes
 #else
     extern __shared__ __align__(128) unsigned char skinnyShared[];
@@ -275,8 +276,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
             asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
             skinny_fence_operands<MT / 2>(d);
         }
-        continue;
-#endif
+#else
         // Fragments of slice kk + 1 are loaded before slice kk's mma's, so the ldmatrix latency
         // overlaps the tensor-core work (one warp per scheduler when the grid is small).
         unsigned a[2][4], b[2][MT / 16][4];
@@ -297,6 +297,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
                 skinny_mma(acc[2 * nb + 1], a[now], b[now][nb][2], b[now][nb][3]);
             }
         }
+#endif
     }
     skinny_wait<0>();
     __syncthreads();  // every warp is done with the ring: reuse it for the epilogue
