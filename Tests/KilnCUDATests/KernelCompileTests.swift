@@ -23,16 +23,23 @@ struct KernelCompileTests {
     }
 
     /// The experiment switches that change kernel code (KILN_KERNEL_DEFINES) compile too, so that a
-    /// device call can A/B them: the skinny GEMM on wgmma (sm_90a; sm_80 compiles the mma.sync path).
-    @Test func skinnyWGMMASwitchCompiles() throws {
+    /// device call can A/B them: the skinny GEMM's mma.sync path on sm_90a (KILN_SKINNY_MMA_SYNC;
+    /// the default there is wgmma), which must give other code than the default, and on sm_80,
+    /// where both are the mma.sync path.
+    @Test func skinnyMMASyncSwitchCompiles() throws {
         let compiler = try #require(sharedCompiler)
         let source = try #require(KernelLibrary.source(defining: "skinny_gemm_bf16_n64_m64"))
         for architecture in ["sm_90a", "sm_80"] {
-            let cubin = try compiler.compile(source: source.text, fileName: source.fileName, headers: KernelLibrary.headers,
-                                             options: KernelLibrary.options(architecture: architecture, defines: ["KILN_SKINNY_WGMMA"]))
-            for kernel in source.kernels {
-                #expect(cubin.firstRange(of: Array(kernel.utf8) + [0]) != nil, "\(source.fileName) lacks \(kernel) for \(architecture)")
+            var cubins: [[UInt8]] = []
+            for defines in [[], ["KILN_SKINNY_MMA_SYNC"]] {
+                let cubin = try compiler.compile(source: source.text, fileName: source.fileName, headers: KernelLibrary.headers,
+                                                 options: KernelLibrary.options(architecture: architecture, defines: defines))
+                for kernel in source.kernels {
+                    #expect(cubin.firstRange(of: Array(kernel.utf8) + [0]) != nil, "\(source.fileName) lacks \(kernel) for \(architecture)")
+                }
+                cubins.append(cubin)
             }
+            if architecture == "sm_90a" { #expect(cubins[0] != cubins[1], "KILN_SKINNY_MMA_SYNC changed nothing on sm_90a") }
         }
     }
 
