@@ -3,24 +3,18 @@ import KilnBackend
 import KilnCore
 
 /// A skinny-GEMM configuration (skinny_gemm.cu, README-skinny-gemm.md): weight rows a block
-/// (BN), activation rows a batch tile (MT) and K slices, summed either inside a thread-block
-/// cluster of that many blocks (sm_90 only) or through a global workspace (`throughWorkspace`).
+/// (BN), activation rows a batch tile (MT) and K slices (a thread-block cluster of that many
+/// blocks, sm_90 only).
 public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     public var rowsPerBlock: Int
     public var batchTile: Int
     public var splits: Int
-    /// Slices summed through the workspace by the last block of a tile (no cluster).
-    public var throughWorkspace: Bool
 
-    public init(rowsPerBlock: Int, batchTile: Int, splits: Int, throughWorkspace: Bool = false) {
+    public init(rowsPerBlock: Int, batchTile: Int, splits: Int) {
         self.rowsPerBlock = rowsPerBlock
         self.batchTile = batchTile
         self.splits = splits
-        self.throughWorkspace = throughWorkspace
     }
-
-    /// Launched as thread-block clusters of `splits` blocks.
-    var clustered: Bool { splits > 1 && !throughWorkspace }
 
     /// The (BN, MT) pairs skinny_gemm.cu exports.
     public static let shapes: [SkinnyGEMMChoice] = [64, 128].flatMap { bn in [32, 64].map { SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: $0, splits: 1) } }
@@ -34,12 +28,7 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     var sharedBytes: Int { Self.stages * (rowsPerBlock + batchTile) * 128 }
     /// The largest ring of any configuration (the dynamic shared-memory limit set once a kernel).
     static let largestSharedBytes = stages * (128 + 64) * 128
-    /// "n64 m64 x8" (cluster), "n64 m64 x8w" (workspace).
-    public var description: String { "n\(rowsPerBlock) m\(batchTile) x\(splits)\(splits > 1 && throughWorkspace ? "w" : "")" }
-
-    /// fp32 floats of the workspace a launch of `blocks` blocks (tiles x batch tiles x slices)
-    /// takes: one staged [BN][MT + 1] tile each.
-    func workspaceFloats(blocks: Int) -> Int { blocks * rowsPerBlock * (batchTile + 1) }
+    public var description: String { "n\(rowsPerBlock) m\(batchTile) x\(splits)" }
 
     /// Blocks along N: BN weight rows (plain) or BN / 2 outputs (gate/up) each.
     func tiles(outputs: Int, gated: Bool) -> Int {
@@ -49,27 +38,20 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
 
     /// The configurations worth timing for `rows` activation rows, `outputs` columns and K =
     /// `inputs` on `multiprocessors` SMs: both batch tiles that hold the rows in one tile, both
-    /// block heights, and K cut into 2-8 slices where the tiles alone leave SMs idle and every
-    /// slice keeps at least two 64-wide k stages: as clusters (when `clusters`) and through the
-    /// workspace (when it holds the launch's `workspaceFloats`).
-    static func candidates(rows: Int, outputs: Int, inputs: Int, gated: Bool, multiprocessors: Int, clusters: Bool,
-                           workspaceFloats: Int = CUDABackend.skinnyWorkspaceFloats) -> [SkinnyGEMMChoice] {
+    /// block heights, and K cut into 2-8 slices (clusters) where the tiles alone leave SMs idle and
+    /// every slice keeps at least two 64-wide k stages.
+    static func candidates(rows: Int, outputs: Int, inputs: Int, gated: Bool, multiprocessors: Int, clusters: Bool) -> [SkinnyGEMMChoice] {
         let steps = (inputs + 63) / 64
         var result: [SkinnyGEMMChoice] = []
         for shape in shapes where shape.batchTile >= rows || shape.batchTile == 64 {
-            let tiles = shape.tiles(outputs: outputs, gated: gated), batchTiles = (rows + shape.batchTile - 1) / shape.batchTile
+            let tiles = shape.tiles(outputs: outputs, gated: gated)
             for splits in [1, 2, 4, 8] {
                 // The kernel gives slice s steps [s * ceil(steps / S), ...): the last slice keeps what is left.
                 let perSlice = (steps + splits - 1) / splits, lastSlice = steps - (splits - 1) * perSlice
-                if splits > 1 && (tiles >= 2 * multiprocessors || lastSlice < 2) { continue }
+                if splits > 1 && (!clusters || tiles >= 2 * multiprocessors || lastSlice < 2) { continue }
                 var choice = shape
                 choice.splits = splits
-                if splits == 1 || clusters { result.append(choice) }
-                choice.throughWorkspace = true
-                if splits > 1 && tiles <= CUDABackend.skinnyMaximumTiles
-                    && choice.workspaceFloats(blocks: tiles * batchTiles * splits) <= workspaceFloats {
-                    result.append(choice)
-                }
+                result.append(choice)
             }
         }
         return result
@@ -86,23 +68,6 @@ enum SkinnyProductPath: Hashable, Sendable {
 extension CUDABackend {
     /// Most activation rows the skinny kernels take (one batch tile of 64).
     static let skinnyMaximumRows = 64
-    /// The workspace of split-K through global memory: 512 blocks of the largest staged tile
-    /// ([128][65] fp32), 17 MB; and its counters, one a tile (tiles x batch tiles).
-    static let skinnyWorkspaceFloats = 512 * 128 * 65, skinnyMaximumTiles = 1024
-
-    /// The skinny kernels' split-K workspace and counters, made once outside a recording (the
-    /// counters zeroed; every launch leaves them zero); nil inside a recording before then.
-    /// One pair serves every launch of the backend's stream: a launch touches them only after
-    /// its programmatic-launch wait, when the previous launch has finished.
-    func skinnySplitScratch() throws -> (workspace: DeviceBuffer, counters: DeviceBuffer)? {
-        if let existing = skinnySplit { return existing }
-        guard recording == nil else { return nil }
-        let workspace = try runtime.allocator.allocate(byteCount: Self.skinnyWorkspaceFloats * 4)
-        let counters = try runtime.allocator.allocate(byteCount: Self.skinnyMaximumTiles * 4)
-        try stream.fill(counters, byte: 0)
-        skinnySplit = (workspace, counters)
-        return skinnySplit
-    }
 
     /// Whether the skinny kernels take this product: bf16, more rows than the GEMV takes and at
     /// most 64, K and the row stride multiples of 8.
@@ -120,17 +85,7 @@ extension CUDABackend {
                        kernel: String, library: () throws -> Void) throws -> Bool {
         let key = GEMVKey(kernel: kernel, outputs: outputs, inputs: x.columns, rows: x.rows)
         func launch(_ choice: SkinnyGEMMChoice) throws {
-            var arguments = productArguments(x, weight: weight, bias: bias, takesBias: !gated, outputs: outputs, out: out)
-            let tiles = choice.tiles(outputs: outputs, gated: gated), batchTiles = (x.rows + choice.batchTile - 1) / choice.batchTile
-            var scratch: (workspace: DeviceBuffer, counters: DeviceBuffer)?
-            if choice.splits > 1 && choice.throughWorkspace {
-                guard let made = try skinnySplitScratch(), fitsWorkspace(choice) else {
-                    throw KilnError.invalidArgument("skinny GEMM \(choice): the split-K workspace does not hold \(tiles) x \(batchTiles) tiles")
-                }
-                scratch = made
-            }
-            arguments.pointer(scratch?.workspace)
-            arguments.pointer(scratch?.counters)
+            let arguments = productArguments(x, weight: weight, bias: bias, takesBias: !gated, outputs: outputs, out: out)
             let function = try kernels.function(kernel + choice.suffix)
             try sharedMemoryLimitRaised.withLock { limited in  // raised before any launch of the kernel
                 if !limited.contains(function.name) {
@@ -138,20 +93,14 @@ extension CUDABackend {
                     limited.insert(function.name)
                 }
             }
-            try stream.launch(function, grid: (tiles, choice.splits, batchTiles),
+            try stream.launch(function, grid: (choice.tiles(outputs: outputs, gated: gated), choice.splits,
+                                               (x.rows + choice.batchTile - 1) / choice.batchTile),
                               block: (choice.threads, 1, 1), sharedBytes: choice.sharedBytes,
-                              cluster: choice.clustered ? (1, choice.splits, 1) : nil, arguments: arguments)
+                              cluster: choice.splits > 1 ? (1, choice.splits, 1) : nil, arguments: arguments)
             skinnyLaunches.withLock { $0 += 1 }
         }
-        func fitsWorkspace(_ choice: SkinnyGEMMChoice) -> Bool {
-            let tiles = choice.tiles(outputs: outputs, gated: gated), batchTiles = (x.rows + choice.batchTile - 1) / choice.batchTile
-            return tiles * batchTiles <= Self.skinnyMaximumTiles
-                && choice.workspaceFloats(blocks: tiles * batchTiles * choice.splits) <= Self.skinnyWorkspaceFloats
-        }
         if var forced = forcedSkinnyChoice {
-            // Checks force every configuration on every shape: where a split cannot run (no
-            // clusters, a launch larger than the workspace), the whole-K launch of that shape.
-            if forced.clustered ? !supportsClusters : (forced.splits > 1 && !fitsWorkspace(forced)) { forced.splits = 1 }
+            if !supportsClusters { forced.splits = 1 }
             try launch(forced)
             return true
         }

@@ -54,8 +54,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let gemvChoices = Mutex<[GEMVKey: GEMVChoice]>([:])
     /// For checks: every skinny-GEMM launch (9-64 rows) in this configuration (no timing).
     public var forcedSkinnyChoice: SkinnyGEMMChoice?
-    /// Split-K workspace and counters of the skinny kernels, made at first need (CUDABackend+SkinnyGEMM.swift).
-    var skinnySplit: (workspace: DeviceBuffer, counters: DeviceBuffer)?
     /// Skinny kernel or library, timed per shape (CUDABackend+SkinnyGEMM.swift).
     let skinnyPaths = Mutex<[GEMVKey: SkinnyProductPath]>([:])
     /// Kernels (skinny GEMM) whose dynamic shared-memory limit has been raised.

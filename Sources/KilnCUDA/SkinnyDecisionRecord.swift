@@ -5,9 +5,7 @@ import KilnCore
 /// (`AutotuneStore`'s file is per GPU and cuBLASLt version, which is what a decision against the
 /// library depends on). One entry a shape:
 ///
-///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>[w]"
-///
-/// (`w`: the slices are summed through the workspace, not a cluster).
+///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>"
 ///
 /// `<source>` is the first 12 hex digits of the SHA-256 of skinny_gemm.cu, so a changed kernel
 /// times its shapes again instead of trusting a decision about other code. Keys that do not parse,
@@ -32,7 +30,7 @@ public enum SkinnyDecisionRecord {
     static func value(_ path: SkinnyProductPath) -> String {
         switch path {
         case .library: return "library"
-        case .skinny(let choice): return choice.description
+        case .skinny(let choice): return "n\(choice.rowsPerBlock) m\(choice.batchTile) x\(choice.splits)"
         }
     }
 
@@ -50,12 +48,10 @@ public enum SkinnyDecisionRecord {
     static func path(_ value: String) -> SkinnyProductPath? {
         if value == "library" { return .library }
         let fields = value.split(separator: " ").map(String.init)
-        guard fields.count == 3, let bn = number(fields[0], "n"), let mt = number(fields[1], "m") else { return nil }
-        let throughWorkspace = fields[2].hasSuffix("w")
-        guard let splits = number(String(fields[2].dropLast(throughWorkspace ? 1 : 0)), "x"),
+        guard fields.count == 3, let bn = number(fields[0], "n"), let mt = number(fields[1], "m"), let splits = number(fields[2], "x"),
               SkinnyGEMMChoice.shapes.contains(where: { $0.rowsPerBlock == bn && $0.batchTile == mt }),
-              [1, 2, 4, 8].contains(splits), !(throughWorkspace && splits == 1) else { return nil }
-        return .skinny(SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: mt, splits: splits, throughWorkspace: throughWorkspace))
+              [1, 2, 4, 8].contains(splits) else { return nil }
+        return .skinny(SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: mt, splits: splits))
     }
 
     /// "n2048" with tag "n" -> 2048.
@@ -82,7 +78,7 @@ extension CUDABackend {
             for (key, value) in record {
                 guard let shape = SkinnyDecisionRecord.shape(key), paths[shape] == nil,
                       let path = SkinnyDecisionRecord.path(value) else { continue }
-                if case .skinny(let choice) = path, choice.clustered, !supportsClusters { continue }
+                if case .skinny(let choice) = path, choice.splits > 1, !supportsClusters { continue }
                 paths[shape] = path
                 taken += 1
             }

@@ -174,20 +174,18 @@ final class GPUBackendChecks {
     }
 
     /// Every skinny-GEMM configuration (9-64 rows: 64 or 128 weight rows a block, batch tiles of
-    /// 32 or 64, 1 to 8 K slices as clusters or through the workspace), forced in turn on odd
-    /// shapes: plain with and without bias, fp32 output (logits), fused gate/up; rows past one
-    /// batch tile too.
+    /// 32 or 64, 1 to 8 K slices as clusters), forced in turn on odd shapes: plain with and
+    /// without bias, fp32 output (logits), fused gate/up; rows past one batch tile too.
     func checkSkinnyConfigurations(_ gpu: CUDABackend) {
         defer { gpu.forcedSkinnyChoice = nil }
-        let clustered = gpu.supportsClusters ? (quick ? [1, 4] : [1, 2, 4, 8]) : [1]
-        let throughWorkspace = quick ? [4] : [2, 4, 8]
+        let splits = gpu.supportsClusters ? (quick ? [1, 4] : [1, 2, 4, 8]) : [1]
         let plain = quick ? [(2560, 2048, 64, false, false)]
             : [(2560, 2048, 64, false, false), (300, 72, 9, true, false), (1000, 1032, 33, false, true), (2048, 16384, 20, false, false),
                (1000, 1024, 40, true, true)]
         for shape in SkinnyGEMMChoice.shapes {
-            let choices = clustered.map { SkinnyGEMMChoice(rowsPerBlock: shape.rowsPerBlock, batchTile: shape.batchTile, splits: $0) }
-                + throughWorkspace.map { SkinnyGEMMChoice(rowsPerBlock: shape.rowsPerBlock, batchTile: shape.batchTile, splits: $0, throughWorkspace: true) }
-            for choice in choices {
+            for slices in splits {
+                var choice = shape
+                choice.splits = slices
                 gpu.forcedSkinnyChoice = choice
                 for (outputs, inputs, rows, withBias, f32) in plain {
                     let label = "skinny \(choice)\(f32 ? " f32 out" : "") x [\(rows), \(inputs)] · w [\(outputs), \(inputs)]" + (withBias ? " + bias" : "")

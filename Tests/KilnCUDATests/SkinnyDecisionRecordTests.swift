@@ -15,10 +15,6 @@ import Testing
         #expect(SkinnyDecisionRecord.value(.skinny(choice)) == "n128 m64 x1")
         #expect(SkinnyDecisionRecord.path("n128 m64 x1") == .skinny(choice))
         #expect(SkinnyDecisionRecord.path(SkinnyDecisionRecord.value(.library)) == .library)
-        let split = SkinnyGEMMChoice(rowsPerBlock: 64, batchTile: 64, splits: 8, throughWorkspace: true)
-        #expect(SkinnyDecisionRecord.value(.skinny(split)) == "n64 m64 x8w")
-        #expect(SkinnyDecisionRecord.path("n64 m64 x8w") == .skinny(split))
-        #expect(SkinnyDecisionRecord.path("n64 m64 x8") == .skinny(SkinnyGEMMChoice(rowsPerBlock: 64, batchTile: 64, splits: 8)))
         #expect(SkinnyDecisionRecord.currentSource.count == 12)
     }
 
@@ -31,7 +27,7 @@ import Testing
                     "skinny skinny_gemm_bf16 nx k2048 m64 \(current)"] {
             #expect(SkinnyDecisionRecord.shape(key) == nil, "\(key)")
         }
-        for value in ["n96 m64 x1", "n128 m48 x1", "n128 m64 x3", "n128 m64", "n128 m64 x1w", "n128 m64 x4ww", "cublas", ""] {
+        for value in ["n96 m64 x1", "n128 m48 x1", "n128 m64 x3", "n128 m64", "cublas", ""] {
             #expect(SkinnyDecisionRecord.path(value) == nil, "\(value)")
         }
     }

@@ -3,8 +3,7 @@ import Testing
 
 /// The skinny GEMM's launch arithmetic and candidate rule (GPU-free): every shape skinny_gemm.cu
 /// exports is listed, the grid covers every output, the ring fits an H100 SM twice, and split-K
-/// is offered only where the tiles alone leave SMs idle, as clusters where they exist and
-/// through the workspace where it holds the launch.
+/// is offered only where clusters exist and the tiles alone leave SMs idle.
 @Suite struct SkinnyGEMMChoiceTests {
     @Test func exportedShapesAndResources() {
         #expect(SkinnyGEMMChoice.shapes.map(\.suffix) == ["_n64_m32", "_n64_m64", "_n128_m32", "_n128_m64"])
@@ -34,20 +33,9 @@ import Testing
         let o = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2048, inputs: 2048, gated: false, multiprocessors: 132, clusters: true)
         #expect(o.contains(SkinnyGEMMChoice(rowsPerBlock: 128, batchTile: 64, splits: 8)))
         #expect(!o.contains { $0.batchTile == 32 }, "64 rows need the 64-row tile")
-        // Both ways of summing the slices are offered where clusters exist.
-        #expect(o.contains(SkinnyGEMMChoice(rowsPerBlock: 64, batchTile: 64, splits: 8, throughWorkspace: true)))
-        #expect(o.filter(\.clustered).count == o.filter { $0.splits > 1 && $0.throughWorkspace }.count)
-        // Without clusters (sm_80) the slices go through the workspace.
+        // Without clusters (sm_80) only whole-K launches.
         let plain = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2048, inputs: 2048, gated: false, multiprocessors: 132, clusters: false)
-        #expect(plain.allSatisfy { $0.splits == 1 || $0.throughWorkspace } && plain.filter { $0.splits == 1 }.count == 2)
-        #expect(plain.count == 2 + 6, "two block heights x three slice counts")
-        // A workspace too small for the launch: no workspace candidate (qkv at n64 x8: 40 x 8
-        // blocks of [64][65] floats).
-        let small = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2560, inputs: 2048, gated: false, multiprocessors: 132, clusters: false,
-                                                workspaceFloats: 40 * 8 * 64 * 65 - 1)
-        #expect(!small.contains(SkinnyGEMMChoice(rowsPerBlock: 64, batchTile: 64, splits: 8, throughWorkspace: true)))
-        #expect(small.contains(SkinnyGEMMChoice(rowsPerBlock: 64, batchTile: 64, splits: 4, throughWorkspace: true)))
-        #expect(SkinnyGEMMChoice(rowsPerBlock: 64, batchTile: 64, splits: 8, throughWorkspace: true).description == "n64 m64 x8w")
+        #expect(plain.allSatisfy { $0.splits == 1 } && plain.count == 2)
         // The LM head has thousands of tiles: no split.
         let head = SkinnyGEMMChoice.candidates(rows: 20, outputs: 256000, inputs: 2048, gated: false, multiprocessors: 132, clusters: true)
         #expect(head.allSatisfy { $0.splits == 1 } && head.count == 4)

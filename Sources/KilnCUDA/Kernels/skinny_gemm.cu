@@ -17,14 +17,11 @@
 //     batch rows (the B operand, MT/16 ldmatrix.x4, MT/8 mma.m16n8k16 per 16 k, fp32 accumulate);
 //   - gate/up: A tile t holds gate rows 8t..8t+7 in its rows 0-7 and the matching up rows in rows
 //     8-15, so one block has both halves of its BN/2 outputs and the epilogue forms act(gate) * up;
-//   - split-K (gridDim.y = S > 1), each block a slice of K, two ways: (a) sm_90, no workspace: the
-//     S blocks of a tile form one thread-block cluster (launched with cluster dims (1, S, 1)), each
-//     stages its fp32 partial tile in its own shared memory, and after a cluster barrier each block
-//     sums 1/S of the tile's outputs over the S blocks (distributed shared memory, slices in order:
-//     deterministic) and runs the epilogue; (b) with a workspace, any architecture: each block
-//     copies its partial tile to global memory and the last of the S to arrive (a counter a tile)
-//     sums them in slice order and runs the epilogue. (b) exists because programmatic launch does
-//     not place cluster blocks early and large clusters may not all fit at once.
+//   - split-K (gridDim.y = S > 1, sm_90 only): the S blocks of a tile form one thread-block cluster
+//     (launched with cluster dims (1, S, 1)), each takes a slice of K, stages its fp32 partial tile
+//     in its own shared memory, and after a cluster barrier each block sums 1/S of the tile's
+//     outputs over the S blocks (distributed shared memory, slices in order: deterministic) and
+//     runs the epilogue. No workspace, no second launch.
 // The epilogue stages the accumulators as [BN][MT + 1] fp32 in shared memory so that the stores of
 // y are row-contiguous (consecutive threads, consecutive columns).
 // Programmatic dependent launch (sm_90): the weight copies of the first STAGES - 1 stages are
@@ -149,7 +146,7 @@ __device__ __forceinline__ void skinny_fence_operands(float* d) {
 template <int BN, int MT, int Mode, typename OutT>
 __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight, const bf16* __restrict__ x,
                                                  const float* __restrict__ bias, OutT* __restrict__ y, int N, int K, int M,
-                                                 int ldx, int ldy, float* __restrict__ workspace, unsigned* __restrict__ counters) {
+                                                 int ldx, int ldy) {
     constexpr int Warps = BN / 16, Threads = 32 * Warps;
     constexpr int WeightBytes = BN * 128, StageBytes = (BN + MT) * 128;
     constexpr int WeightCopies = BN * 8 / Threads;  // 16-byte chunks per thread per stage: 4
@@ -165,8 +162,6 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int splits = gridDim.y, split = blockIdx.y;
-    // Split-K through a cluster's shared memory, or (with a workspace) through global memory.
-    const bool clustered = splits > 1 && workspace == nullptr;
     const int mBase = blockIdx.z * MT;
     constexpr int OutColumns = Mode == 0 ? BN : BN / 2;
     const int columnBase = blockIdx.x * OutColumns;
@@ -326,7 +321,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
     }
     unsigned rank = 0;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (clustered) {
+    if (splits > 1) {
         skinny_cluster_sync();  // every block of the cluster has staged its slice
         rank = skinny_cluster_rank();
     } else {
@@ -335,40 +330,8 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
 #else
     __syncthreads();
 #endif
-    // Split-K through the workspace (no cluster, so programmatic launch can place the blocks
-    // early and any number fit): every block copies its staged tile to its slot, [tile][split]
-    // [BN][MT + 1] fp32, and counts itself in; the last of a tile's S blocks sums the S slots in
-    // slice order (deterministic, its own from shared memory) into its staged tile, sets the
-    // counter back to 0 and runs the epilogue for the whole tile. The others are done.
-    if (splits > 1 && !clustered) {
-        constexpr int TileVectors = BN * Pitch / 4;  // float4s of a staged tile (BN % 4 == 0)
-        const int tile = blockIdx.z * gridDim.x + blockIdx.x;
-        float4* slots = reinterpret_cast<float4*>(workspace) + (long long)tile * splits * TileVectors;
-        float4* mine = reinterpret_cast<float4*>(staged);
-        for (int i = tid; i < TileVectors; i += Threads) __stcg(slots + split * TileVectors + i, mine[i]);
-        __threadfence();  // the slot is visible before the count
-        unsigned arrived = 0;
-        if (tid == 0) arrived = atomicAdd(counters + tile, 1u);
-        if (!__syncthreads_or(tid == 0 && arrived == (unsigned)splits - 1)) return;
-        if (tid == 0) counters[tile] = 0;  // every launch leaves the counters zero
-        __threadfence();  // the other blocks' slots, seen after their counts
-#pragma unroll 4
-        for (int i = tid; i < TileVectors; i += Threads) {
-            float4 total = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-            for (int s = 0; s < splits; ++s) {
-                const float4 part = s == split ? mine[i] : __ldcg(slots + s * TileVectors + i);
-                total.x += part.x;
-                total.y += part.y;
-                total.z += part.z;
-                total.w += part.w;
-            }
-            mine[i] = total;
-        }
-        __syncthreads();
-    }
     // This block's share of the tile's outputs: columns [first, last) of OutColumns.
-    const int sharers = clustered ? splits : 1;
-    const int share = (OutColumns + sharers - 1) / sharers;
+    const int share = (OutColumns + splits - 1) / splits;
     const int first = min(OutColumns, (int)rank * share), last = min(OutColumns, min(first + share, N - columnBase));
     const int width = last - first, rows = min(MT, M - mBase);
     // The S staged tiles, summed in slice order (deterministic); at most 8 blocks a cluster.
@@ -376,7 +339,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
 #pragma unroll
     for (int s = 0; s < 8; ++s) peers[s] = staged;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (clustered) {
+    if (splits > 1) {
 #pragma unroll
         for (int s = 0; s < 8; ++s)
             if (s < splits) peers[s] = skinny_cluster_pointer(staged, (unsigned)s);
@@ -384,7 +347,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
 #endif
     auto sum = [&](int row, int batchRow) -> float {
         const int index = row * Pitch + batchRow;
-        if (!clustered) return staged[index];
+        if (splits == 1) return staged[index];
         float part[8];
 #pragma unroll
         for (int s = 0; s < 8; ++s) part[s] = s < splits ? peers[s][index] : 0.0f;
@@ -409,7 +372,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
         }
     }
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (clustered) skinny_cluster_sync();  // peers may still read this block's staged tile
+    if (splits > 1) skinny_cluster_sync();  // peers may still read this block's staged tile
 #endif
 }
 
@@ -417,24 +380,19 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
 
 // Exported: skinny_gemm_{bf16, bf16_f32, gateup_silu_bf16, gateup_gelu_bf16}_n{64,128}_m{32,64}.
 // Block: 2 * BN threads (BN / 16 warps); dynamic shared memory STAGES * (BN + MT) * 128 bytes;
-// grid (ceil(outputs / (plain: BN, gate/up: BN / 2)), splits, ceil(M / MT)). splits > 1: either
-// clusters of (1, splits, 1) on sm_90 with workspace and counters null, or no cluster with a
-// workspace of grid.x * grid.z * splits * BN * (MT + 1) floats (16-byte aligned) and grid.x *
-// grid.z counters, zeroed once (every launch leaves them zero); launches that may overlap need
-// their own pair.
+// grid (ceil(outputs / (plain: BN, gate/up: BN / 2)), splits, ceil(M / MT)), splits > 1 only as
+// clusters of (1, splits, 1) on sm_90.
 #define KILN_SKINNY_PLAIN(NAME, OUT, BN, MT)                                                                       \
     extern "C" __global__ void __launch_bounds__(2 * BN) NAME(const bf16* weight, const bf16* x, const float* bias, \
-                                                              OUT* y, int N, int K, int M, int ldx, int ldy,        \
-                                                              float* workspace, unsigned* counters) {               \
+                                                              OUT* y, int N, int K, int M, int ldx, int ldy) {      \
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                        \
-        skinny_gemm_body<BN, MT, 0, OUT>(weight, x, bias, y, N, K, M, ldx, ldy, workspace, counters);              \
+        skinny_gemm_body<BN, MT, 0, OUT>(weight, x, bias, y, N, K, M, ldx, ldy);                                   \
     }
 #define KILN_SKINNY_GATED(NAME, MODE, BN, MT)                                                                      \
     extern "C" __global__ void __launch_bounds__(2 * BN) NAME(const bf16* weight, const bf16* x, bf16* y, int mlp, \
-                                                              int K, int M, int ldx, int ldy, float* workspace,    \
-                                                              unsigned* counters) {                                \
+                                                              int K, int M, int ldx, int ldy) {                    \
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                        \
-        skinny_gemm_body<BN, MT, MODE, bf16>(weight, x, nullptr, y, mlp, K, M, ldx, ldy, workspace, counters);     \
+        skinny_gemm_body<BN, MT, MODE, bf16>(weight, x, nullptr, y, mlp, K, M, ldx, ldy);                          \
     }
 #define KILN_SKINNY_SHAPES(BN, MT)                                                   \
     KILN_SKINNY_PLAIN(skinny_gemm_bf16_n##BN##_m##MT, bf16, BN, MT)                  \
