@@ -55,8 +55,19 @@ extension CUDABackend {
             return keys
         }()
 
+        /// Blocks per SM the split aims at: 2 (`KILN_DECODE_BLOCKS_PER_SM`, 0.25-16, for A/B runs;
+        /// at batch 64 on 132 SMs, 0.5 gives one partition a row and no reduce launch).
+        static let blocksPerMultiprocessor: Double = {
+            guard let text = ProcessInfo.processInfo.environment["KILN_DECODE_BLOCKS_PER_SM"] else { return 2 }
+            guard let value = Double(text), value >= 0.25, value <= 16 else {
+                FileHandle.standardError.write(Data("KILN_DECODE_BLOCKS_PER_SM=\(text) ignored: a number from 0.25 to 16\n".utf8))
+                return 2
+            }
+            return value
+        }()
+
         init(rows: Int, heads: Int, kvHeads: Int, visibleKeys: Int, multiprocessors: Int, tensorCores: Bool = false,
-             leastKeys: Int = leastPartitionKeys) {
+             leastKeys: Int = leastPartitionKeys, blocksPerMultiprocessor: Double = blocksPerMultiprocessor) {
             let group = heads / kvHeads
             var tile = 1
             while tile < group && tile < 8 { tile *= 2 }
@@ -68,7 +79,7 @@ extension CUDABackend {
             groupTile = tile
             chunks = (group + tile - 1) / tile
             let keys = max(1, visibleKeys)
-            let wanted = (2 * multiprocessors) / max(1, rows * kvHeads * chunks)
+            let wanted = Int(blocksPerMultiprocessor * Double(multiprocessors)) / max(1, rows * kvHeads * chunks)
             let least = leastKeys
             let partitions = min(max(wanted, 1), (keys + least - 1) / least, Self.maximumPartitions)
             partitionSize = ((keys + partitions - 1) / partitions + 31) / 32 * 32

@@ -36,6 +36,17 @@ import Testing
         #expect(one.partitionSize == 32 && one.maxPartitions == 12)
     }
 
+    @Test func blocksPerMultiprocessorSetsTheBatchSplit() {
+        // Batch 64 of Gemma-2B on 132 SMs, 256 keys: 2 blocks an SM (the default) gives 4
+        // partitions of 64 keys; 1 gives 2; 0.5 gives one partition a row (no reduce launch).
+        func partitions(_ perSM: Double) -> Int {
+            CUDABackend.DecodeSplit(rows: 64, heads: 8, kvHeads: 1, visibleKeys: 256, multiprocessors: 132, tensorCores: true,
+                                    leastKeys: 32, blocksPerMultiprocessor: perSM).maxPartitions
+        }
+        #expect(partitions(2) == 4 && partitions(1) == 2 && partitions(0.5) == 1 && partitions(4) == 8)
+        #expect(CUDABackend.DecodeSplit.blocksPerMultiprocessor == 2)
+    }
+
     @Test func tensorCoreSplitTakesEightHeadTiles() {
         // attention_decode_mma_*: always 8 heads a block (the mma's n8), groups over 8 in chunks.
         for (rows, heads, kvHeads) in [(1, 8, 1), (64, 8, 1), (3, 4, 2), (20, 16, 2), (1, 32, 8)] {
