@@ -30,7 +30,7 @@ extension CUDABackend {
 
     /// How the decode kernel splits keys: partitions of `partitionSize` keys, at most
     /// `maxPartitions` per row (the split kernel's grid.x), from README-attention.md's rule (about
-    /// two blocks per SM for the longest row), with partitions of at least `leastKeys` (32: at batch 1 on an H100 a 64-key partition once
+    /// two blocks per SM for the longest row, one for the tensor-core kernel), with partitions of at least `leastKeys` (32: at batch 1 on an H100 a 64-key partition once
     /// took 13 us, latency-bound, so smaller partitions and more blocks serve short contexts
     /// better; session 8 measured 64 and 128 slower again).
     ///
@@ -55,19 +55,22 @@ extension CUDABackend {
             return keys
         }()
 
-        /// Blocks per SM the split aims at: 2 (`KILN_DECODE_BLOCKS_PER_SM`, 0.25-16, for A/B runs;
-        /// at batch 64 on 132 SMs, 0.5 gives one partition a row and no reduce launch).
-        static let blocksPerMultiprocessor: Double = {
-            guard let text = ProcessInfo.processInfo.environment["KILN_DECODE_BLOCKS_PER_SM"] else { return 2 }
+        /// Blocks per SM the split aims at: 2 for the CUDA-core kernel, 1 for the tensor-core
+        /// kernel (H100, Gemma-2B static batch 64, 128/128, where 1 gives 2 partitions of a
+        /// 128-256-key context instead of 4: 21,968 / 22,015 output tokens/s against 21,815 /
+        /// 21,800 for 2, 21,620 / 21,631 for 0.5 and 20,940 / 20,853 for 4, one call).
+        /// `KILN_DECODE_BLOCKS_PER_SM` (0.25-16) sets both, for A/B runs.
+        static let blocksPerMultiprocessorSetting: Double? = {
+            guard let text = ProcessInfo.processInfo.environment["KILN_DECODE_BLOCKS_PER_SM"] else { return nil }
             guard let value = Double(text), value >= 0.25, value <= 16 else {
                 FileHandle.standardError.write(Data("KILN_DECODE_BLOCKS_PER_SM=\(text) ignored: a number from 0.25 to 16\n".utf8))
-                return 2
+                return nil
             }
             return value
         }()
 
         init(rows: Int, heads: Int, kvHeads: Int, visibleKeys: Int, multiprocessors: Int, tensorCores: Bool = false,
-             leastKeys: Int = leastPartitionKeys, blocksPerMultiprocessor: Double = blocksPerMultiprocessor) {
+             leastKeys: Int = leastPartitionKeys, blocksPerMultiprocessor: Double? = blocksPerMultiprocessorSetting) {
             let group = heads / kvHeads
             var tile = 1
             while tile < group && tile < 8 { tile *= 2 }
@@ -79,7 +82,8 @@ extension CUDABackend {
             groupTile = tile
             chunks = (group + tile - 1) / tile
             let keys = max(1, visibleKeys)
-            let wanted = Int(blocksPerMultiprocessor * Double(multiprocessors)) / max(1, rows * kvHeads * chunks)
+            let perMultiprocessor = blocksPerMultiprocessor ?? (tensorCores ? 1 : 2)
+            let wanted = Int(perMultiprocessor * Double(multiprocessors)) / max(1, rows * kvHeads * chunks)
             let least = leastKeys
             let partitions = min(max(wanted, 1), (keys + least - 1) / least, Self.maximumPartitions)
             partitionSize = ((keys + partitions - 1) / partitions + 31) / 32 * 32
@@ -99,11 +103,12 @@ extension CUDABackend {
         // `decodeAttentionMMA` says so (KILN_DECODE_MMA=0/1, or a check), else where the CUDA-core
         // kernel would take 8-head tiles (groups of 8 or more at batch): its fp32 dot products make
         // that instantiation issue-bound (ncu, H100, batch 64, Gemma-2B: 255 registers, 0.3
-        // instructions a scheduler cycle). With 8-head tiles the two kernels split alike.
+        // instructions a scheduler cycle). The tensor-core kernel has its own split (8-head tiles,
+        // one block an SM).
         let coreSplit = DecodeSplit(rows: rows, heads: heads, kvHeads: parameters.kvHeads, visibleKeys: visible,
                                     multiprocessors: runtime.device.multiprocessors)
         let tensorCores = input != nil && (decodeAttentionMMA ?? (coreSplit.groupTile == 8))
-        let split = tensorCores && coreSplit.groupTile != 8
+        let split = tensorCores
             ? DecodeSplit(rows: rows, heads: heads, kvHeads: parameters.kvHeads, visibleKeys: visible,
                           multiprocessors: runtime.device.multiprocessors, tensorCores: true)
             : coreSplit

@@ -37,14 +37,16 @@ import Testing
     }
 
     @Test func blocksPerMultiprocessorSetsTheBatchSplit() {
-        // Batch 64 of Gemma-2B on 132 SMs, 256 keys: 2 blocks an SM (the default) gives 4
-        // partitions of 64 keys; 1 gives 2; 0.5 gives one partition a row (no reduce launch).
-        func partitions(_ perSM: Double) -> Int {
-            CUDABackend.DecodeSplit(rows: 64, heads: 8, kvHeads: 1, visibleKeys: 256, multiprocessors: 132, tensorCores: true,
+        // Batch 64 of Gemma-2B on 132 SMs, 256 keys: 2 blocks an SM gives 4 partitions of 64
+        // keys; 1 (the tensor-core kernel's default) gives 2; 0.5 gives one partition a row (no
+        // reduce launch).
+        func partitions(_ perSM: Double?, tensorCores: Bool = true) -> Int {
+            CUDABackend.DecodeSplit(rows: 64, heads: 8, kvHeads: 1, visibleKeys: 256, multiprocessors: 132, tensorCores: tensorCores,
                                     leastKeys: 32, blocksPerMultiprocessor: perSM).maxPartitions
         }
         #expect(partitions(2) == 4 && partitions(1) == 2 && partitions(0.5) == 1 && partitions(4) == 8)
-        #expect(CUDABackend.DecodeSplit.blocksPerMultiprocessor == 2)
+        #expect(partitions(nil) == 2 && partitions(nil, tensorCores: false) == 4)
+        #expect(CUDABackend.DecodeSplit.blocksPerMultiprocessorSetting == nil)
     }
 
     @Test func tensorCoreSplitTakesEightHeadTiles() {
