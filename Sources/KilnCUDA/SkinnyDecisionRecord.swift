@@ -14,10 +14,12 @@ public enum SkinnyDecisionRecord {
     /// The key prefix; MatmulEngine.restore ignores keys that are not its own.
     static let prefix = "skinny "
 
-    /// The digest the current skinny_gemm.cu gives.
+    /// The digest the current skinny_gemm.cu gives, with the kernel switches it is compiled with
+    /// (KILN_KERNEL_DEFINES: a decision about another variant is not this one's).
     static let currentSource: String = {
         var hash = SHA256()
         hash.update(KernelLibrary.sources.first { $0.fileName == "skinny_gemm.cu" }?.text ?? "")
+        if !KernelLibrary.experimentDefines.isEmpty { hash.update(" " + KernelLibrary.experimentDefines.joined(separator: ",")) }
         return String(hash.finalizeHex().prefix(12))
     }()
 
