@@ -18,12 +18,8 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
 
     /// The (BN, MT) pairs skinny_gemm.cu exports.
     public static let shapes: [SkinnyGEMMChoice] = [64, 128].flatMap { bn in [32, 64].map { SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: $0, splits: 1) } }
-    /// Stages of the kernel's cp.async ring (kSkinnyStages): 4, or 6 / 8 under the
-    /// KILN_SKINNY_STAGES_6 / _8 kernel switches (KILN_KERNEL_DEFINES, for A/B runs).
-    static let stages = stages(defines: KernelLibrary.experimentDefines)
-    static func stages(defines: [String]) -> Int {
-        defines.contains("KILN_SKINNY_STAGES_8") ? 8 : defines.contains("KILN_SKINNY_STAGES_6") ? 6 : 4
-    }
+    /// Stages of the kernel's cp.async ring (kSkinnyStages).
+    static let stages = 4
 
     /// Kernel name suffix: `_n<BN>_m<MT>`.
     var suffix: String { "_n\(rowsPerBlock)_m\(batchTile)" }

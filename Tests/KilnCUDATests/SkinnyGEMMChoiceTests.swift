@@ -19,14 +19,6 @@ import Testing
         #expect(SkinnyGEMMChoice.shapes.map(\.sharedBytes).max() == SkinnyGEMMChoice.largestSharedBytes)
     }
 
-    @Test func ringDepthFollowsTheKernelSwitches() {
-        #expect(SkinnyGEMMChoice.stages(defines: []) == 4)
-        #expect(SkinnyGEMMChoice.stages(defines: ["KILN_SKINNY_MMA_SYNC", "KILN_SKINNY_STAGES_6"]) == 6)
-        #expect(SkinnyGEMMChoice.stages(defines: ["KILN_SKINNY_STAGES_8"]) == 8)
-        // The deepest ring of the largest block still fits an H100 SM (227 KB).
-        #expect(8 * (128 + 64) * 128 <= 227 * 1024)
-    }
-
     @Test func tilesCoverEveryOutput() {
         let choice = SkinnyGEMMChoice(rowsPerBlock: 128, batchTile: 64, splits: 1)
         #expect(choice.tiles(outputs: 2560, gated: false) == 20)

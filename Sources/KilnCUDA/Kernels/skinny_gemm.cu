@@ -30,16 +30,7 @@
 
 namespace {
 
-// cp.async ring depth: 4. KILN_SKINNY_STAGES_6 / _8 (KILN_KERNEL_DEFINES; the host reads the same
-// switches for the ring's size, SkinnyGEMMChoice.stages) deepen it, for A/B runs: more bytes in
-// flight per block where few blocks stream a long K (down at batch 64: 128-256 blocks).
-#if defined(KILN_SKINNY_STAGES_8)
-constexpr int kSkinnyStages = 8;
-#elif defined(KILN_SKINNY_STAGES_6)
-constexpr int kSkinnyStages = 6;
-#else
-constexpr int kSkinnyStages = 4;
-#endif
+constexpr int kSkinnyStages = 4;  // cp.async ring depth
 constexpr int kSkinnyK = 64;      // k per stage: 128 bytes, 8 chunks of 16 bytes per row
 
 // The shared-state-space address of a pointer into shared memory. Written with cvta in asm
