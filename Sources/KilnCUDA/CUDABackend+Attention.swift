@@ -30,7 +30,7 @@ extension CUDABackend {
 
     /// How the decode kernel splits keys: partitions of `partitionSize` keys, at most
     /// `maxPartitions` per row (the split kernel's grid.x), from README-attention.md's rule (about
-    /// two blocks per SM for the longest row, one for the tensor-core kernel), with partitions of at least `leastKeys` (32: at batch 1 on an H100 a 64-key partition once
+    /// two blocks per SM for the longest row, one for the tensor-core kernel at large batches), with partitions of at least `leastKeys` (32: at batch 1 on an H100 a 64-key partition once
     /// took 13 us, latency-bound, so smaller partitions and more blocks serve short contexts
     /// better; session 8 measured 64 and 128 slower again).
     ///
@@ -55,11 +55,13 @@ extension CUDABackend {
             return keys
         }()
 
-        /// Blocks per SM the split aims at: 2 for the CUDA-core kernel, 1 for the tensor-core
-        /// kernel (H100, Gemma-2B static batch 64, 128/128, where 1 gives 2 partitions of a
-        /// 128-256-key context instead of 4: 21,968 / 22,015 output tokens/s against 21,815 /
-        /// 21,800 for 2, 21,620 / 21,631 for 0.5 and 20,940 / 20,853 for 4, one call).
-        /// `KILN_DECODE_BLOCKS_PER_SM` (0.25-16) sets both, for A/B runs.
+        /// Blocks per SM the split aims at: 2, except 1 for the tensor-core kernel where the rows
+        /// alone (rows x kv heads x chunks) fill a quarter of the SMs, the only regime measured:
+        /// H100, Gemma-2B static batch 64, 128/128, where 1 gives 2 partitions of a 128-256-key
+        /// context instead of 4 (21,968 / 22,015 output tokens/s against 21,815 / 21,800 for 2;
+        /// 21,620 / 21,631 for 0.5; 20,940 / 20,853 for 4; medians of six runs over three calls
+        /// +0.75%, one pair even). `KILN_DECODE_BLOCKS_PER_SM` (0.25-16) sets the aim everywhere,
+        /// for A/B runs.
         static let blocksPerMultiprocessorSetting: Double? = {
             guard let text = ProcessInfo.processInfo.environment["KILN_DECODE_BLOCKS_PER_SM"] else { return nil }
             guard let value = Double(text), value >= 0.25, value <= 16 else {
@@ -82,7 +84,8 @@ extension CUDABackend {
             groupTile = tile
             chunks = (group + tile - 1) / tile
             let keys = max(1, visibleKeys)
-            let perMultiprocessor = blocksPerMultiprocessor ?? (tensorCores ? 1 : 2)
+            let filling = tensorCores && 4 * rows * kvHeads * chunks >= multiprocessors
+            let perMultiprocessor = blocksPerMultiprocessor ?? (filling ? 1 : 2)
             let wanted = Int(perMultiprocessor * Double(multiprocessors)) / max(1, rows * kvHeads * chunks)
             let least = leastKeys
             let partitions = min(max(wanted, 1), (keys + least - 1) / least, Self.maximumPartitions)
@@ -104,7 +107,7 @@ extension CUDABackend {
         // kernel would take 8-head tiles (groups of 8 or more at batch): its fp32 dot products make
         // that instantiation issue-bound (ncu, H100, batch 64, Gemma-2B: 255 registers, 0.3
         // instructions a scheduler cycle). The tensor-core kernel has its own split (8-head tiles,
-        // one block an SM).
+        // one block an SM at large batches).
         let coreSplit = DecodeSplit(rows: rows, heads: heads, kvHeads: parameters.kvHeads, visibleKeys: visible,
                                     multiprocessors: runtime.device.multiprocessors)
         let tensorCores = input != nil && (decodeAttentionMMA ?? (coreSplit.groupTile == 8))

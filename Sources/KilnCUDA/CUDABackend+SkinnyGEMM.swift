@@ -142,8 +142,9 @@ extension CUDABackend {
         if log == "1" || log == "2" {
             let chosen: String
             if case .skinny(let choice) = best { chosen = "skinny \(choice)" } else { chosen = "library" }
+            let chosenTime = best == .library ? libraryTime : bestTime  // bestTime starts as the scaled library time
             FileHandle.standardError.write(Data(String(format: "skinny %@ N %d K %d rows %d: %@ %.1f us (library %.1f us)\n",
-                                                      kernel, outputs, x.columns, x.rows, chosen, bestTime * 1000, libraryTime * 1000).utf8))
+                                                      kernel, outputs, x.columns, x.rows, chosen, chosenTime * 1000, libraryTime * 1000).utf8))
         }
         // The output holds the last timed launch's result: rewrite it with the chosen path.
         guard case .skinny(let choice) = best else { return false }
@@ -152,9 +153,17 @@ extension CUDABackend {
     }
 
     /// `KILN_SKINNY_PREFER=F`: a skinny configuration wins when it times under F x the library's
-    /// time (default 1; for A/B runs of the decision rule). Read once.
-    static let skinnyPreferenceSetting = Double(ProcessInfo.processInfo.environment["KILN_SKINNY_PREFER"] ?? "") ?? 1
-    var skinnyPreference: Double { Self.skinnyPreferenceSetting > 0 ? Self.skinnyPreferenceSetting : 1 }
+    /// time (default 1; 0.25-4, for A/B runs of the decision rule; part of the decisions' record
+    /// key, SkinnyDecisionRecord). Read once.
+    static let skinnyPreferenceSetting: Double = {
+        guard let text = ProcessInfo.processInfo.environment["KILN_SKINNY_PREFER"] else { return 1 }
+        guard let value = Double(text), value >= 0.25, value <= 4 else {
+            FileHandle.standardError.write(Data("KILN_SKINNY_PREFER=\(text) ignored: a number from 0.25 to 4\n".utf8))
+            return 1
+        }
+        return value
+    }()
+    var skinnyPreference: Double { Self.skinnyPreferenceSetting }
 
     /// Milliseconds a run of `body` takes inside a CUDA graph, as a decode step runs it: one run
     /// outside (nested shape choices and cuBLASLt's own timing happen there), then eight runs

@@ -15,11 +15,13 @@ public enum SkinnyDecisionRecord {
     static let prefix = "skinny "
 
     /// The digest the current skinny_gemm.cu gives, with the kernel switches it is compiled with
-    /// (KILN_KERNEL_DEFINES: a decision about another variant is not this one's).
+    /// (KILN_KERNEL_DEFINES) and the decision rule's KILN_SKINNY_PREFER when set: a decision made
+    /// for another variant or rule is not this one's.
     static let currentSource: String = {
         var hash = SHA256()
         hash.update(KernelLibrary.sources.first { $0.fileName == "skinny_gemm.cu" }?.text ?? "")
         if !KernelLibrary.experimentDefines.isEmpty { hash.update(" " + KernelLibrary.experimentDefines.joined(separator: ",")) }
+        if CUDABackend.skinnyPreferenceSetting != 1 { hash.update(" prefer \(CUDABackend.skinnyPreferenceSetting)") }
         return String(hash.finalizeHex().prefix(12))
     }()
 

@@ -348,8 +348,9 @@ final class GPUBackendChecks {
                (6, 2, 128, 64, .interleaved, false, nil, nil), (12, 3, 128, 32, .interleaved, true, nil, nil),
                (16, 2, 256, 128, .halves, false, 100, 50), (8, 8, 64, 16, .halves, false, nil, nil)]
         // Each kernel: CUDA cores (attention_decode_input_*) and tensor cores (attention_decode_mma_*,
-        // with its ring of one and two tile buffers; 40 rows make partitions of 128-256 keys, several
-        // tiles a warp). The tensor-core checks fail unless that kernel ran.
+        // with its ring of one and two tile buffers; at 40 rows a partition holds 128-704 keys,
+        // several tiles a warp, and 8/1 still splits into 3; 1-8 rows cover the reduce for every
+        // case). The tensor-core checks fail unless that kernel ran.
         let kernels: [(label: String, mma: Bool, stages: Int?)] = [("", false, nil), (" mma", true, nil), (" mma 1 stage", true, 1)]
         for (heads, kvHeads, headDim, pairs, style, qkNorm, window, cap) in cases {
             for kernel in kernels {

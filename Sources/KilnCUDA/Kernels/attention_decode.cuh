@@ -623,7 +623,7 @@ __device__ __forceinline__ void attention_decode_body(
 // layer inside a batch-1 Gemma-2B step on an H100 for 16 partitions, 3.7 us after; session-7
 // results, where KILN_REDUCE_SERIAL of commit 60e8dc1 compiled it for the A/B.)
 // Exactly kThreads threads; at most kMaxReducePartitions partitions (DecodeSplit.maximumPartitions
-// caps them; about two blocks per SM below that).
+// caps them; about two blocks per SM below that, one for the tensor-core kernel at large batches).
 constexpr int kMaxReducePartitions = 512;
 template <typename T>
 __device__ __forceinline__ void attention_decode_reduce_body(
