@@ -119,10 +119,10 @@ extension CUDABackend {
         let log = ProcessInfo.processInfo.environment["KILN_GEMV_LOG"]
         var best = SkinnyProductPath.library
         let libraryTime = try timeAsInGraph(library)
-        // The library's time is scaled by `skinnyPreference` (KILN_SKINNY_PREFER, default 1): the
+        // The library's time is scaled by `skinnyPreferenceSetting` (KILN_SKINNY_PREFER, default 1): the
         // skinny kernels overlap their weight loads with the previous kernel under programmatic
         // launch inside a step, which the isolated timing does not show.
-        var bestTime = libraryTime * skinnyPreference
+        var bestTime = libraryTime * Self.skinnyPreferenceSetting
         for candidate in candidates {
             // A configuration the GPU refuses (say, a cluster it cannot place) is left out, not fatal.
             guard let elapsed = try? timeAsInGraph({ try launch(candidate) }) else { continue }
@@ -163,7 +163,6 @@ extension CUDABackend {
         }
         return value
     }()
-    var skinnyPreference: Double { Self.skinnyPreferenceSetting }
 
     /// Milliseconds a run of `body` takes inside a CUDA graph, as a decode step runs it: one run
     /// outside (nested shape choices and cuBLASLt's own timing happen there), then eight runs

@@ -88,8 +88,8 @@ __device__ __forceinline__ void add_rms_norm_body(T* __restrict__ residual, cons
 // one 16-byte load or store (the scalar kernels above issue eight 2-byte accesses a tensor, which
 // held prefill's [8192, 2048] add_rms_norm to ~130 us against ~45 us of traffic on an H100).
 // Same arithmetic per element as the kernels above (only the order of the block's sum of squares
-// differs). blockDim.x = columns / 8 rounded up to a warp; grid.x = rows.
-
+// differs). blockDim.x = columns / 8 rounded up to a warp; grid.x = rows. (kiln_unpack_bf16x8,
+// their load side, is in kiln_common.cuh, shared with argmax.cu.)
 // Rounds with from_float (Kiln's rounding, NaN kept as the host does), element 0 in the low half.
 __device__ __forceinline__ uint4 kiln_pack_bf16x8(const float (&value)[8]) {
     unsigned words[4];
