@@ -55,6 +55,7 @@ let package = Package(
                 .embedInCode("Kernels/skinny_gemm.cu"),
                 .embedInCode("Kernels/attention_input.cu"),
                 .embedInCode("Kernels/sampling.cu"),
+                .embedInCode("Kernels/membench.cu"),
             ],
             swiftSettings: strictSettings),
         // Model families (Llama/Qwen2, Gemma 1/2/3) written once against `Backend`.

@@ -71,6 +71,9 @@ public enum KernelLibrary {
                          kernels: each(["attention_input_halves", "attention_input_interleaved"])),
             KernelSource(fileName: "sampling.cu", text: text(PackageResources.sampling_cu),
                          kernels: each(["sample"])),
+            // `kiln bench memory` only (MemoryBench.swift): the read-rate ceiling.
+            KernelSource(fileName: "membench.cu", text: text(PackageResources.membench_cu),
+                         kernels: MemoryBench.kernelNames),
         ]
     }()
 

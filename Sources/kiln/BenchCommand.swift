@@ -6,7 +6,7 @@ import KilnFormats
 /// `kiln bench ...`: measurement programs (not timed tests). Results belong in bench/results/.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure Kiln's speed.", subcommands: [DequantBench.self, LatencyBench.self, StaticBench.self])
+        commandName: "bench", abstract: "Measure Kiln's speed.", subcommands: [DequantBench.self, LatencyBench.self, StaticBench.self, MemoryBenchCommand.self])
 }
 
 /// `kiln bench dequant`: CPU dequantisation speed per ggml type, GB/s of quantised input and of

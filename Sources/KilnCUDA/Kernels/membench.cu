@@ -1,0 +1,102 @@
+// membench.cu — the device-memory read ceiling, for `kiln bench memory` (MemoryBench.swift).
+//
+// METHOD: a memory-bound kernel is judged against the rate the card can read at, so that rate has
+// to be measured with the best plain read this file can express, not taken from a copy. Each
+// kernel reads `count` 16-byte words of `data` once, folds them into a register (XOR, so no load
+// can be dropped) and stores nothing unless the fold hits a constant no random buffer produces,
+// so the only traffic is the read.
+//
+// Two orders:
+//  - grid: grid-stride; load u of a thread reads word i + u * stride (stride = every thread of
+//    the grid), so each load instruction of the grid covers one contiguous span. A persistent
+//    grid (a few blocks an SM) loops until the buffer ends.
+//  - chunk: block b reads words [b * chunkWords, (b + 1) * chunkWords) of its own, in order, like
+//    a matrix-vector block streaming its tile of weight rows; one block a chunk (launch enough).
+// Loads:
+//  - f0: ld.global.nc.L1::no_allocate.L2::256B (gemv.cu's weight loads);
+//  - f1: ld.global.nc (read-only path, default L2 size);
+//  - f2: ld.global.cs (streaming: evict first).
+// UNROLL (1, 2, 4, 8) is how many 16-byte loads each thread has in flight before the first use.
+//
+// Parameters: data (16-byte aligned), count (words), chunkWords (chunk order only), sink (one
+// unsigned long long, written only in the impossible case).
+
+
+
+template <int FLAVOUR>
+__device__ __forceinline__ uint4 membench_load(const uint4* pointer) {
+    uint4 v;
+    if (FLAVOUR == 0) {
+        asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(pointer));
+    } else if (FLAVOUR == 1) {
+        asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(pointer));
+    } else {
+        asm volatile("ld.global.cs.v4.u32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(pointer));
+    }
+    return v;
+}
+
+__device__ __forceinline__ void membench_fold(uint4& acc, uint4 v) {
+    acc.x ^= v.x; acc.y ^= v.y; acc.z ^= v.z; acc.w ^= v.w;
+}
+
+__device__ __forceinline__ void membench_publish(uint4 acc, unsigned long long* sink) {
+    // 0x9E3779B9 after folding four words: random bf16 data never lands here in practice, and
+    // the compiler cannot know that, so every load stays.
+    if ((acc.x ^ acc.y ^ acc.z ^ acc.w) == 0x9E3779B9u) atomicAdd(sink, 1ull);
+}
+
+template <int UNROLL, int FLAVOUR>
+__device__ __forceinline__ void membench_grid(const uint4* __restrict__ data, long long count, unsigned long long* sink) {
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    uint4 acc = make_uint4(0, 0, 0, 0);
+    for (; i + (UNROLL - 1) * stride < count; i += UNROLL * stride) {
+        uint4 v[UNROLL];
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) v[u] = membench_load<FLAVOUR>(data + i + u * stride);
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) membench_fold(acc, v[u]);
+    }
+    for (; i < count; i += stride) membench_fold(acc, membench_load<FLAVOUR>(data + i));
+    membench_publish(acc, sink);
+}
+
+template <int UNROLL, int FLAVOUR>
+__device__ __forceinline__ void membench_chunk(const uint4* __restrict__ data, long long count, long long chunkWords,
+                                               unsigned long long* sink) {
+    const long long begin = (long long)blockIdx.x * chunkWords;
+    long long end = begin + chunkWords;
+    if (end > count) end = count;
+    const int step = blockDim.x;
+    long long i = begin + threadIdx.x;
+    uint4 acc = make_uint4(0, 0, 0, 0);
+    for (; i + (UNROLL - 1) * step < end; i += UNROLL * step) {
+        uint4 v[UNROLL];
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) v[u] = membench_load<FLAVOUR>(data + i + u * step);
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) membench_fold(acc, v[u]);
+    }
+    for (; i < end; i += step) membench_fold(acc, membench_load<FLAVOUR>(data + i));
+    membench_publish(acc, sink);
+}
+
+#define MEMBENCH_KERNELS(U, F)                                                                                          \
+    extern "C" __global__ void __launch_bounds__(1024) membench_grid_u##U##_f##F(                                       \
+        const uint4* __restrict__ data, long long count, long long chunkWords, unsigned long long* sink) {             \
+        membench_grid<U, F>(data, count, sink);                                                                         \
+    }                                                                                                                   \
+    extern "C" __global__ void __launch_bounds__(1024) membench_chunk_u##U##_f##F(                                      \
+        const uint4* __restrict__ data, long long count, long long chunkWords, unsigned long long* sink) {             \
+        membench_chunk<U, F>(data, count, chunkWords, sink);                                                            \
+    }
+
+#define MEMBENCH_FLAVOURS(U) MEMBENCH_KERNELS(U, 0) MEMBENCH_KERNELS(U, 1) MEMBENCH_KERNELS(U, 2)
+MEMBENCH_FLAVOURS(1)
+MEMBENCH_FLAVOURS(2)
+MEMBENCH_FLAVOURS(4)
+MEMBENCH_FLAVOURS(8)
