@@ -15,8 +15,10 @@ public final class MemoryBench {
     public enum Order: String, CaseIterable, Sendable {
         /// Grid-stride over the whole buffer (a persistent grid).
         case grid
-        /// One contiguous chunk a block, in order (a GEMV block streaming its weight tile).
+        /// One contiguous chunk a block, in order.
         case chunk
+        /// A 16-row tile a block in the GEMV's order (chunkBytes = bytes a row).
+        case tile
     }
 
     /// The load instructions of membench.cu (`_f0`, `_f1`, `_f2`).
@@ -35,20 +37,27 @@ public final class MemoryBench {
         public var unroll: Int
         public var flavour: Int
         public var threads: Int
-        /// Grid order: blocks an SM. Chunk order: bytes a block.
+        /// Grid order: blocks an SM.
         public var blocksPerMultiprocessor: Int
+        /// Chunk order: bytes a block. Tile order: bytes a row (the tile is 16 rows).
         public var chunkBytes: Int
 
         public var kernelName: String { "membench_\(order.rawValue)_u\(unroll)_f\(flavour)" }
 
         public var description: String {
-            let shape = order == .grid ? "\(blocksPerMultiprocessor) blocks/SM" : "\(chunkBytes >> 10) KiB/block"
+            let shape: String
+            switch order {
+            case .grid: shape = "\(blocksPerMultiprocessor) blocks/SM"
+            case .chunk: shape = "\(chunkBytes >> 10) KiB/block"
+            case .tile: shape = "16 rows of \(chunkBytes) B/block"
+            }
             return "\(order.rawValue) u\(unroll) \(MemoryBench.flavours[flavour]) \(threads) thr \(shape)"
         }
 
         /// The shapes `kiln bench memory` tries: grid order at 256-1024 threads and 1-8 blocks an
         /// SM (at most 2,048 threads an SM), chunk order at 128-512 threads and 16-256 KiB a
-        /// block; each with every unroll and load.
+        /// block, tile order (Gemma-2B's 4,096-byte rows) at 128 and 256 threads; each with every
+        /// unroll and load.
         public static let standard: [Configuration] = {
             var shapes: [(Order, Int, Int, Int)] = []
             for (threads, blocks) in [(256, 1), (256, 2), (256, 4), (256, 8), (512, 1), (512, 2), (512, 4), (1024, 1), (1024, 2)] {
@@ -57,6 +66,7 @@ public final class MemoryBench {
             for threads in [128, 256, 512] {
                 for chunk in [16 << 10, 64 << 10, 256 << 10] { shapes.append((.chunk, threads, 0, chunk)) }
             }
+            for threads in [128, 256] { shapes.append((.tile, threads, 0, 4096)) }
             return shapes.flatMap { order, threads, blocks, chunk in
                 MemoryBench.unrolls.flatMap { unroll in
                     MemoryBench.flavours.indices.map { flavour in
@@ -111,6 +121,10 @@ public final class MemoryBench {
             switch configuration.order {
             case .grid: grid = configuration.blocksPerMultiprocessor * runtime.device.multiprocessors
             case .chunk: grid = (bytes + configuration.chunkBytes - 1) / configuration.chunkBytes
+            case .tile:
+                // Whole tiles only (the kernel skips a partial one); the rate counts what is read.
+                grid = bytes / (16 * configuration.chunkBytes)
+                guard grid > 0, configuration.chunkBytes % (64 * configuration.unroll) == 0 else { continue }
             }
             func batch() throws {
                 for buffer in buffers {
@@ -131,7 +145,8 @@ public final class MemoryBench {
                 try end.synchronize()
                 times.append(Double(try end.milliseconds(since: start)) * 1000 / Double(buffers.count))
             }
-            results.append(Result(configuration: configuration, bytes: bytes, microseconds: Self.median(times)))
+            let read = configuration.order == .tile ? grid * 16 * configuration.chunkBytes : bytes
+            results.append(Result(configuration: configuration, bytes: read, microseconds: Self.median(times)))
         }
         return results
     }

@@ -10,15 +10,16 @@
 //  - grid: grid-stride; load u of a thread reads word i + u * stride (stride = every thread of
 //    the grid), so each load instruction of the grid covers one contiguous span. A persistent
 //    grid (a few blocks an SM) loops until the buffer ends.
-//  - chunk: block b reads words [b * chunkWords, (b + 1) * chunkWords) of its own, in order, like
-//    a matrix-vector block streaming its tile of weight rows; one block a chunk (launch enough).
+//  - chunk: block b reads words [b * chunkWords, (b + 1) * chunkWords) of its own, in order; one
+//    block a chunk (launch enough).
+//  - tile: block b reads a 16-row tile in the GEMV's order (chunkWords = words a row; below).
 // Loads:
 //  - f0: ld.global.nc.L1::no_allocate.L2::256B (gemv.cu's weight loads);
 //  - f1: ld.global.nc (read-only path, default L2 size);
 //  - f2: ld.global.cs (streaming: evict first).
 // UNROLL (1, 2, 4, 8) is how many 16-byte loads each thread has in flight before the first use.
 //
-// Parameters: data (16-byte aligned), count (words), chunkWords (chunk order only), sink (one
+// Parameters: data (16-byte aligned), count (words), chunkWords (chunk and tile orders), sink (one
 // unsigned long long, written only in the impossible case).
 
 
@@ -85,6 +86,33 @@ __device__ __forceinline__ void membench_chunk(const uint4* __restrict__ data, l
     membench_publish(acc, sink);
 }
 
+// The GEMV's own order (gemv.cu, eight-chunk kernel): block b reads tile b, 16 rows of rowWords
+// words stored one after another; lane 4g + q of a warp reads rows g and g + 8, chunks
+// s * 4 * UNROLL + q + 4c (c < UNROLL) of k step s, and the warps take the steps in turn. Needs
+// rowWords % (4 * UNROLL) == 0; a partial last tile is skipped.
+template <int UNROLL, int FLAVOUR>
+__device__ __forceinline__ void membench_tile(const uint4* __restrict__ data, long long count, long long rowWords,
+                                              unsigned long long* sink) {
+    const long long base = (long long)blockIdx.x * 16 * rowWords;
+    if (base + 16 * rowWords > count) return;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    const uint4* row0 = data + base + (lane >> 2) * rowWords + (lane & 3);
+    const uint4* row1 = row0 + 8 * rowWords;
+    const long long steps = rowWords / (4 * UNROLL);
+    uint4 acc = make_uint4(0, 0, 0, 0);
+    for (long long s = warp; s < steps; s += warps) {
+        uint4 a[UNROLL], b[UNROLL];
+#pragma unroll
+        for (int c = 0; c < UNROLL; ++c) {
+            a[c] = membench_load<FLAVOUR>(row0 + s * 4 * UNROLL + 4 * c);
+            b[c] = membench_load<FLAVOUR>(row1 + s * 4 * UNROLL + 4 * c);
+        }
+#pragma unroll
+        for (int c = 0; c < UNROLL; ++c) { membench_fold(acc, a[c]); membench_fold(acc, b[c]); }
+    }
+    membench_publish(acc, sink);
+}
+
 #define MEMBENCH_KERNELS(U, F)                                                                                          \
     extern "C" __global__ void __launch_bounds__(1024) membench_grid_u##U##_f##F(                                       \
         const uint4* __restrict__ data, long long count, long long chunkWords, unsigned long long* sink) {             \
@@ -93,6 +121,10 @@ __device__ __forceinline__ void membench_chunk(const uint4* __restrict__ data, l
     extern "C" __global__ void __launch_bounds__(1024) membench_chunk_u##U##_f##F(                                      \
         const uint4* __restrict__ data, long long count, long long chunkWords, unsigned long long* sink) {             \
         membench_chunk<U, F>(data, count, chunkWords, sink);                                                            \
+    }                                                                                                                   \
+    extern "C" __global__ void __launch_bounds__(1024) membench_tile_u##U##_f##F(                                       \
+        const uint4* __restrict__ data, long long count, long long chunkWords, unsigned long long* sink) {             \
+        membench_tile<U, F>(data, count, chunkWords, sink);                                                             \
     }
 
 #define MEMBENCH_FLAVOURS(U) MEMBENCH_KERNELS(U, 0) MEMBENCH_KERNELS(U, 1) MEMBENCH_KERNELS(U, 2)
