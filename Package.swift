@@ -52,6 +52,7 @@ let package = Package(
                 .embedInCode("Kernels/attention_decode_reduce.cu"),
                 .embedInCode("Kernels/attention_decode_mma.cu"),
                 .embedInCode("Kernels/gemv.cu"),
+                .embedInCode("Kernels/gemv_stream.cu"),
                 .embedInCode("Kernels/skinny_gemm.cu"),
                 .embedInCode("Kernels/attention_input.cu"),
                 .embedInCode("Kernels/sampling.cu"),

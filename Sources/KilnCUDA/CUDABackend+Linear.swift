@@ -115,15 +115,29 @@ extension CUDABackend {
         // Split-K scratch (README-gemv.md): fp32 workspace [tiles][splits][32] float4 and one
         // counter a tile, zeroed once and left zero by every launch; made outside recordings.
         let scratch = try gemvSplitScratch(tiles: tiles)
+        let streams = x.rows == 1
         func launch(_ choice: GEMVChoice) throws {
             var launchArguments = arguments
+            if let unroll = choice.streamUnroll {
+                // gemv_stream.cu (batch 1 only; callers offer it only then).
+                precondition(streams, "\(kernel)\(choice.suffix): the row-streaming GEMV takes one row, not \(x.rows)")
+                launchArguments.pointer(nil)
+                launchArguments.pointer(nil)
+                let layout = Self.streamGEMVLayout(outputs: outputs, inputs: x.columns, gated: tileRows == 8, threads: choice.threads,
+                                                   unroll: unroll)
+                try stream.launch(try kernels.function(kernel + choice.suffix), grid: (layout.blocks, 1, 1),
+                                  block: (choice.threads, 1, 1), arguments: launchArguments)
+                streamGEMVLaunches.withLock { $0 += 1 }
+                return
+            }
             let split = choice.splits > 1 && scratch != nil
             launchArguments.pointer(split ? scratch?.workspace : nil)
             launchArguments.pointer(split ? scratch?.counters : nil)
             try stream.launch(try kernels.function(kernel + choice.suffix), grid: (tiles, split ? choice.splits : 1, 1),
                               block: (choice.threads, 1, 1), arguments: launchArguments)
         }
-        if let forced = forcedGEMVChoice {
+        // A forced row-streaming choice applies to batch-1 products only (checks force it on those).
+        if let forced = forcedGEMVChoice, forced.streamUnroll == nil || streams {
             try launch(forced)
             return
         }
@@ -132,7 +146,7 @@ extension CUDABackend {
             return
         }
         let processors = runtime.device.multiprocessors
-        if !Self.forcedGEMVShapes.isEmpty, let forced = Self.forcedGEMVShapes["\(outputs)x\(x.columns)"] {
+        if !Self.forcedGEMVShapes.isEmpty, let forced = Self.forcedGEMVShapes["\(outputs)x\(x.columns)"], forced.streamUnroll == nil || streams {
             gemvChoices.withLock { $0[key] = forced }
             try launch(forced)
             return
@@ -160,6 +174,11 @@ extension CUDABackend {
                           GEMVChoice(suffix: "_c1", threads: 256, splits: 1), GEMVChoice(suffix: "_c1", threads: 128, splits: 1)]
         // Matrices of few tiles (qkv, o, down of a 2B model: 128-160 tiles on 132 SMs) may gain
         // from cutting K so that more blocks pull weights at once.
+        // Batch 1: the row-streaming kernels (gemv_stream.cu), whose loads cover 512 contiguous
+        // bytes of a row each.
+        if streams {
+            candidates += GEMVChoice.streamCandidates
+        }
         if scratch != nil && tiles <= 2 * processors {
             candidates += [GEMVChoice(suffix: "", threads: 128, splits: 2), GEMVChoice(suffix: "_c1", threads: 256, splits: 2),
                            GEMVChoice(suffix: "_c1", threads: 256, splits: 4), GEMVChoice(suffix: "", threads: 128, splits: 4),
@@ -183,7 +202,7 @@ extension CUDABackend {
         }
         gemvChoices.withLock { $0[key] = best }
         if ProcessInfo.processInfo.environment["KILN_GEMV_LOG"] == "1" {
-            FileHandle.standardError.write(Data("gemv \(kernel) N \(outputs) K \(x.columns) rows \(x.rows): \(best.suffix.isEmpty ? "c8" : "c1") \(best.threads) threads, \(best.splits) splits, \(String(format: "%.1f", bestTime * 1000)) us\n".utf8))
+            FileHandle.standardError.write(Data("gemv \(kernel) N \(outputs) K \(x.columns) rows \(x.rows): \(best.label) \(best.threads) threads, \(best.splits) splits, \(String(format: "%.1f", bestTime * 1000)) us\n".utf8))
         }
         try launch(best)
     }
@@ -212,9 +231,10 @@ extension CUDABackend {
     /// well inside the L2 of the GPUs Kiln targets (40 MB A100, 50 MB H100).
     static let gemvUntimedBytes = 16 << 20
 
-    /// `KILN_GEMV_FORCE=NxK=c8|c1:THREADS:SPLITS,...`: the configuration of the GEMVs of those
+    /// `KILN_GEMV_FORCE=NxK=c8|c1|rs2|rs4|rs8:THREADS:SPLITS,...`: the configuration of the GEMVs of those
     /// shapes (N outputs, K inputs) instead of the rule or timing, for A/B runs of a choice inside
-    /// the real step (e.g. 16384x2048=c1:256:1 for Gemma-2B's gate/up). Read once.
+    /// the real step (e.g. 16384x2048=c1:256:1 for Gemma-2B's gate/up). A row-streaming entry
+    /// (rsU, 128-512 threads, 1 split) applies to batch-1 products only. Read once.
     static let forcedGEMVShapes = parseForcedGEMVShapes(ProcessInfo.processInfo.environment["KILN_GEMV_FORCE"] ?? "")
 
     /// `KILN_GEMV_FORCE`'s entries by "NxK"; malformed entries are skipped.
@@ -222,10 +242,16 @@ extension CUDABackend {
         var shapes: [String: GEMVChoice] = [:]
         for entry in text.split(separator: ",") {
             let sides = entry.split(separator: "="), parts = sides.last?.split(separator: ":") ?? []
-            guard sides.count == 2, parts.count == 3, let suffix = ["c8": "", "c1": "_c1"][String(parts[0])],
-                  let threads = Int(parts[1]), [128, 256].contains(threads), let splits = Int(parts[2]),
-                  [1, 2, 4, 8, 16].contains(splits) else { continue }
-            shapes[String(sides[0])] = GEMVChoice(suffix: suffix, threads: threads, splits: splits)
+            guard sides.count == 2, parts.count == 3,
+                  let suffix = ["c8": "", "c1": "_c1", "rs2": "_rs2", "rs4": "_rs4", "rs8": "_rs8"][String(parts[0])],
+                  let threads = Int(parts[1]), let splits = Int(parts[2]) else { continue }
+            let choice = GEMVChoice(suffix: suffix, threads: threads, splits: splits)
+            if choice.streamUnroll != nil {
+                guard [128, 256, 512].contains(threads), splits == 1 else { continue }
+            } else {
+                guard [128, 256].contains(threads), [1, 2, 4, 8, 16].contains(splits) else { continue }
+            }
+            shapes[String(sides[0])] = choice
         }
         return shapes
     }
@@ -245,8 +271,9 @@ struct GEMVKey: Hashable {
     var rows: Int
 }
 
-/// A GEMV configuration: kernel suffix ("" eight chunks, "_c1" one chunk), threads per block and
-/// K slices (split-K).
+/// A GEMV configuration: kernel suffix ("" eight chunks, "_c1" one chunk, "_rs2" / "_rs4" / "_rs8"
+/// the row-streaming kernels of gemv_stream.cu with that many loads a lane, batch 1 only), threads
+/// per block and K slices (split-K; always 1 for the row-streaming kernels).
 public struct GEMVChoice: Hashable, Sendable {
     public var suffix: String
     public var threads: Int
@@ -256,6 +283,34 @@ public struct GEMVChoice: Hashable, Sendable {
         self.suffix = suffix
         self.threads = threads
         self.splits = splits
+    }
+
+    /// Loads in flight a lane of a row-streaming kernel ("_rsU"); nil for gemv.cu's kernels.
+    public var streamUnroll: Int? { suffix.hasPrefix("_rs") ? Int(suffix.dropFirst(3)) : nil }
+
+    /// "c8", "c1" or "rs2"... for logs and labels.
+    public var label: String { suffix.isEmpty ? "c8" : String(suffix.dropFirst()) }
+
+    /// The row-streaming configurations the batch-1 timing tries (and checks force): 2, 4 or 8
+    /// loads a lane at 256 or 512 threads.
+    public static let streamCandidates: [GEMVChoice] = [2, 4, 8].flatMap { unroll in
+        [256, 512].map { GEMVChoice(suffix: "_rs\(unroll)", threads: $0, splits: 1) }
+    }
+}
+
+extension CUDABackend {
+    /// gemv_stream.cu's work split, mirrored for the launch (the kernel derives it from blockDim,
+    /// K and its UNROLL): segments of 32 · unroll 16-byte words, a power of two of warps a row (at
+    /// most the segments, and leaving a warp a row for each of an item's rows), the items (output
+    /// columns) a block takes and the grid.
+    static func streamGEMVLayout(outputs: Int, inputs: Int, gated: Bool, threads: Int, unroll: Int)
+        -> (warpsPerRow: Int, itemsPerBlock: Int, blocks: Int) {
+        let warps = threads / 32, rowsPerItem = gated ? 2 : 1
+        let segments = (inputs / 8 + 32 * unroll - 1) / (32 * unroll)
+        var warpsPerRow = 1
+        while 2 * warpsPerRow <= warps / rowsPerItem && 2 * warpsPerRow <= segments { warpsPerRow *= 2 }
+        let items = warps / (warpsPerRow * rowsPerItem)
+        return (warpsPerRow, items, (outputs + items - 1) / items)
     }
 }
 

@@ -60,6 +60,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let sharedMemoryLimitRaised = Mutex<Set<String>>([])
     /// Skinny-GEMM launches so far (checks confirm the forced kernel ran).
     public let skinnyLaunches = Mutex<Int>(0)
+    /// Launches of gemv_stream.cu's kernels (checks make sure a forced configuration ran).
+    public let streamGEMVLaunches = Mutex<Int>(0)
     /// `KILN_SKINNY_GEMM=0`: products of 9-64 rows stay on cuBLASLt (for comparisons). Read once.
     public let skinnyGEMMEnabled = ProcessInfo.processInfo.environment["KILN_SKINNY_GEMM"] != "0"
     private let lock = NSLock()

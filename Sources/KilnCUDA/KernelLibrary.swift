@@ -64,6 +64,9 @@ public enum KernelLibrary {
                          kernels: [64, 128, 256].map { "attention_decode_mma_bf16_h\($0)" }),
             KernelSource(fileName: "gemv.cu", text: text(PackageResources.gemv_cu),
                          kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"].flatMap { [$0, $0 + "_c1"] }),
+            KernelSource(fileName: "gemv_stream.cu", text: text(PackageResources.gemv_stream_cu),
+                         kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"]
+                            .flatMap { name in [2, 4, 8].map { name + "_rs\($0)" } }),
             KernelSource(fileName: "skinny_gemm.cu", text: text(PackageResources.skinny_gemm_cu),
                          kernels: ["skinny_gemm_bf16", "skinny_gemm_bf16_f32", "skinny_gemm_gateup_silu_bf16", "skinny_gemm_gateup_gelu_bf16"]
                             .flatMap { name in SkinnyGEMMChoice.shapes.map { name + $0.suffix } }),

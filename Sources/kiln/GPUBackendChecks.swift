@@ -31,6 +31,7 @@ final class GPUBackendChecks {
         for backend in backends {
             checkLinear(backend)
             if backend.precision == .bf16 { checkGEMVConfigurations(backend) }
+            if backend.precision == .bf16 { checkStreamGEMVConfigurations(backend) }
             if backend.precision == .bf16 { checkSkinnyConfigurations(backend) }
             checkGatedLinear(backend)
             checkDecodeAttention(backend)
@@ -167,6 +168,49 @@ final class GPUBackendChecks {
                     cpu.linear(cpu.tensor(x, rows: rows, columns: inputs), weight: try cpu.loadWeight(source), bias: nil, into: expected)
                     let result = (try gpu.read(out), cpu.values(of: expected))
                     withExtendedLifetime(bytes) {} // the CPU weight reads the host bytes until here
+                    return result
+                }
+            }
+        }
+    }
+
+    /// Every row-streaming GEMV configuration (gemv_stream.cu: 2, 4 or 8 loads a lane, 256 or 512
+    /// threads; batch 1), forced in turn: plain with and without bias, fp32 output (logits), fused
+    /// gate/up with both activations; K tails (72, 576, 1000) and a long row (16384).
+    func checkStreamGEMVConfigurations(_ gpu: CUDABackend) {
+        defer { gpu.forcedGEMVChoice = nil }
+        let plain = quick ? [(2560, 2048, false, false)]
+            : [(2560, 2048, false, false), (300, 72, true, false), (1000, 576, true, true), (2048, 16384, false, false), (4099, 1000, false, true)]
+        let gated: [(Int, Int, GateActivation)] = quick ? [(1536, 576, .geluTanh)] : [(1536, 576, .geluTanh), (100, 72, .silu), (2048, 1000, .geluTanh)]
+        for choice in GEMVChoice.streamCandidates {
+            gpu.forcedGEMVChoice = choice
+            for (outputs, inputs, withBias, f32) in plain {
+                let label = "GEMV_\(choice.label) \(choice.threads) threads\(f32 ? " f32 out" : "") x [1, \(inputs)] · w [\(outputs), \(inputs)]"
+                    + (withBias ? " + bias" : "")
+                check(label, bound: bound(gpu)) {
+                    let x = values(inputs, gpu), w = values(outputs * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
+                    let b = withBias ? values(outputs, gpu) : nil
+                    let out = f32 ? try DeviceTensor(rows: 1, columns: outputs, elementType: .f32, allocator: gpu.runtime.allocator)
+                        : try gpu.makeTensor(rows: 1, columns: outputs)
+                    let (weightSource, bytes) = try source(w, rows: outputs, columns: inputs)
+                    let launches = gpu.streamGEMVLaunches.withLock { $0 }
+                    try gpu.linear(try upload(x, rows: 1, columns: inputs, to: gpu), weight: try gpu.loadWeight(weightSource),
+                                   bias: try b.map { try gpu.loadVector($0, name: "bias") }, into: out)
+                    guard gpu.streamGEMVLaunches.withLock({ $0 }) > launches else { throw KilnError.invalidArgument("the row-streaming GEMV did not run") }
+                    let expected = cpu.makeTensor(rows: 1, columns: outputs)
+                    cpu.linear(cpu.tensor(x, rows: 1, columns: inputs), weight: try cpu.loadWeight(weightSource),
+                               bias: try b.map { try cpu.loadVector($0, name: "bias") }, into: expected)
+                    let result = (try gpu.read(out), cpu.values(of: expected))
+                    withExtendedLifetime(bytes) {}
+                    return result
+                }
+            }
+            for (mlp, inputs, activation) in gated {
+                let label = "GEMV_\(choice.label) \(choice.threads) threads gate/up \(activation) x [1, \(inputs)] · [2x\(mlp), \(inputs)]"
+                check(label, bound: bound(gpu)) {
+                    let launches = gpu.streamGEMVLaunches.withLock { $0 }
+                    let result = try gatedResult(gpu, mlp: mlp, inputs: inputs, rows: 1, activation: activation)
+                    guard gpu.streamGEMVLaunches.withLock({ $0 }) > launches else { throw KilnError.invalidArgument("the row-streaming GEMV did not run") }
                     return result
                 }
             }
