@@ -2,7 +2,7 @@
 # Issue 4's GPU run, on the device machine from the repo root, with the release binary carried in
 # .gpu/kiln.xz: kiln check gpu (kernels, backend ops, tiny models), then Gemma-2B-shape benchmarks
 # (random bf16 weights) of Kiln and of the transformers peer in the same call. Logs go to $OUT;
-# a short table is printed last. Usage: scripts/gpu-issue4-bench.sh [check|kiln|startup|peer|all]...
+# a short table is printed last. Usage: scripts/gpu-issue4-bench.sh [check|kiln|startup|memory|peer|all]...
 set -u
 source scripts/gpu-common.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv,noheader | tee "$OUT/card.txt"
@@ -66,6 +66,12 @@ n=next((i for i,(x,y) in enumerate(zip(a,b)) if x!=y), min(len(a),len(b))); prin
   cp "$OUT/startup-last.txt" "$OUT/startup-gemma2b-2.json"
   gc=$(KILN_CACHE=/tmp/kiln-cold2-$$ wall "$BIN" generate /tmp/engine-gemma2b --prompt-length 128 --max-tokens 1 --temperature 0 --backend cuda --json)
   summary+=("gemma-2b random engine: build ${b} s; generate ENGINE to first token (wall, --max-tokens 1): ${g1} s, again ${g2} s; with empty kernel cache ${gc} s")
+fi
+
+if want memory; then
+  # The card's read ceiling (kiln bench memory, 1000 MiB: Gemma-2B's LM head), for the decode floor.
+  "$BIN" bench memory --sizes 1000 --top 3 > "$OUT/bench-memory.txt" 2>&1
+  summary+=("read ceiling: $(grep -m1 '  read' "$OUT/bench-memory.txt" | awk '{$1=$1};1'); $(grep -m1 'driver copy' "$OUT/bench-memory.txt" | sed 's/.*driver copy/driver copy/')")
 fi
 
 if want peer; then
