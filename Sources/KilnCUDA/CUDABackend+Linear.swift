@@ -104,8 +104,9 @@ extension CUDABackend {
     /// One GEMV launch in the configuration chosen for its shape: forced (a check's
     /// `forcedGEMVChoice`, `KILN_GEMV_FORCE`), fixed for matrices that fit in L2
     /// (`untimedGEMVChoice`), or timed fastest (the first call of a larger shape outside a
-    /// recording times the one- and eight-chunk kernels at 128 and 256 threads, and split-K for
-    /// matrices of few tiles, a few launches each, and keeps the winner; until then, or with tuning
+    /// recording times the one- and eight-chunk kernels at 128 and 256 threads, at batch 1 also the
+    /// row-streaming kernels (`GEMVChoice.streamCandidates`), and split-K for matrices of few
+    /// tiles, a few launches each, and keeps the winner; until then, or with tuning
     /// off, the H200 rule of README-gemv.md: one chunk for matrices of many tiles, eight for the rest).
     func gemv(_ x: DeviceTensor, weight: CUDAWeight, bias: DeviceBuffer?, tileRows: Int, outputs: Int, out: DeviceTensor,
               kernel: String) throws {
@@ -121,6 +122,8 @@ extension CUDABackend {
             if let unroll = choice.streamUnroll {
                 // gemv_stream.cu (batch 1 only; callers offer it only then).
                 precondition(streams, "\(kernel)\(choice.suffix): the row-streaming GEMV takes one row, not \(x.rows)")
+                precondition([64, 128, 256, 512].contains(choice.threads),
+                             "\(kernel)\(choice.suffix): the row-streaming GEMV takes 64-512 threads, a power of two, not \(choice.threads)")
                 launchArguments.pointer(nil)
                 launchArguments.pointer(nil)
                 let layout = Self.streamGEMVLayout(outputs: outputs, inputs: x.columns, gated: tileRows == 8, threads: choice.threads,
@@ -172,13 +175,13 @@ extension CUDABackend {
         var best = rule, bestTime = Double.infinity
         var candidates = [GEMVChoice(suffix: "", threads: 256, splits: 1), GEMVChoice(suffix: "", threads: 128, splits: 1),
                           GEMVChoice(suffix: "_c1", threads: 256, splits: 1), GEMVChoice(suffix: "_c1", threads: 128, splits: 1)]
-        // Matrices of few tiles (qkv, o, down of a 2B model: 128-160 tiles on 132 SMs) may gain
-        // from cutting K so that more blocks pull weights at once.
         // Batch 1: the row-streaming kernels (gemv_stream.cu), whose loads cover 512 contiguous
         // bytes of a row each.
         if streams {
             candidates += GEMVChoice.streamCandidates
         }
+        // Matrices of few tiles (qkv, o, down of a 2B model: 128-160 tiles on 132 SMs) may gain
+        // from cutting K so that more blocks pull weights at once.
         if scratch != nil && tiles <= 2 * processors {
             candidates += [GEMVChoice(suffix: "", threads: 128, splits: 2), GEMVChoice(suffix: "_c1", threads: 256, splits: 2),
                            GEMVChoice(suffix: "_c1", threads: 256, splits: 4), GEMVChoice(suffix: "", threads: 128, splits: 4),
@@ -231,7 +234,7 @@ extension CUDABackend {
     /// well inside the L2 of the GPUs Kiln targets (40 MB A100, 50 MB H100).
     static let gemvUntimedBytes = 16 << 20
 
-    /// `KILN_GEMV_FORCE=NxK=c8|c1|rs2|rs4|rs8:THREADS:SPLITS,...`: the configuration of the GEMVs of those
+    /// `KILN_GEMV_FORCE=NxK=c8|c1|rs2|rs4|rs8|rd2|rd4:THREADS:SPLITS,...`: the configuration of the GEMVs of those
     /// shapes (N outputs, K inputs) instead of the rule or timing, for A/B runs of a choice inside
     /// the real step (e.g. 16384x2048=c1:256:1 for Gemma-2B's gate/up). A row-streaming entry
     /// (rsU, 128-512 threads, 1 split) applies to batch-1 products only. Read once.
@@ -243,7 +246,7 @@ extension CUDABackend {
         for entry in text.split(separator: ",") {
             let sides = entry.split(separator: "="), parts = sides.last?.split(separator: ":") ?? []
             guard sides.count == 2, parts.count == 3,
-                  let suffix = ["c8": "", "c1": "_c1", "rs2": "_rs2", "rs4": "_rs4", "rs8": "_rs8"][String(parts[0])],
+                  let suffix = ["c8": "", "c1": "_c1", "rs2": "_rs2", "rs4": "_rs4", "rs8": "_rs8", "rd2": "_rd2", "rd4": "_rd4"][String(parts[0])],
                   let threads = Int(parts[1]), let splits = Int(parts[2]) else { continue }
             let choice = GEMVChoice(suffix: suffix, threads: threads, splits: splits)
             if choice.streamUnroll != nil {
@@ -272,7 +275,8 @@ struct GEMVKey: Hashable {
 }
 
 /// A GEMV configuration: kernel suffix ("" eight chunks, "_c1" one chunk, "_rs2" / "_rs4" / "_rs8"
-/// the row-streaming kernels of gemv_stream.cu with that many loads a lane, batch 1 only), threads
+/// / "_rd2" / "_rd4" the row-streaming kernels of gemv_stream.cu with that many loads a lane, batch
+/// 1 only), threads
 /// per block and K slices (split-K; always 1 for the row-streaming kernels).
 public struct GEMVChoice: Hashable, Sendable {
     public var suffix: String
@@ -285,16 +289,17 @@ public struct GEMVChoice: Hashable, Sendable {
         self.splits = splits
     }
 
-    /// Loads in flight a lane of a row-streaming kernel ("_rsU"); nil for gemv.cu's kernels.
-    public var streamUnroll: Int? { suffix.hasPrefix("_rs") ? Int(suffix.dropFirst(3)) : nil }
+    /// Loads in flight a lane of a row-streaming kernel ("_rsU", "_rdU"); nil for gemv.cu's kernels.
+    public var streamUnroll: Int? { suffix.hasPrefix("_rs") || suffix.hasPrefix("_rd") ? Int(suffix.dropFirst(3)) : nil }
 
-    /// "c8", "c1" or "rs2"... for logs and labels.
+    /// "c8", "c1", "rs2", "rd2"... for logs and labels.
     public var label: String { suffix.isEmpty ? "c8" : String(suffix.dropFirst()) }
 
     /// The row-streaming configurations the batch-1 timing tries (and checks force): 2, 4 or 8
-    /// loads a lane at 256 or 512 threads.
-    public static let streamCandidates: [GEMVChoice] = [2, 4, 8].flatMap { unroll in
-        [256, 512].map { GEMVChoice(suffix: "_rs\(unroll)", threads: $0, splits: 1) }
+    /// loads a lane loading a warp's next segment after its FMAs (rs), 2 or 4 loading it before
+    /// them (rd: two segments in flight where a warp loops over a long row), at 256 or 512 threads.
+    public static let streamCandidates: [GEMVChoice] = ["_rs2", "_rs4", "_rs8", "_rd2", "_rd4"].flatMap { suffix in
+        [256, 512].map { GEMVChoice(suffix: suffix, threads: $0, splits: 1) }
     }
 }
 

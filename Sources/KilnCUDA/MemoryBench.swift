@@ -11,7 +11,7 @@ import KilnCore
 /// batches (one per buffer, between two events), so the figure includes the gap between kernels
 /// that a chain of products in a CUDA graph also pays; the median batch is reported.
 public final class MemoryBench {
-    /// The two read orders of membench.cu.
+    /// The three read orders of membench.cu.
     public enum Order: String, CaseIterable, Sendable {
         /// Grid-stride over the whole buffer (a persistent grid).
         case grid

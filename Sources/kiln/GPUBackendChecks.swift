@@ -176,12 +176,13 @@ final class GPUBackendChecks {
 
     /// Every row-streaming GEMV configuration (gemv_stream.cu: 2, 4 or 8 loads a lane, 256 or 512
     /// threads; batch 1), forced in turn: plain with and without bias, fp32 output (logits), fused
-    /// gate/up with both activations; K tails (72, 576, 1000) and a long row (16384).
+    /// gate/up with both activations; K tails (72, 576, 1000) and long rows (4096 gate/up: 8 warps a
+    /// row at 2 loads a lane; 16384).
     func checkStreamGEMVConfigurations(_ gpu: CUDABackend) {
         defer { gpu.forcedGEMVChoice = nil }
         let plain = quick ? [(2560, 2048, false, false)]
             : [(2560, 2048, false, false), (300, 72, true, false), (1000, 576, true, true), (2048, 16384, false, false), (4099, 1000, false, true)]
-        let gated: [(Int, Int, GateActivation)] = quick ? [(1536, 576, .geluTanh)] : [(1536, 576, .geluTanh), (100, 72, .silu), (2048, 1000, .geluTanh)]
+        let gated: [(Int, Int, GateActivation)] = quick ? [(1536, 576, .geluTanh)] : [(1536, 576, .geluTanh), (100, 72, .silu), (2048, 1000, .geluTanh), (300, 4096, .silu)]
         for choice in GEMVChoice.streamCandidates {
             gpu.forcedGEMVChoice = choice
             for (outputs, inputs, withBias, f32) in plain {

@@ -19,8 +19,8 @@ struct MemoryBenchCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let sizes = try self.sizes.split(separator: ",").map { text -> Int in
-                guard let mebibytes = Double(text.trimmingCharacters(in: .whitespaces)), mebibytes > 0 else {
-                    throw KilnError.invalidArgument("--sizes: '\(text)' is not a positive number of MiB")
+                guard let mebibytes = Double(text.trimmingCharacters(in: .whitespaces)), mebibytes * 1_048_576 >= 16 else {
+                    throw KilnError.invalidArgument("--sizes: '\(text)' is not a number of MiB of at least 16 bytes")
                 }
                 return Int(mebibytes * 1_048_576) / 16 * 16
             }

@@ -3,10 +3,11 @@
 // METHOD: a memory-bound kernel is judged against the rate the card can read at, so that rate has
 // to be measured with the best plain read this file can express, not taken from a copy. Each
 // kernel reads `count` 16-byte words of `data` once, folds them into a register (XOR, so no load
-// can be dropped) and stores nothing unless the fold hits a constant no random buffer produces,
+// can be dropped) and stores nothing unless the fold hits a constant the benchmark's fill never
+// produces,
 // so the only traffic is the read.
 //
-// Two orders:
+// Three orders:
 //  - grid: grid-stride; load u of a thread reads word i + u * stride (stride = every thread of
 //    the grid), so each load instruction of the grid covers one contiguous span. A persistent
 //    grid (a few blocks an SM) loops until the buffer ends.
@@ -45,8 +46,8 @@ __device__ __forceinline__ void membench_fold(uint4& acc, uint4 v) {
 }
 
 __device__ __forceinline__ void membench_publish(uint4 acc, unsigned long long* sink) {
-    // 0x9E3779B9 after folding four words: random bf16 data never lands here in practice, and
-    // the compiler cannot know that, so every load stays.
+    // 0x9E3779B9 after folding four words: the benchmark's constant fill folds to 0, and the
+    // compiler cannot know that, so every load stays.
     if ((acc.x ^ acc.y ^ acc.z ^ acc.w) == 0x9E3779B9u) atomicAdd(sink, 1ull);
 }
 
