@@ -9,11 +9,14 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     public var rowsPerBlock: Int
     public var batchTile: Int
     public var splits: Int
+    /// The `_tma` kernels: stages filled by the bulk tensor copy engine (sm_90a, tensor maps).
+    public var tma: Bool
 
-    public init(rowsPerBlock: Int, batchTile: Int, splits: Int) {
+    public init(rowsPerBlock: Int, batchTile: Int, splits: Int, tma: Bool = false) {
         self.rowsPerBlock = rowsPerBlock
         self.batchTile = batchTile
         self.splits = splits
+        self.tma = tma
     }
 
     /// The (BN, MT) pairs skinny_gemm.cu exports.
@@ -21,14 +24,14 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// Stages of the kernel's cp.async ring (kSkinnyStages).
     static let stages = 4
 
-    /// Kernel name suffix: `_n<BN>_m<MT>`.
-    var suffix: String { "_n\(rowsPerBlock)_m\(batchTile)" }
+    /// Kernel name suffix: `_n<BN>_m<MT>`, then `_tma` for the TMA variant.
+    var suffix: String { "_n\(rowsPerBlock)_m\(batchTile)" + (tma ? "_tma" : "") }
     var threads: Int { 2 * rowsPerBlock }
-    /// The ring: stages x (BN + MT) rows of 128 bytes.
-    var sharedBytes: Int { Self.stages * (rowsPerBlock + batchTile) * 128 }
+    /// The ring: stages x (BN + MT) rows of 128 bytes (and the TMA variant's stage mbarriers).
+    var sharedBytes: Int { Self.stages * (rowsPerBlock + batchTile) * 128 + (tma ? 64 : 0) }
     /// The largest ring of any configuration (the dynamic shared-memory limit set once a kernel).
-    static let largestSharedBytes = stages * (128 + 64) * 128
-    public var description: String { "n\(rowsPerBlock) m\(batchTile) x\(splits)" }
+    static let largestSharedBytes = stages * (128 + 64) * 128 + 64
+    public var description: String { "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "") }
 
     /// Blocks along N: BN weight rows (plain) or BN / 2 outputs (gate/up) each.
     func tiles(outputs: Int, gated: Bool) -> Int {
@@ -40,7 +43,8 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// `inputs` on `multiprocessors` SMs: both batch tiles that hold the rows in one tile, both
     /// block heights, and K cut into 2-8 slices (clusters) where the tiles alone leave SMs idle and
     /// every slice keeps at least two 64-wide k stages.
-    static func candidates(rows: Int, outputs: Int, inputs: Int, gated: Bool, multiprocessors: Int, clusters: Bool) -> [SkinnyGEMMChoice] {
+    static func candidates(rows: Int, outputs: Int, inputs: Int, gated: Bool, multiprocessors: Int, clusters: Bool,
+                           tma: Bool = false) -> [SkinnyGEMMChoice] {
         let steps = (inputs + 63) / 64
         var result: [SkinnyGEMMChoice] = []
         for shape in shapes where shape.batchTile >= rows || shape.batchTile == 64 {
@@ -52,6 +56,10 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
                 var choice = shape
                 choice.splits = splits
                 result.append(choice)
+                if tma {
+                    choice.tma = true
+                    result.append(choice)
+                }
             }
         }
         return result
@@ -85,7 +93,21 @@ extension CUDABackend {
                        kernel: String, library: () throws -> Void) throws -> Bool {
         let key = GEMVKey(kernel: kernel, outputs: outputs, inputs: x.columns, rows: x.rows)
         func launch(_ choice: SkinnyGEMMChoice) throws {
-            let arguments = productArguments(x, weight: weight, bias: bias, takesBias: !gated, outputs: outputs, out: out)
+            var arguments = productArguments(x, weight: weight, bias: bias, takesBias: !gated, outputs: outputs, out: out)
+            if choice.tma {
+                // The weight's and x's tensor maps (skinny_gemm.cu): boxes of 64 k x BN weight rows
+                // (gate/up: BN / 2 from each half) and 64 k x MT rows of x.
+                guard let weightMap = try TensorMap.bf16Matrix(device: runtime.device, address: weight.buffer.address, rows: weight.rows,
+                                                               columns: weight.columns, rowStride: weight.columns,
+                                                               boxRows: gated ? choice.rowsPerBlock / 2 : choice.rowsPerBlock, boxColumns: 64),
+                      let inputMap = try TensorMap.bf16Matrix(device: runtime.device, address: x.buffer.address, rows: x.rows,
+                                                              columns: x.columns, rowStride: x.columns,
+                                                              boxRows: choice.batchTile, boxColumns: 64) else {
+                    throw KilnError.unsupported(path: kernel + choice.suffix, reason: "the driver has no tensor maps (cuTensorMapEncodeTiled)")
+                }
+                arguments.words(weightMap)
+                arguments.words(inputMap)
+            }
             let function = try kernels.function(kernel + choice.suffix)
             try sharedMemoryLimitRaised.withLock { limited in  // raised before any launch of the kernel
                 if !limited.contains(function.name) {
@@ -101,6 +123,7 @@ extension CUDABackend {
         }
         if var forced = forcedSkinnyChoice {
             if !supportsClusters { forced.splits = 1 }
+            if !supportsSkinnyTMA { forced.tma = false }
             try launch(forced)
             return true
         }
@@ -115,7 +138,8 @@ extension CUDABackend {
         // Untimed shapes inside a recording (or under the profiler) stay on the library.
         guard recording == nil, stream.profiler == nil else { return false }
         let candidates = SkinnyGEMMChoice.candidates(rows: x.rows, outputs: outputs, inputs: x.columns, gated: gated,
-                                                     multiprocessors: runtime.device.multiprocessors, clusters: supportsClusters)
+                                                     multiprocessors: runtime.device.multiprocessors, clusters: supportsClusters,
+                                                     tma: supportsSkinnyTMA && skinnyTMAEnabled)
         let log = ProcessInfo.processInfo.environment["KILN_GEMV_LOG"]
         var best = SkinnyProductPath.library
         let libraryTime = try timeAsInGraph(library)
@@ -193,6 +217,13 @@ extension CUDABackend {
             best = min(best, Double(try end.milliseconds(since: start)) / 8)
         }
         return best
+    }
+
+    /// The skinny kernels' TMA variants: sm_90a (wgmma, the bulk tensor copies), a driver that
+    /// encodes tensor maps, and the wgmma path compiled (not KILN_SKINNY_MMA_SYNC).
+    public var supportsSkinnyTMA: Bool {
+        runtime.device.architecture == "sm_90a" && runtime.device.driver.functions.cuTensorMapEncodeTiled != nil
+            && !KernelLibrary.experimentDefines.contains("KILN_SKINNY_MMA_SYNC")  // that switch compiles no wgmma: the TMA kernels trap
     }
 
     /// Thread-block clusters (split-K skinny kernels): sm_90 and newer, and cuLaunchKernelEx.

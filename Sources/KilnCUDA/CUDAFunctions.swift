@@ -114,6 +114,12 @@ struct DriverFunctions: @unchecked Sendable {
     /// steps (`queueArgmaxRows`) use them, and they fall back to waiting without them.
     let cuMemAllocHost: (@convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int) -> CUresult)?
     let cuMemFreeHost: (@convention(c) (UnsafeMutableRawPointer?) -> CUresult)?
+    /// (map, data type, rank, global address, global dims, global strides (rank - 1, bytes), box
+    /// dims, element strides, interleave, swizzle, L2 promotion, out-of-bounds fill): a tensor map
+    /// for the bulk tensor copies (CUDA 12.0+). Optional: only the skinny kernel's TMA variants use it.
+    let cuTensorMapEncodeTiled: (@convention(c) (UnsafeMutableRawPointer, UInt32, UInt32, UnsafeMutableRawPointer?,
+                                                 UnsafePointer<UInt64>, UnsafePointer<UInt64>, UnsafePointer<UInt32>,
+                                                 UnsafePointer<UInt32>, UInt32, UInt32, UInt32, UInt32) -> CUresult)?
     let cuLaunchKernel: @convention(c) (CUhandle?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUhandle?,
                                         UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult
 
@@ -160,6 +166,7 @@ struct DriverFunctions: @unchecked Sendable {
         cuCtxSynchronize = try? library.function("cuCtxSynchronize")
         cuMemAllocHost = try? library.function("cuMemAllocHost_v2")
         cuMemFreeHost = try? library.function("cuMemFreeHost")
+        cuTensorMapEncodeTiled = try? library.function("cuTensorMapEncodeTiled")
         cuLaunchKernel = try library.function("cuLaunchKernel")
     }
 }

@@ -99,7 +99,7 @@ public final class CUDAStream: @unchecked Sendable {
             throw KilnError.unsupported(path: function.name, reason: "a thread-block cluster launch needs cuLaunchKernelEx (CUDA 12 driver or newer)")
         }
         let result = slots.withUnsafeMutableBufferPointer { values -> CUresult in
-            var pointers: [UnsafeMutableRawPointer?] = (0..<values.count).map { UnsafeMutableRawPointer(values.baseAddress! + $0) }
+            var pointers: [UnsafeMutableRawPointer?] = arguments.starts.map { UnsafeMutableRawPointer(values.baseAddress! + $0) }
             return pointers.withUnsafeMutableBufferPointer { parameters in
                 guard let extended else {
                     return functions.cuLaunchKernel(function.handle, UInt32(grid.x), UInt32(grid.y), UInt32(grid.z),

@@ -69,7 +69,7 @@ public enum KernelLibrary {
                             .flatMap { name in ["_rs2", "_rs4", "_rs8", "_rd2", "_rd4"].map { name + $0 } }),
             KernelSource(fileName: "skinny_gemm.cu", text: text(PackageResources.skinny_gemm_cu),
                          kernels: ["skinny_gemm_bf16", "skinny_gemm_bf16_f32", "skinny_gemm_gateup_silu_bf16", "skinny_gemm_gateup_gelu_bf16"]
-                            .flatMap { name in SkinnyGEMMChoice.shapes.map { name + $0.suffix } }),
+                            .flatMap { name in SkinnyGEMMChoice.shapes.flatMap { [name + $0.suffix, name + $0.suffix + "_tma"] } }),
             KernelSource(fileName: "attention_input.cu", text: text(PackageResources.attention_input_cu),
                          kernels: each(["attention_input_halves", "attention_input_interleaved"])),
             KernelSource(fileName: "sampling.cu", text: text(PackageResources.sampling_cu),

@@ -34,7 +34,7 @@ public enum SkinnyDecisionRecord {
     static func value(_ path: SkinnyProductPath) -> String {
         switch path {
         case .library: return "library"
-        case .skinny(let choice): return "n\(choice.rowsPerBlock) m\(choice.batchTile) x\(choice.splits)"
+        case .skinny(let choice): return "n\(choice.rowsPerBlock) m\(choice.batchTile) x\(choice.splits)" + (choice.tma ? " tma" : "")
         }
     }
 
@@ -52,10 +52,11 @@ public enum SkinnyDecisionRecord {
     static func path(_ value: String) -> SkinnyProductPath? {
         if value == "library" { return .library }
         let fields = value.split(separator: " ").map(String.init)
-        guard fields.count == 3, let bn = number(fields[0], "n"), let mt = number(fields[1], "m"), let splits = number(fields[2], "x"),
+        guard fields.count == 3 || (fields.count == 4 && fields[3] == "tma"), let bn = number(fields[0], "n"),
+              let mt = number(fields[1], "m"), let splits = number(fields[2], "x"),
               SkinnyGEMMChoice.shapes.contains(where: { $0.rowsPerBlock == bn && $0.batchTile == mt }),
               [1, 2, 4, 8].contains(splits) else { return nil }
-        return .skinny(SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: mt, splits: splits))
+        return .skinny(SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: mt, splits: splits, tma: fields.count == 4))
     }
 
     /// "n2048" with tag "n" -> 2048.
@@ -74,7 +75,7 @@ extension CUDABackend {
     }
 
     /// Takes the skinny entries of `record` that are valid for this kernel file (and this GPU: a
-    /// split needs clusters); returns how many. Decisions already made in this run stay.
+    /// split needs clusters, a TMA variant sm_90a and tensor maps); returns how many. Decisions already made in this run stay.
     @discardableResult
     public func restoreSkinny(_ record: [String: String]) -> Int {
         var taken = 0
@@ -82,7 +83,7 @@ extension CUDABackend {
             for (key, value) in record {
                 guard let shape = SkinnyDecisionRecord.shape(key), paths[shape] == nil,
                       let path = SkinnyDecisionRecord.path(value) else { continue }
-                if case .skinny(let choice) = path, choice.splits > 1, !supportsClusters { continue }
+                if case .skinny(let choice) = path, (choice.splits > 1 && !supportsClusters) || (choice.tma && !supportsSkinnyTMA) { continue }
                 paths[shape] = path
                 taken += 1
             }

@@ -219,7 +219,7 @@ final class GPUBackendChecks {
     }
 
     /// Every skinny-GEMM configuration (9-64 rows: 64 or 128 weight rows a block, batch tiles of
-    /// 32 or 64, 1 to 8 K slices as clusters), forced in turn on odd shapes: plain with and
+    /// 32 or 64, 1 to 8 K slices as clusters, cp.async or TMA copies on sm_90a), forced in turn on odd shapes: plain with and
     /// without bias, fp32 output (logits), fused gate/up; rows past one batch tile too.
     func checkSkinnyConfigurations(_ gpu: CUDABackend) {
         defer { gpu.forcedSkinnyChoice = nil }
@@ -227,10 +227,13 @@ final class GPUBackendChecks {
         let plain = quick ? [(2560, 2048, 64, false, false)]
             : [(2560, 2048, 64, false, false), (300, 72, 9, true, false), (1000, 1032, 33, false, true), (2048, 16384, 20, false, false),
                (1000, 1024, 40, true, true)]
+        let copies = gpu.supportsSkinnyTMA ? [false, true] : [false]
         for shape in SkinnyGEMMChoice.shapes {
             for slices in splits {
+              for tma in copies {
                 var choice = shape
                 choice.splits = slices
+                choice.tma = tma
                 gpu.forcedSkinnyChoice = choice
                 for (outputs, inputs, rows, withBias, f32) in plain {
                     let label = "skinny \(choice)\(f32 ? " f32 out" : "") x [\(rows), \(inputs)] · w [\(outputs), \(inputs)]" + (withBias ? " + bias" : "")
@@ -261,6 +264,7 @@ final class GPUBackendChecks {
                 if !quick { check("skinny \(choice) gate/up silu x [40, 136] · [2x200, 136]", bound: bound(gpu)) {
                     try gatedResult(gpu, mlp: 200, inputs: 136, rows: 40, activation: .silu, requireSkinny: true)
                 } }
+              }
             }
         }
     }

@@ -16,6 +16,11 @@ import Testing
         #expect(SkinnyDecisionRecord.path("n128 m64 x1") == .skinny(choice))
         #expect(SkinnyDecisionRecord.path(SkinnyDecisionRecord.value(.library)) == .library)
         #expect(SkinnyDecisionRecord.currentSource.count == 12)
+        // The TMA variant carries its tag; records written before it (three fields) still read.
+        let tma = SkinnyGEMMChoice(rowsPerBlock: 64, batchTile: 64, splits: 8, tma: true)
+        #expect(SkinnyDecisionRecord.value(.skinny(tma)) == "n64 m64 x8 tma")
+        #expect(SkinnyDecisionRecord.path("n64 m64 x8 tma") == .skinny(tma))
+        #expect(SkinnyDecisionRecord.path("n64 m64 x8") == .skinny(SkinnyGEMMChoice(rowsPerBlock: 64, batchTile: 64, splits: 8)))
     }
 
     @Test func foreignOrMalformedEntriesAreIgnored() {
@@ -27,7 +32,7 @@ import Testing
                     "skinny skinny_gemm_bf16 nx k2048 m64 \(current)"] {
             #expect(SkinnyDecisionRecord.shape(key) == nil, "\(key)")
         }
-        for value in ["n96 m64 x1", "n128 m48 x1", "n128 m64 x3", "n128 m64", "cublas", ""] {
+        for value in ["n96 m64 x1", "n128 m48 x1", "n128 m64 x3", "n128 m64", "cublas", "", "n128 m64 x1 tmb", "n128 m64 x1 tma x"] {
             #expect(SkinnyDecisionRecord.path(value) == nil, "\(value)")
         }
     }

@@ -15,8 +15,17 @@ import Testing
             #expect(shape.rowsPerBlock * (shape.batchTile + 1) * 4 <= shape.sharedBytes)
         }
         let names = KernelLibrary.source(defining: "skinny_gemm_gateup_gelu_bf16_n128_m64")?.kernels ?? []
-        #expect(names.count == 16 && names.contains("skinny_gemm_bf16_f32_n64_m32"))
-        #expect(SkinnyGEMMChoice.shapes.map(\.sharedBytes).max() == SkinnyGEMMChoice.largestSharedBytes)
+        #expect(names.count == 32 && names.contains("skinny_gemm_bf16_f32_n64_m32") && names.contains("skinny_gemm_bf16_f32_n64_m32_tma"))
+        // The TMA variants: the same ring and 64 bytes of stage mbarriers; still two blocks an SM.
+        let tma = SkinnyGEMMChoice.shapes.map { shape -> SkinnyGEMMChoice in
+            var variant = shape
+            variant.tma = true
+            return variant
+        }
+        #expect(tma.map(\.suffix) == ["_n64_m32_tma", "_n64_m64_tma", "_n128_m32_tma", "_n128_m64_tma"])
+        #expect(tma.allSatisfy { 2 * $0.sharedBytes <= 227 * 1024 })
+        #expect(tma.map(\.sharedBytes).max() == SkinnyGEMMChoice.largestSharedBytes)
+        #expect(zip(tma, SkinnyGEMMChoice.shapes).allSatisfy { $0.sharedBytes == $1.sharedBytes + 64 })
     }
 
     @Test func tilesCoverEveryOutput() {
@@ -33,6 +42,11 @@ import Testing
         let o = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2048, inputs: 2048, gated: false, multiprocessors: 132, clusters: true)
         #expect(o.contains(SkinnyGEMMChoice(rowsPerBlock: 128, batchTile: 64, splits: 8)))
         #expect(!o.contains { $0.batchTile == 32 }, "64 rows need the 64-row tile")
+        // With TMA offered, each configuration comes in both copy forms.
+        let withTMA = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2048, inputs: 2048, gated: false, multiprocessors: 132, clusters: true,
+                                                  tma: true)
+        #expect(withTMA.count == 2 * o.count && withTMA.filter(\.tma).count == o.count)
+        #expect(withTMA.contains(SkinnyGEMMChoice(rowsPerBlock: 128, batchTile: 64, splits: 8, tma: true)))
         // Without clusters (sm_80) only whole-K launches.
         let plain = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2048, inputs: 2048, gated: false, multiprocessors: 132, clusters: false)
         #expect(plain.allSatisfy { $0.splits == 1 } && plain.count == 2)
