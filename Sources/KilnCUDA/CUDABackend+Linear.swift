@@ -234,7 +234,7 @@ extension CUDABackend {
     /// well inside the L2 of the GPUs Kiln targets (40 MB A100, 50 MB H100).
     static let gemvUntimedBytes = 16 << 20
 
-    /// `KILN_GEMV_FORCE=NxK=c8|c1|rs2|rs4|rs8|rd2|rd4:THREADS:SPLITS,...`: the configuration of the GEMVs of those
+    /// `KILN_GEMV_FORCE=NxK=c8|c1|rs2|rs4|rs8:THREADS:SPLITS,...`: the configuration of the GEMVs of those
     /// shapes (N outputs, K inputs) instead of the rule or timing, for A/B runs of a choice inside
     /// the real step (e.g. 16384x2048=c1:256:1 for Gemma-2B's gate/up). A row-streaming entry
     /// (rsU, 128-512 threads, 1 split) applies to batch-1 products only. Read once.
@@ -246,7 +246,7 @@ extension CUDABackend {
         for entry in text.split(separator: ",") {
             let sides = entry.split(separator: "="), parts = sides.last?.split(separator: ":") ?? []
             guard sides.count == 2, parts.count == 3,
-                  let suffix = ["c8": "", "c1": "_c1", "rs2": "_rs2", "rs4": "_rs4", "rs8": "_rs8", "rd2": "_rd2", "rd4": "_rd4"][String(parts[0])],
+                  let suffix = ["c8": "", "c1": "_c1", "rs2": "_rs2", "rs4": "_rs4", "rs8": "_rs8"][String(parts[0])],
                   let threads = Int(parts[1]), let splits = Int(parts[2]) else { continue }
             let choice = GEMVChoice(suffix: suffix, threads: threads, splits: splits)
             if choice.streamUnroll != nil {
@@ -275,8 +275,7 @@ struct GEMVKey: Hashable {
 }
 
 /// A GEMV configuration: kernel suffix ("" eight chunks, "_c1" one chunk, "_rs2" / "_rs4" / "_rs8"
-/// / "_rd2" / "_rd4" the row-streaming kernels of gemv_stream.cu with that many loads a lane, batch
-/// 1 only), threads
+/// the row-streaming kernels of gemv_stream.cu with that many loads a lane, batch 1 only), threads
 /// per block and K slices (split-K; always 1 for the row-streaming kernels).
 public struct GEMVChoice: Hashable, Sendable {
     public var suffix: String
@@ -289,17 +288,16 @@ public struct GEMVChoice: Hashable, Sendable {
         self.splits = splits
     }
 
-    /// Loads in flight a lane of a row-streaming kernel ("_rsU", "_rdU"); nil for gemv.cu's kernels.
-    public var streamUnroll: Int? { suffix.hasPrefix("_rs") || suffix.hasPrefix("_rd") ? Int(suffix.dropFirst(3)) : nil }
+    /// Loads in flight a lane of a row-streaming kernel ("_rsU"); nil for gemv.cu's kernels.
+    public var streamUnroll: Int? { suffix.hasPrefix("_rs") ? Int(suffix.dropFirst(3)) : nil }
 
-    /// "c8", "c1", "rs2", "rd2"... for logs and labels.
+    /// "c8", "c1", "rs2"... for logs and labels.
     public var label: String { suffix.isEmpty ? "c8" : String(suffix.dropFirst()) }
 
     /// The row-streaming configurations the batch-1 timing tries (and checks force): 2, 4 or 8
-    /// loads a lane loading a warp's next segment after its FMAs (rs), 2 or 4 loading it before
-    /// them (rd: two segments in flight where a warp loops over a long row), at 256 or 512 threads.
-    public static let streamCandidates: [GEMVChoice] = ["_rs2", "_rs4", "_rs8", "_rd2", "_rd4"].flatMap { suffix in
-        [256, 512].map { GEMVChoice(suffix: suffix, threads: $0, splits: 1) }
+    /// loads a lane at 256 or 512 threads.
+    public static let streamCandidates: [GEMVChoice] = [2, 4, 8].flatMap { unroll in
+        [256, 512].map { GEMVChoice(suffix: "_rs\(unroll)", threads: $0, splits: 1) }
     }
 }
 

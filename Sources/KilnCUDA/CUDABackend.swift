@@ -62,9 +62,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public let skinnyLaunches = Mutex<Int>(0)
     /// Launches of gemv_stream.cu's kernels (checks make sure a forced configuration ran).
     public let streamGEMVLaunches = Mutex<Int>(0)
-    /// `KILN_SKINNY_TMA=1`: the skinny timing also tries the TMA variants (opt-in until measured
-    /// on a GPU). Read once.
-    public let skinnyTMAEnabled = ProcessInfo.processInfo.environment["KILN_SKINNY_TMA"] == "1"
+    /// `KILN_SKINNY_TMA=0`: the skinny timing leaves out the TMA variants (for A/B runs). Read once.
+    public let skinnyTMAEnabled = ProcessInfo.processInfo.environment["KILN_SKINNY_TMA"] != "0"
     /// `KILN_SKINNY_GEMM=0`: products of 9-64 rows stay on cuBLASLt (for comparisons). Read once.
     public let skinnyGEMMEnabled = ProcessInfo.processInfo.environment["KILN_SKINNY_GEMM"] != "0"
     private let lock = NSLock()

@@ -66,7 +66,7 @@ public enum KernelLibrary {
                          kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"].flatMap { [$0, $0 + "_c1"] }),
             KernelSource(fileName: "gemv_stream.cu", text: text(PackageResources.gemv_stream_cu),
                          kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"]
-                            .flatMap { name in ["_rs2", "_rs4", "_rs8", "_rd2", "_rd4"].map { name + $0 } }),
+                            .flatMap { name in [2, 4, 8].map { name + "_rs\($0)" } }),
             KernelSource(fileName: "skinny_gemm.cu", text: text(PackageResources.skinny_gemm_cu),
                          kernels: ["skinny_gemm_bf16", "skinny_gemm_bf16_f32", "skinny_gemm_gateup_silu_bf16", "skinny_gemm_gateup_gelu_bf16"]
                             .flatMap { name in SkinnyGEMMChoice.shapes.flatMap { [name + $0.suffix, name + $0.suffix + "_tma"] } }),

@@ -28,8 +28,7 @@ import Testing
         #expect(CUDABackend.parseForcedGEMVShapes("16384x2048=st:128:1").isEmpty)
         // Row-streaming entries: 128-512 threads, one split only.
         #expect(CUDABackend.parseForcedGEMVShapes("16384x2048=rs2:512:1") == ["16384x2048": GEMVChoice(suffix: "_rs2", threads: 512, splits: 1)])
-        #expect(CUDABackend.parseForcedGEMVShapes("16384x2048=rs2:512:2,16384x2048=rs4:1024:1,16384x2048=rs3:256:1,1x1=rd8:256:1").isEmpty)
-        #expect(CUDABackend.parseForcedGEMVShapes("2048x16384=rd2:256:1") == ["2048x16384": GEMVChoice(suffix: "_rd2", threads: 256, splits: 1)])
+        #expect(CUDABackend.parseForcedGEMVShapes("16384x2048=rs2:512:2,16384x2048=rs4:1024:1,16384x2048=rs3:256:1,1x1=rd2:256:1").isEmpty)
     }
 
     @Test func streamChoicesNameTheirUnroll() {
@@ -37,8 +36,7 @@ import Testing
         #expect(GEMVChoice(suffix: "_c1", threads: 256, splits: 1).streamUnroll == nil)
         #expect(GEMVChoice(suffix: "", threads: 256, splits: 1).streamUnroll == nil)
         #expect(GEMVChoice(suffix: "", threads: 256, splits: 1).label == "c8")
-        #expect(GEMVChoice(suffix: "_rd2", threads: 512, splits: 1).streamUnroll == 2)
-        #expect(GEMVChoice.streamCandidates.count == 10)
+        #expect(GEMVChoice.streamCandidates.count == 6)
         #expect(GEMVChoice.streamCandidates.allSatisfy { $0.streamUnroll != nil && $0.splits == 1 })
     }
 

@@ -68,7 +68,7 @@ __device__ __forceinline__ float gemv_stream_activation(float g) {
 }
 
 // Mode 0: plain (N rows, optional fp32 bias). Mode 1 / 2: gate/up with SiLU / GELU (N = mlp).
-template <int Mode, int UNROLL, bool AHEAD, typename Out>
+template <int Mode, int UNROLL, typename Out>
 __device__ __forceinline__ void gemv_stream(const bf16* __restrict__ weight, const bf16* __restrict__ x,
                                             const float* __restrict__ bias, Out* __restrict__ y, int N, int K) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -117,18 +117,6 @@ __device__ __forceinline__ void gemv_stream(const bf16* __restrict__ weight, con
     if (live) {
         for (; segment < segments; segment += warpsPerRow) {
             const int next = segment + warpsPerRow;
-            // AHEAD (the _rd kernels): the next segment's weights go out before this one's x loads
-            // and FMAs, so a warp that loops (long rows: down's K = 16384) keeps two segments in
-            // flight; the _rs kernels load them after the FMAs, with fewer registers (more blocks
-            // an SM where a warp has one segment).
-            uint4 following[UNROLL];
-            if (AHEAD && next < segments) {
-#pragma unroll
-                for (int u = 0; u < UNROLL; ++u) {
-                    const int word = next * segmentWords + 32 * u + lane;
-                    following[u] = word < rowWords ? gemv_stream_load_weight(rowWeights + word) : make_uint4(0u, 0u, 0u, 0u);
-                }
-            }
             uint4 xs[UNROLL];
 #pragma unroll
             for (int u = 0; u < UNROLL; ++u) {
@@ -137,15 +125,14 @@ __device__ __forceinline__ void gemv_stream(const bf16* __restrict__ weight, con
             }
 #pragma unroll
             for (int u = 0; u < UNROLL; ++u) acc = gemv_stream_dot8(acc, w[u], xs[u]);
+            // The next segment's weights after this one's FMAs. (Loading them before, two
+            // segments in flight, was timed as "_rd" kernels in session 12 and never won: down
+            // stayed on rs2, 26.3 us.)
             if (next < segments) {
 #pragma unroll
                 for (int u = 0; u < UNROLL; ++u) {
-                    if (AHEAD) {
-                        w[u] = following[u];
-                    } else {
-                        const int word = next * segmentWords + 32 * u + lane;
-                        w[u] = word < rowWords ? gemv_stream_load_weight(rowWeights + word) : make_uint4(0u, 0u, 0u, 0u);
-                    }
+                    const int word = next * segmentWords + 32 * u + lane;
+                    w[u] = word < rowWords ? gemv_stream_load_weight(rowWeights + word) : make_uint4(0u, 0u, 0u, 0u);
                 }
             }
         }
@@ -171,31 +158,28 @@ __device__ __forceinline__ void gemv_stream(const bf16* __restrict__ weight, con
 }
 
 // gemv.cu's parameter lists; batch, ldx, ldy, workspace and counters are not used (batch 1).
-// _rsU: the next segment's weights loaded after a segment's FMAs; _rdU: before them (AHEAD).
-#define GEMV_STREAM_KERNELS(U, TAG, AHEAD)                                                                             \
-    extern "C" __global__ void __launch_bounds__(512) gemv_bf16_##TAG##U(                                              \
+#define GEMV_STREAM_KERNELS(U)                                                                                         \
+    extern "C" __global__ void __launch_bounds__(512) gemv_bf16_rs##U(                                                 \
         const bf16* weight, const bf16* x, const float* bias, bf16* y, int N, int K, int batch, int ldx, int ldy,      \
         float4* workspace, unsigned* counters) {                                                                       \
-        gemv_stream<0, U, AHEAD, bf16>(weight, x, bias, y, N, K);                                                      \
+        gemv_stream<0, U, bf16>(weight, x, bias, y, N, K);                                                             \
     }                                                                                                                  \
-    extern "C" __global__ void __launch_bounds__(512) gemv_bf16_f32_##TAG##U(                                          \
+    extern "C" __global__ void __launch_bounds__(512) gemv_bf16_f32_rs##U(                                             \
         const bf16* weight, const bf16* x, const float* bias, float* y, int N, int K, int batch, int ldx, int ldy,     \
         float4* workspace, unsigned* counters) {                                                                       \
-        gemv_stream<0, U, AHEAD, float>(weight, x, bias, y, N, K);                                                     \
+        gemv_stream<0, U, float>(weight, x, bias, y, N, K);                                                            \
     }                                                                                                                  \
-    extern "C" __global__ void __launch_bounds__(512) gemv_gateup_silu_bf16_##TAG##U(                                  \
+    extern "C" __global__ void __launch_bounds__(512) gemv_gateup_silu_bf16_rs##U(                                     \
         const bf16* weight, const bf16* x, bf16* y, int mlp, int K, int batch, int ldx, int ldy, float4* workspace,    \
         unsigned* counters) {                                                                                          \
-        gemv_stream<1, U, AHEAD, bf16>(weight, x, nullptr, y, mlp, K);                                                 \
+        gemv_stream<1, U, bf16>(weight, x, nullptr, y, mlp, K);                                                        \
     }                                                                                                                  \
-    extern "C" __global__ void __launch_bounds__(512) gemv_gateup_gelu_bf16_##TAG##U(                                  \
+    extern "C" __global__ void __launch_bounds__(512) gemv_gateup_gelu_bf16_rs##U(                                     \
         const bf16* weight, const bf16* x, bf16* y, int mlp, int K, int batch, int ldx, int ldy, float4* workspace,    \
         unsigned* counters) {                                                                                          \
-        gemv_stream<2, U, AHEAD, bf16>(weight, x, nullptr, y, mlp, K);                                                 \
+        gemv_stream<2, U, bf16>(weight, x, nullptr, y, mlp, K);                                                        \
     }
 
-GEMV_STREAM_KERNELS(2, rs, false)
-GEMV_STREAM_KERNELS(4, rs, false)
-GEMV_STREAM_KERNELS(8, rs, false)
-GEMV_STREAM_KERNELS(2, rd, true)
-GEMV_STREAM_KERNELS(4, rd, true)
+GEMV_STREAM_KERNELS(2)
+GEMV_STREAM_KERNELS(4)
+GEMV_STREAM_KERNELS(8)
