@@ -11,16 +11,12 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     public var splits: Int
     /// The `_tma` kernels: stages filled by the bulk tensor copy engine (sm_90a, tensor maps).
     public var tma: Bool
-    /// The `_tma8` kernels: a TMA ring of 8 stages instead of 4 (64 weight rows a block only).
-    public var deepRing: Bool
 
-    public init(rowsPerBlock: Int, batchTile: Int, splits: Int, tma: Bool = false, deepRing: Bool = false) {
-        precondition(!deepRing || (tma && rowsPerBlock == 64), "the 8-stage ring exists for TMA kernels of 64 rows")
+    public init(rowsPerBlock: Int, batchTile: Int, splits: Int, tma: Bool = false) {
         self.rowsPerBlock = rowsPerBlock
         self.batchTile = batchTile
         self.splits = splits
         self.tma = tma
-        self.deepRing = deepRing
     }
 
     /// The (BN, MT) pairs skinny_gemm.cu exports.
@@ -28,17 +24,14 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// Stages of the kernel's cp.async ring (kSkinnyStages).
     static let stages = 4
 
-    /// Kernel name suffix: `_n<BN>_m<MT>`, then `_tma` (`_tma8`) for the TMA variants.
-    var suffix: String { "_n\(rowsPerBlock)_m\(batchTile)" + (tma ? (deepRing ? "_tma8" : "_tma") : "") }
+    /// Kernel name suffix: `_n<BN>_m<MT>`, then `_tma` for the TMA variant.
+    var suffix: String { "_n\(rowsPerBlock)_m\(batchTile)" + (tma ? "_tma" : "") }
     var threads: Int { 2 * rowsPerBlock }
-    /// Stages of this configuration's ring.
-    var ringStages: Int { deepRing ? 8 : Self.stages }
-    /// The ring: stages x (BN + MT) rows of 128 bytes (and the TMA variants' stage mbarriers).
-    var sharedBytes: Int { ringStages * (rowsPerBlock + batchTile) * 128 + (tma ? 64 : 0) }
-    /// The largest ring of any configuration (the dynamic shared-memory limit set once a kernel):
-    /// the 8-stage TMA ring of 64 + 64 rows, 128 KB.
-    static let largestSharedBytes = 8 * (64 + 64) * 128 + 64
-    public var description: String { "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? (deepRing ? " tma8" : " tma") : "") }
+    /// The ring: stages x (BN + MT) rows of 128 bytes (and the TMA variant's stage mbarriers).
+    var sharedBytes: Int { Self.stages * (rowsPerBlock + batchTile) * 128 + (tma ? 64 : 0) }
+    /// The largest ring of any configuration (the dynamic shared-memory limit set once a kernel).
+    static let largestSharedBytes = stages * (128 + 64) * 128 + 64
+    public var description: String { "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "") }
 
     /// Blocks along N: BN weight rows (plain) or BN / 2 outputs (gate/up) each.
     func tiles(outputs: Int, gated: Bool) -> Int {
@@ -66,10 +59,6 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
                 if tma {
                     choice.tma = true
                     result.append(choice)
-                    if shape.rowsPerBlock == 64 {
-                        choice.deepRing = true
-                        result.append(choice)
-                    }
                 }
             }
         }
@@ -134,10 +123,7 @@ extension CUDABackend {
         }
         if var forced = forcedSkinnyChoice {
             if !supportsClusters { forced.splits = 1 }
-            if !supportsSkinnyTMA {
-                forced.tma = false
-                forced.deepRing = false
-            }
+            if !supportsSkinnyTMA { forced.tma = false }
             try launch(forced)
             return true
         }

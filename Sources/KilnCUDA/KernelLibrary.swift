@@ -69,7 +69,7 @@ public enum KernelLibrary {
                             .flatMap { name in [2, 4, 8].map { name + "_rs\($0)" } }),
             KernelSource(fileName: "skinny_gemm.cu", text: text(PackageResources.skinny_gemm_cu),
                          kernels: ["skinny_gemm_bf16", "skinny_gemm_bf16_f32", "skinny_gemm_gateup_silu_bf16", "skinny_gemm_gateup_gelu_bf16"]
-                            .flatMap { name in SkinnyGEMMChoice.shapes.flatMap { skinnyKernels(name, $0) } }),
+                            .flatMap { name in SkinnyGEMMChoice.shapes.flatMap { [name + $0.suffix, name + $0.suffix + "_tma"] } }),
             KernelSource(fileName: "attention_input.cu", text: text(PackageResources.attention_input_cu),
                          kernels: each(["attention_input_halves", "attention_input_interleaved"])),
             KernelSource(fileName: "sampling.cu", text: text(PackageResources.sampling_cu),
@@ -124,13 +124,4 @@ public enum KernelLibrary {
     }
 
     private static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
-
-    /// skinny_gemm.cu's kernels of one name and shape: cp.async, TMA, and (64-row blocks) the
-    /// 8-stage TMA ring.
-    private static func skinnyKernels(_ name: String, _ shape: SkinnyGEMMChoice) -> [String] {
-        let base: String = name + shape.suffix
-        var names: [String] = [base, base + "_tma"]
-        if shape.rowsPerBlock == 64 { names.append(base + "_tma8") }
-        return names
-    }
 }

@@ -34,8 +34,7 @@ public enum SkinnyDecisionRecord {
     static func value(_ path: SkinnyProductPath) -> String {
         switch path {
         case .library: return "library"
-        case .skinny(let choice):
-            return "n\(choice.rowsPerBlock) m\(choice.batchTile) x\(choice.splits)" + (choice.tma ? (choice.deepRing ? " tma8" : " tma") : "")
+        case .skinny(let choice): return "n\(choice.rowsPerBlock) m\(choice.batchTile) x\(choice.splits)" + (choice.tma ? " tma" : "")
         }
     }
 
@@ -53,13 +52,11 @@ public enum SkinnyDecisionRecord {
     static func path(_ value: String) -> SkinnyProductPath? {
         if value == "library" { return .library }
         let fields = value.split(separator: " ").map(String.init)
-        guard fields.count == 3 || (fields.count == 4 && ["tma", "tma8"].contains(fields[3])), let bn = number(fields[0], "n"),
+        guard fields.count == 3 || (fields.count == 4 && fields[3] == "tma"), let bn = number(fields[0], "n"),
               let mt = number(fields[1], "m"), let splits = number(fields[2], "x"),
               SkinnyGEMMChoice.shapes.contains(where: { $0.rowsPerBlock == bn && $0.batchTile == mt }),
               [1, 2, 4, 8].contains(splits) else { return nil }
-        let deep = fields.count == 4 && fields[3] == "tma8"
-        if deep && bn != 64 { return nil }
-        return .skinny(SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: mt, splits: splits, tma: fields.count == 4, deepRing: deep))
+        return .skinny(SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: mt, splits: splits, tma: fields.count == 4))
     }
 
     /// "n2048" with tag "n" -> 2048.

@@ -227,15 +227,13 @@ final class GPUBackendChecks {
         let plain = quick ? [(2560, 2048, 64, false, false)]
             : [(2560, 2048, 64, false, false), (300, 72, 9, true, false), (1000, 1032, 33, false, true), (2048, 16384, 20, false, false),
                (1000, 1024, 40, true, true)]
-        // Copies: cp.async, TMA with 4 stages, TMA with 8 (64-row blocks).
-        let copies: [(tma: Bool, deep: Bool)] = gpu.supportsSkinnyTMA ? [(false, false), (true, false), (true, true)] : [(false, false)]
+        let copies = gpu.supportsSkinnyTMA ? [false, true] : [false]
         for shape in SkinnyGEMMChoice.shapes {
             for slices in splits {
-              for copy in copies where !copy.deep || shape.rowsPerBlock == 64 {
+              for tma in copies {
                 var choice = shape
                 choice.splits = slices
-                choice.tma = copy.tma
-                choice.deepRing = copy.deep
+                choice.tma = tma
                 gpu.forcedSkinnyChoice = choice
                 for (outputs, inputs, rows, withBias, f32) in plain {
                     let label = "skinny \(choice)\(f32 ? " f32 out" : "") x [\(rows), \(inputs)] · w [\(outputs), \(inputs)]" + (withBias ? " + bias" : "")

@@ -21,10 +21,6 @@ import Testing
         #expect(SkinnyDecisionRecord.value(.skinny(tma)) == "n64 m64 x8 tma")
         #expect(SkinnyDecisionRecord.path("n64 m64 x8 tma") == .skinny(tma))
         #expect(SkinnyDecisionRecord.path("n64 m64 x8") == .skinny(SkinnyGEMMChoice(rowsPerBlock: 64, batchTile: 64, splits: 8)))
-        let deep = SkinnyGEMMChoice(rowsPerBlock: 64, batchTile: 32, splits: 2, tma: true, deepRing: true)
-        #expect(SkinnyDecisionRecord.value(.skinny(deep)) == "n64 m32 x2 tma8")
-        #expect(SkinnyDecisionRecord.path("n64 m32 x2 tma8") == .skinny(deep))
-        #expect(SkinnyDecisionRecord.path("n128 m32 x2 tma8") == nil, "no 8-stage ring for 128-row blocks")
     }
 
     @Test func foreignOrMalformedEntriesAreIgnored() {

@@ -15,8 +15,7 @@ import Testing
             #expect(shape.rowsPerBlock * (shape.batchTile + 1) * 4 <= shape.sharedBytes)
         }
         let names = KernelLibrary.source(defining: "skinny_gemm_gateup_gelu_bf16_n128_m64")?.kernels ?? []
-        #expect(names.count == 40 && names.contains("skinny_gemm_bf16_f32_n64_m32") && names.contains("skinny_gemm_bf16_f32_n64_m32_tma")
-                && names.contains("skinny_gemm_gateup_gelu_bf16_n64_m64_tma8") && !names.contains("skinny_gemm_bf16_n128_m64_tma8"))
+        #expect(names.count == 32 && names.contains("skinny_gemm_bf16_f32_n64_m32") && names.contains("skinny_gemm_bf16_f32_n64_m32_tma"))
         // The TMA variants: the same ring and 64 bytes of stage mbarriers; still two blocks an SM.
         let tma = SkinnyGEMMChoice.shapes.map { shape -> SkinnyGEMMChoice in
             var variant = shape
@@ -25,12 +24,8 @@ import Testing
         }
         #expect(tma.map(\.suffix) == ["_n64_m32_tma", "_n64_m64_tma", "_n128_m32_tma", "_n128_m64_tma"])
         #expect(tma.allSatisfy { 2 * $0.sharedBytes <= 227 * 1024 })
+        #expect(tma.map(\.sharedBytes).max() == SkinnyGEMMChoice.largestSharedBytes)
         #expect(zip(tma, SkinnyGEMMChoice.shapes).allSatisfy { $0.sharedBytes == $1.sharedBytes + 64 })
-        // The 8-stage ring (64-row blocks): one block an SM, and the largest of all.
-        let deep = SkinnyGEMMChoice(rowsPerBlock: 64, batchTile: 64, splits: 1, tma: true, deepRing: true)
-        #expect(deep.suffix == "_n64_m64_tma8" && deep.sharedBytes == 8 * 128 * 128 + 64)
-        #expect(deep.sharedBytes == SkinnyGEMMChoice.largestSharedBytes && deep.sharedBytes <= 227 * 1024)
-        #expect(tma.allSatisfy { $0.sharedBytes <= SkinnyGEMMChoice.largestSharedBytes })
     }
 
     @Test func tilesCoverEveryOutput() {
@@ -50,9 +45,7 @@ import Testing
         // With TMA offered, each configuration comes in both copy forms.
         let withTMA = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2048, inputs: 2048, gated: false, multiprocessors: 132, clusters: true,
                                                   tma: true)
-        // (and the 64-row shapes also with the 8-stage ring).
-        #expect(withTMA.filter { $0.tma && !$0.deepRing }.count == o.count && withTMA.filter { !$0.tma }.count == o.count)
-        #expect(withTMA.filter(\.deepRing).count == o.filter { $0.rowsPerBlock == 64 }.count)
+        #expect(withTMA.count == 2 * o.count && withTMA.filter(\.tma).count == o.count)
         #expect(withTMA.contains(SkinnyGEMMChoice(rowsPerBlock: 128, batchTile: 64, splits: 8, tma: true)))
         // Without clusters (sm_80) only whole-K launches.
         let plain = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2048, inputs: 2048, gated: false, multiprocessors: 132, clusters: false)

@@ -172,9 +172,8 @@ __device__ __forceinline__ void skinny_tma_load(unsigned destination, const Skin
 // Mode 0: plain (N = W's rows, optional fp32 bias); 1 / 2: gate/up with SiLU / GELU-tanh
 // (N = mlp, W has 2 * N rows). BN weight rows per block (BN / 16 warps), MT batch rows per tile.
 // Tma: stages filled by the bulk tensor copy engine from weightMap / inputMap (sm_90a with wgmma
-// only; the mbarriers sit after the ring, 8 bytes a stage). STAGES: the ring's depth (4; the
-// `_tma8` kernels 8, for shapes of few blocks, whose speed is the bytes one block has in flight).
-template <int BN, int MT, int Mode, typename OutT, bool Tma = false, int STAGES = kSkinnyStages>
+// only; the mbarriers sit after the ring, 8 bytes a stage).
+template <int BN, int MT, int Mode, typename OutT, bool Tma = false>
 __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight, const bf16* __restrict__ x,
                                                  const float* __restrict__ bias, OutT* __restrict__ y, int N, int K, int M,
                                                  int ldx, int ldy, const SkinnyTensorMap* weightMap = nullptr,
@@ -184,7 +183,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
     constexpr int WeightCopies = BN * 8 / Threads;  // 16-byte chunks per thread per stage: 4
     constexpr int InputCopies = MT * 8 / Threads;
     static_assert(BN % 16 == 0 && MT % 16 == 0 && InputCopies >= 1, "tile shape");
-    static_assert(BN * (MT + 1) * 4 <= STAGES * StageBytes, "epilogue staging fits in the ring");
+    static_assert(BN * (MT + 1) * 4 <= kSkinnyStages * StageBytes, "epilogue staging fits in the ring");
 #ifdef KILN_SKINNY_USES_WGMMA
     static_assert(BN % 64 == 0, "wgmma: whole warpgroups of 64 weight rows");
     extern __shared__ __align__(1024) unsigned char skinnyShared[];  // the swizzle pattern is anchored at 1,024 bytes
@@ -250,7 +249,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
     // Prologue: weights of the first stages before the wait, then x (one group per stage; group 0
     // also carries the early weight copies).
 #ifdef KILN_SKINNY_USES_WGMMA
-    const unsigned barriers = ring + STAGES * StageBytes;
+    const unsigned barriers = ring + kSkinnyStages * StageBytes;
     auto tmaWeights = [&](int stage, int s) {
         const unsigned base = ring + stage * StageBytes, barrier = barriers + 8 * stage;
         const int k = (kBegin + s) * kSkinnyK;
@@ -269,13 +268,13 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
 #ifdef KILN_SKINNY_USES_WGMMA
         if (tid == 0) {
 #pragma unroll
-            for (int s = 0; s < STAGES; ++s) skinny_barrier_init(barriers + 8 * s, 1);
+            for (int s = 0; s < kSkinnyStages; ++s) skinny_barrier_init(barriers + 8 * s, 1);
             asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
         }
         __syncthreads();
         if (tid == 0) {
 #pragma unroll
-            for (int s = 0; s < STAGES - 1; ++s)
+            for (int s = 0; s < kSkinnyStages - 1; ++s)
                 if (s < count) {
                     skinny_barrier_expect(barriers + 8 * s, StageBytes);
                     tmaWeights(s, s);
@@ -284,17 +283,17 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
         kiln_wait_prerequisites();
         if (tid == 0) {
 #pragma unroll
-            for (int s = 0; s < STAGES - 1; ++s)
+            for (int s = 0; s < kSkinnyStages - 1; ++s)
                 if (s < count) tmaInputs(s, s);
         }
 #endif
     } else {
 #pragma unroll
-        for (int s = 0; s < STAGES - 1; ++s)
+        for (int s = 0; s < kSkinnyStages - 1; ++s)
             if (s < count) copyWeights(s, s);
         kiln_wait_prerequisites();
 #pragma unroll
-        for (int s = 0; s < STAGES - 1; ++s) {
+        for (int s = 0; s < kSkinnyStages - 1; ++s) {
             if (s < count) copyInputs(s, s);
             skinny_commit();
         }
@@ -317,20 +316,20 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
         aOffset[kk] = skinny_swizzle(aRow, 2 * kk + aChunk);
         bOffset[kk] = WeightBytes + skinny_swizzle(bRow, 2 * kk + bChunk);  // + nb * 16 rows = nb * 2048 bytes
     }
-    int readStage = 0, writeStage = STAGES - 1;
+    int readStage = 0, writeStage = kSkinnyStages - 1;
     for (int it = 0; it < count; ++it) {
         if constexpr (Tma) {
 #ifdef KILN_SKINNY_USES_WGMMA
-            skinny_barrier_wait(barriers + 8 * readStage, (unsigned)(it / STAGES) & 1u);
+            skinny_barrier_wait(barriers + 8 * readStage, (unsigned)(it / kSkinnyStages) & 1u);
 #endif
         } else {
-            skinny_wait<STAGES - 2>();
+            skinny_wait<kSkinnyStages - 2>();
 #ifdef KILN_SKINNY_USES_WGMMA
             asm volatile("fence.proxy.async.shared::cta;" ::: "memory");  // the copies, seen by wgmma's reads
 #endif
         }
         __syncthreads();  // stage `it` landed for every thread; stage it - 1 is free to refill
-        const int next = it + STAGES - 1;
+        const int next = it + kSkinnyStages - 1;
         if constexpr (Tma) {
 #ifdef KILN_SKINNY_USES_WGMMA
             if (tid == 0 && next < count) {
@@ -347,8 +346,8 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
             skinny_commit();
         }
         const unsigned stage = ring + readStage * StageBytes;
-        readStage = readStage == STAGES - 1 ? 0 : readStage + 1;
-        writeStage = writeStage == STAGES - 1 ? 0 : writeStage + 1;
+        readStage = readStage == kSkinnyStages - 1 ? 0 : readStage + 1;
+        writeStage = writeStage == kSkinnyStages - 1 ? 0 : writeStage + 1;
 #ifdef KILN_SKINNY_USES_WGMMA
         {
             float* d = &acc[0][0];
@@ -490,44 +489,36 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
 // 64 k x MT rows; 128-byte swizzle); dynamic shared memory 64 bytes more (the stages' mbarriers).
 // sm_90a only (wgmma); elsewhere they trap, and the host never launches them.
 #ifdef KILN_SKINNY_USES_WGMMA
-#define KILN_SKINNY_TMA_BODY(BN, MT, MODE, OUT, BIAS, Y, STAGES) \
-    skinny_gemm_body<BN, MT, MODE, OUT, true, STAGES>(weight, x, BIAS, Y, N, K, M, ldx, ldy, &weightMap, &inputMap);
+#define KILN_SKINNY_TMA_BODY(BN, MT, MODE, OUT, BIAS, Y) \
+    skinny_gemm_body<BN, MT, MODE, OUT, true>(weight, x, BIAS, Y, N, K, M, ldx, ldy, &weightMap, &inputMap);
 #else
-#define KILN_SKINNY_TMA_BODY(BN, MT, MODE, OUT, BIAS, Y, STAGES) __trap();
+#define KILN_SKINNY_TMA_BODY(BN, MT, MODE, OUT, BIAS, Y) __trap();
 #endif
-#define KILN_SKINNY_PLAIN_TMA(NAME, OUT, BN, MT, STAGES)                                                           \
+#define KILN_SKINNY_PLAIN_TMA(NAME, OUT, BN, MT)                                                                   \
     extern "C" __global__ void __launch_bounds__(2 * BN)                                                           \
         NAME(const bf16* weight, const bf16* x, const float* bias, OUT* y, int N, int K, int M, int ldx, int ldy,   \
              const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap) { \
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                        \
-        KILN_SKINNY_TMA_BODY(BN, MT, 0, OUT, bias, y, STAGES)                                                      \
+        KILN_SKINNY_TMA_BODY(BN, MT, 0, OUT, bias, y)                                                              \
     }
-#define KILN_SKINNY_GATED_TMA(NAME, MODE, BN, MT, STAGES)                                                          \
+#define KILN_SKINNY_GATED_TMA(NAME, MODE, BN, MT)                                                                  \
     extern "C" __global__ void __launch_bounds__(2 * BN)                                                           \
         NAME(const bf16* weight, const bf16* x, bf16* y, int N, int K, int M, int ldx, int ldy,                     \
              const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap) { \
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                        \
-        KILN_SKINNY_TMA_BODY(BN, MT, MODE, bf16, nullptr, y, STAGES)                                               \
+        KILN_SKINNY_TMA_BODY(BN, MT, MODE, bf16, nullptr, y)                                                       \
     }
 #define KILN_SKINNY_SHAPES(BN, MT)                                                   \
     KILN_SKINNY_PLAIN(skinny_gemm_bf16_n##BN##_m##MT, bf16, BN, MT)                  \
     KILN_SKINNY_PLAIN(skinny_gemm_bf16_f32_n##BN##_m##MT, float, BN, MT)             \
     KILN_SKINNY_GATED(skinny_gemm_gateup_silu_bf16_n##BN##_m##MT, 1, BN, MT)         \
     KILN_SKINNY_GATED(skinny_gemm_gateup_gelu_bf16_n##BN##_m##MT, 2, BN, MT)         \
-    KILN_SKINNY_PLAIN_TMA(skinny_gemm_bf16_n##BN##_m##MT##_tma, bf16, BN, MT, 4)        \
-    KILN_SKINNY_PLAIN_TMA(skinny_gemm_bf16_f32_n##BN##_m##MT##_tma, float, BN, MT, 4)   \
-    KILN_SKINNY_GATED_TMA(skinny_gemm_gateup_silu_bf16_n##BN##_m##MT##_tma, 1, BN, MT, 4) \
-    KILN_SKINNY_GATED_TMA(skinny_gemm_gateup_gelu_bf16_n##BN##_m##MT##_tma, 2, BN, MT, 4)
-// The 8-stage TMA ring (`_tma8`, 64 weight rows a block: 96 / 128 KB of ring at MT 32 / 64).
-#define KILN_SKINNY_DEEP_SHAPES(BN, MT)                                                          \
-    KILN_SKINNY_PLAIN_TMA(skinny_gemm_bf16_n##BN##_m##MT##_tma8, bf16, BN, MT, 8)                \
-    KILN_SKINNY_PLAIN_TMA(skinny_gemm_bf16_f32_n##BN##_m##MT##_tma8, float, BN, MT, 8)           \
-    KILN_SKINNY_GATED_TMA(skinny_gemm_gateup_silu_bf16_n##BN##_m##MT##_tma8, 1, BN, MT, 8)       \
-    KILN_SKINNY_GATED_TMA(skinny_gemm_gateup_gelu_bf16_n##BN##_m##MT##_tma8, 2, BN, MT, 8)
+    KILN_SKINNY_PLAIN_TMA(skinny_gemm_bf16_n##BN##_m##MT##_tma, bf16, BN, MT)        \
+    KILN_SKINNY_PLAIN_TMA(skinny_gemm_bf16_f32_n##BN##_m##MT##_tma, float, BN, MT)   \
+    KILN_SKINNY_GATED_TMA(skinny_gemm_gateup_silu_bf16_n##BN##_m##MT##_tma, 1, BN, MT) \
+    KILN_SKINNY_GATED_TMA(skinny_gemm_gateup_gelu_bf16_n##BN##_m##MT##_tma, 2, BN, MT)
 
 KILN_SKINNY_SHAPES(64, 32)
 KILN_SKINNY_SHAPES(64, 64)
 KILN_SKINNY_SHAPES(128, 32)
 KILN_SKINNY_SHAPES(128, 64)
-KILN_SKINNY_DEEP_SHAPES(64, 32)
-KILN_SKINNY_DEEP_SHAPES(64, 64)
