@@ -96,7 +96,8 @@ extension CUDABackend {
             var arguments = productArguments(x, weight: weight, bias: bias, takesBias: !gated, outputs: outputs, out: out)
             if choice.tma {
                 // The weight's and x's tensor maps (skinny_gemm.cu): boxes of 64 k x BN weight rows
-                // (gate/up: BN / 2 from each half) and 64 k x MT rows of x.
+                // (gate/up: BN / 2 from each half) and 64 k x MT rows of x, whose row stride is
+                // x.columns, the ldx productArguments passes.
                 guard let weightMap = try TensorMap.bf16Matrix(device: runtime.device, address: weight.buffer.address, rows: weight.rows,
                                                                columns: weight.columns, rowStride: weight.columns,
                                                                boxRows: gated ? choice.rowsPerBlock / 2 : choice.rowsPerBlock, boxColumns: 64),

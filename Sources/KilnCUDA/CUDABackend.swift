@@ -62,8 +62,11 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public let skinnyLaunches = Mutex<Int>(0)
     /// Launches of gemv_stream.cu's kernels (checks make sure a forced configuration ran).
     public let streamGEMVLaunches = Mutex<Int>(0)
-    /// `KILN_SKINNY_TMA=0`: the skinny timing leaves out the TMA variants (for A/B runs). Read once.
-    public let skinnyTMAEnabled = ProcessInfo.processInfo.environment["KILN_SKINNY_TMA"] != "0"
+    /// `KILN_SKINNY_TMA=0`: the skinny timing leaves out the TMA variants (for A/B runs; part of
+    /// the decisions' record key, SkinnyDecisionRecord).
+    public var skinnyTMAEnabled: Bool { Self.skinnyTMASetting }
+    /// `KILN_SKINNY_TMA`'s setting, read once.
+    static let skinnyTMASetting = ProcessInfo.processInfo.environment["KILN_SKINNY_TMA"] != "0"
     /// `KILN_SKINNY_GEMM=0`: products of 9-64 rows stay on cuBLASLt (for comparisons). Read once.
     public let skinnyGEMMEnabled = ProcessInfo.processInfo.environment["KILN_SKINNY_GEMM"] != "0"
     private let lock = NSLock()

@@ -1,5 +1,6 @@
-/// A kernel's parameters in order, one 8-byte slot each (cuLaunchKernel reads each parameter's
-/// own size from the start of its slot; x86-64 and arm64 are little-endian).
+/// A kernel's parameters in order, one 8-byte slot each, or several consecutive slots for a wider
+/// one (`words`); cuLaunchKernel gets one pointer a parameter and reads the parameter's own size
+/// from it (x86-64 and arm64 are little-endian).
 public struct KernelArguments: Sendable {
     var slots: [UInt64] = []
     /// The first slot of each parameter (a parameter larger than 8 bytes, such as a tensor map,

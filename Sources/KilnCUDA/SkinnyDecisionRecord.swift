@@ -5,7 +5,7 @@ import KilnCore
 /// (`AutotuneStore`'s file is per GPU and cuBLASLt version, which is what a decision against the
 /// library depends on). One entry a shape:
 ///
-///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>"
+///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>" [" tma"]
 ///
 /// `<source>` is the first 12 hex digits of the SHA-256 of skinny_gemm.cu, so a changed kernel
 /// times its shapes again instead of trusting a decision about other code. Keys that do not parse,
@@ -15,13 +15,14 @@ public enum SkinnyDecisionRecord {
     static let prefix = "skinny "
 
     /// The digest the current skinny_gemm.cu gives, with the kernel switches it is compiled with
-    /// (KILN_KERNEL_DEFINES) and the decision rule's KILN_SKINNY_PREFER when set: a decision made
-    /// for another variant or rule is not this one's.
+    /// (KILN_KERNEL_DEFINES), the decision rule's KILN_SKINNY_PREFER when set and KILN_SKINNY_TMA=0
+    /// when set: a decision made for another variant, rule or candidate set is not this one's.
     static let currentSource: String = {
         var hash = SHA256()
         hash.update(KernelLibrary.sources.first { $0.fileName == "skinny_gemm.cu" }?.text ?? "")
         if !KernelLibrary.experimentDefines.isEmpty { hash.update(" " + KernelLibrary.experimentDefines.joined(separator: ",")) }
         if CUDABackend.skinnyPreferenceSetting != 1 { hash.update(" prefer \(CUDABackend.skinnyPreferenceSetting)") }
+        if !CUDABackend.skinnyTMASetting { hash.update(" no tma") }
         return String(hash.finalizeHex().prefix(12))
     }()
 
@@ -83,7 +84,8 @@ extension CUDABackend {
             for (key, value) in record {
                 guard let shape = SkinnyDecisionRecord.shape(key), paths[shape] == nil,
                       let path = SkinnyDecisionRecord.path(value) else { continue }
-                if case .skinny(let choice) = path, (choice.splits > 1 && !supportsClusters) || (choice.tma && !supportsSkinnyTMA) { continue }
+                if case .skinny(let choice) = path,
+                   (choice.splits > 1 && !supportsClusters) || (choice.tma && !(supportsSkinnyTMA && skinnyTMAEnabled)) { continue }
                 paths[shape] = path
                 taken += 1
             }

@@ -19,14 +19,16 @@ enum TensorMap {
         precondition(rows > 0 && columns > 0 && rowStride >= columns && (rowStride * 2) % 16 == 0 && address % 16 == 0,
                      "tensor map: [\(rows), \(columns)] stride \(rowStride) at \(address)")
         precondition(boxRows >= 1 && boxRows <= 256 && boxColumns * 2 <= 128, "tensor map box \(boxRows) x \(boxColumns)")
-        var words = [UInt64](repeating: 0, count: 16)
         let dimensions: [UInt64] = [UInt64(columns), UInt64(rows)]
         let strides: [UInt64] = [UInt64(rowStride * 2)]
         let box: [UInt32] = [UInt32(boxColumns), UInt32(boxRows)]
         let elementStrides: [UInt32] = [1, 1]
-        let result = words.withUnsafeMutableBytes { map in
-            encode(map.baseAddress!, bfloat16, 2, UnsafeMutableRawPointer(bitPattern: UInt(address)), dimensions, strides, box,
-                   elementStrides, 0, swizzle128Bytes, l2Promotion256Bytes, 0)
+        // The driver wants the map's own memory 64-byte aligned (a Swift array's storage need not be).
+        let (result, words) = withUnsafeTemporaryAllocation(byteCount: 128, alignment: 64) { map -> (CUresult, [UInt64]) in
+            map.initializeMemory(as: UInt8.self, repeating: 0)
+            let result = encode(map.baseAddress!, bfloat16, 2, UnsafeMutableRawPointer(bitPattern: UInt(address)), dimensions, strides,
+                                box, elementStrides, 0, swizzle128Bytes, l2Promotion256Bytes, 0)
+            return (result, (0..<16).map { map.load(fromByteOffset: 8 * $0, as: UInt64.self) })
         }
         try device.check(result, "cuTensorMapEncodeTiled([\(rows), \(columns)], box \(boxRows) x \(boxColumns))")
         return words

@@ -149,7 +149,8 @@ __device__ __forceinline__ void skinny_fence_operands(float* d) {
 // box with the bulk tensor copy engine (cp.async.bulk.tensor, 128-byte swizzle: the layout the
 // ring already has), completing on the stage's mbarrier, instead of every thread issuing
 // cp.async chunks with their own address and predicate work (~210 instructions a stage measured
-// by ncu in session 11). Out-of-range rows and k read as zero (the tensor maps' bounds).
+// by ncu in session 11). Rows and k outside the tensor maps read as zero (a gate box past N reads
+// up rows instead: inside the [2N, K] map, and those outputs are never stored).
 __device__ __forceinline__ void skinny_barrier_init(unsigned barrier, unsigned count) {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(barrier), "r"(count) : "memory");
 }
@@ -469,7 +470,8 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
 }  // namespace
 
 // Exported: skinny_gemm_{bf16, bf16_f32, gateup_silu_bf16, gateup_gelu_bf16}_n{64,128}_m{32,64}.
-// Block: 2 * BN threads (BN / 16 warps); dynamic shared memory STAGES * (BN + MT) * 128 bytes;
+// Block: 2 * BN threads (BN / 16 warps); dynamic shared memory STAGES * (BN + MT) * 128 bytes
+// (+ 64 for the TMA variants' mbarriers);
 // grid (ceil(outputs / (plain: BN, gate/up: BN / 2)), splits, ceil(M / MT)), splits > 1 only as
 // clusters of (1, splits, 1) on sm_90.
 #define KILN_SKINNY_PLAIN(NAME, OUT, BN, MT)                                                                       \
