@@ -26,12 +26,13 @@ struct KernelCompileTests {
     /// device call can A/B them: the skinny GEMM's mma.sync path on sm_90a (KILN_SKINNY_MMA_SYNC;
     /// the default there is wgmma), which must give other code than the default, and on sm_80,
     /// where both are the mma.sync path.
-    @Test func skinnyMMASyncSwitchCompiles() throws {
+    @Test(arguments: ["KILN_SKINNY_MMA_SYNC", "KILN_SKINNY_TMA_PIPELINE"])
+    func skinnySwitchCompiles(_ define: String) throws {
         let compiler = try #require(sharedCompiler)
         let source = try #require(KernelLibrary.source(defining: "skinny_gemm_bf16_n64_m64"))
         for architecture in ["sm_90a", "sm_80"] {
             var cubins: [[UInt8]] = []
-            for defines in [[], ["KILN_SKINNY_MMA_SYNC"]] {
+            for defines in [[], [define]] {
                 let cubin = try compiler.compile(source: source.text, fileName: source.fileName, headers: KernelLibrary.headers,
                                                  options: KernelLibrary.options(architecture: architecture, defines: defines))
                 for kernel in source.kernels {
@@ -40,9 +41,9 @@ struct KernelCompileTests {
                 cubins.append(cubin)
             }
             if architecture == "sm_90a" {
-                #expect(cubins[0] != cubins[1], "KILN_SKINNY_MMA_SYNC changed nothing on sm_90a")
+                #expect(cubins[0] != cubins[1], "\(define) changed nothing on sm_90a")
             } else {
-                #expect(cubins[0] == cubins[1], "KILN_SKINNY_MMA_SYNC changed the \(architecture) code, which has no wgmma path")
+                #expect(cubins[0] == cubins[1], "\(define) changed the \(architecture) code, which has no wgmma path")
             }
         }
     }
