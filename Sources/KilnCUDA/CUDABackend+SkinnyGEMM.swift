@@ -25,7 +25,7 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     static let stages = 4
 
     /// Kernel name suffix: `_n<BN>_m<MT>`, then `_tma` for the TMA variant.
-    var suffix: String { "_n\(rowsPerBlock)_m\(batchTile)" + (tma ? "_tma" : "") }
+    public var suffix: String { "_n\(rowsPerBlock)_m\(batchTile)" + (tma ? "_tma" : "") }
     var threads: Int { 2 * rowsPerBlock }
     /// The ring: stages x (BN + MT) rows of 128 bytes (and the TMA variant's stage mbarriers).
     var sharedBytes: Int { Self.stages * (rowsPerBlock + batchTile) * 128 + (tma ? 64 : 0) }
@@ -120,7 +120,7 @@ extension CUDABackend {
                                                (x.rows + choice.batchTile - 1) / choice.batchTile),
                               block: (choice.threads, 1, 1), sharedBytes: choice.sharedBytes,
                               cluster: choice.splits > 1 ? (1, choice.splits, 1) : nil, arguments: arguments)
-            skinnyLaunches.withLock { $0 += 1 }
+            skinnyLaunches.withLock { $0[function.name, default: 0] += 1 }
         }
         if var forced = forcedSkinnyChoice {
             if !supportsClusters { forced.splits = 1 }

@@ -58,8 +58,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let skinnyPaths = Mutex<[GEMVKey: SkinnyProductPath]>([:])
     /// Kernels (skinny GEMM) whose dynamic shared-memory limit has been raised.
     let sharedMemoryLimitRaised = Mutex<Set<String>>([])
-    /// Skinny-GEMM launches so far (checks confirm the forced kernel ran).
-    public let skinnyLaunches = Mutex<Int>(0)
+    /// Skinny-GEMM launches so far by kernel name (checks confirm the forced kernel, TMA or not, ran).
+    public let skinnyLaunches = Mutex<[String: Int]>([:])
     /// Launches of gemv_stream.cu's kernels (checks make sure a forced configuration ran).
     public let streamGEMVLaunches = Mutex<Int>(0)
     /// `KILN_SKINNY_TMA=0`: the skinny timing leaves out the TMA variants (for A/B runs; part of

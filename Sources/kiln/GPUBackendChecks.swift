@@ -243,10 +243,10 @@ final class GPUBackendChecks {
                         let out = f32 ? try DeviceTensor(rows: rows, columns: outputs, elementType: .f32, allocator: gpu.runtime.allocator)
                             : try gpu.makeTensor(rows: rows, columns: outputs)
                         let (weightSource, bytes) = try source(w, rows: outputs, columns: inputs)
-                        let launches = gpu.skinnyLaunches.withLock { $0 }
+                        let launches = skinnyLaunches(gpu, choice)
                         try gpu.linear(try upload(x, rows: rows, columns: inputs, to: gpu), weight: try gpu.loadWeight(weightSource),
                                        bias: try b.map { try gpu.loadVector($0, name: "bias") }, into: out)
-                        guard gpu.skinnyLaunches.withLock({ $0 }) > launches else { throw KilnError.invalidArgument("the skinny kernel did not run") }
+                        guard skinnyLaunches(gpu, choice) > launches else { throw KilnError.invalidArgument("the skinny kernel \(choice) did not run") }
                         let expected = cpu.makeTensor(rows: rows, columns: outputs)
                         cpu.linear(cpu.tensor(x, rows: rows, columns: inputs), weight: try cpu.loadWeight(weightSource),
                                    bias: try b.map { try cpu.loadVector($0, name: "bias") }, into: expected)
@@ -258,11 +258,11 @@ final class GPUBackendChecks {
                 for (mlp, inputs, rows) in quick ? [(1536, 576, 20)] : [(1536, 576, 20), (100, 72, 64), (16384, 2048, 64)] {
                     let label = "skinny \(choice) gate/up gelu x [\(rows), \(inputs)] · [2x\(mlp), \(inputs)]"
                     check(label, bound: bound(gpu)) {
-                        try gatedResult(gpu, mlp: mlp, inputs: inputs, rows: rows, activation: .geluTanh, requireSkinny: true)
+                        try gatedResult(gpu, mlp: mlp, inputs: inputs, rows: rows, activation: .geluTanh, requireSkinny: choice)
                     }
                 }
                 if !quick { check("skinny \(choice) gate/up silu x [40, 136] · [2x200, 136]", bound: bound(gpu)) {
-                    try gatedResult(gpu, mlp: 200, inputs: 136, rows: 40, activation: .silu, requireSkinny: true)
+                    try gatedResult(gpu, mlp: 200, inputs: 136, rows: 40, activation: .silu, requireSkinny: choice)
                 } }
               }
             }
@@ -282,10 +282,16 @@ final class GPUBackendChecks {
         }
     }
 
+    /// Launches so far of the skinny kernels of `choice`'s configuration (any product; the name
+    /// suffix tells the cp.async and TMA forms apart).
+    private func skinnyLaunches(_ gpu: CUDABackend, _ choice: SkinnyGEMMChoice) -> Int {
+        gpu.skinnyLaunches.withLock { $0.filter { $0.key.hasSuffix(choice.suffix) }.values.reduce(0, +) }
+    }
+
     /// gatedLinear on a gate/up weight joined on the GPU, and its CPU twin (two products, then
-    /// gatedActivation). `requireSkinny`: fail unless a skinny-GEMM kernel ran (forced checks).
+    /// gatedActivation). `requireSkinny`: fail unless that skinny-GEMM configuration ran (forced checks).
     private func gatedResult(_ gpu: CUDABackend, mlp: Int, inputs: Int, rows: Int, activation: GateActivation,
-                             requireSkinny: Bool = false) throws -> (gpu: [Float], cpu: [Float]) {
+                             requireSkinny: SkinnyGEMMChoice? = nil) throws -> (gpu: [Float], cpu: [Float]) {
         let x = values(rows * inputs, gpu)
         let gate = values(mlp * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
         let up = values(mlp * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
@@ -295,9 +301,11 @@ final class GPUBackendChecks {
             throw KilnError.invalidArgument("CUDABackend did not join gate and up")
         }
         let out = try gpu.makeTensor(rows: rows, columns: mlp)
-        let launches = gpu.skinnyLaunches.withLock { $0 }
+        let launches = requireSkinny.map { skinnyLaunches(gpu, $0) }
         try gpu.gatedLinear(try upload(x, rows: rows, columns: inputs, to: gpu), gateUp: fused, activation: activation, into: out)
-        if requireSkinny, gpu.skinnyLaunches.withLock({ $0 }) == launches { throw KilnError.invalidArgument("the skinny kernel did not run") }
+        if let choice = requireSkinny, skinnyLaunches(gpu, choice) == launches {
+            throw KilnError.invalidArgument("the skinny kernel \(choice) did not run")
+        }
         let cx = cpu.tensor(x, rows: rows, columns: inputs)
         let g = cpu.makeTensor(rows: rows, columns: mlp), u = cpu.makeTensor(rows: rows, columns: mlp)
         cpu.linear(cx, weight: try cpu.loadWeight(try source(gate, rows: mlp, columns: inputs).source), bias: nil, into: g)

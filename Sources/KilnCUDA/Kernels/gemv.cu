@@ -35,21 +35,8 @@
 
 #define KILN_GEMV_MAX_WARPS 8
 
-// 16 bytes of weights, read once: not kept in L1, with a 256-byte L2 prefetch of the row segment.
-__device__ __forceinline__ uint4 gemv_load_weight(const uint4* pointer) {
-    uint4 v;
-    asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(pointer));
-    return v;
-}
-
-// 16 bytes of x: kept in L1, since every block on the SM reads the same x.
-__device__ __forceinline__ uint4 gemv_load_input(const uint4* pointer) {
-    uint4 v;
-    asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(pointer));
-    return v;
-}
+// Weights are streamed once (kiln_load_stream_16: no L1, 256-byte L2 prefetch); x is kept in L1,
+// since every block on the SM reads the same x (kiln_load_readonly_16).
 
 __device__ __forceinline__ void gemv_prefetch(const uint4* pointer) {
     asm volatile("prefetch.global.L2 [%0];" ::"l"(pointer));
@@ -68,18 +55,6 @@ __device__ __forceinline__ void gemv_wait_dependencies() {
     KILN_TRACE_WAITED();
 }
 
-
-__device__ __forceinline__ void gemv_store(float* y, float value) { *y = value; }
-__device__ __forceinline__ void gemv_store(bf16* y, float value) { *y = from_float<bf16>(value); }
-
-// Activation of the fused gate/up kernels. 1: SiLU, g * sigmoid(g) (SwiGLU). 2: GELU with the
-// tanh approximation (GeGLU). The formulas of elementwise.cu's gated kernels.
-template <int Mode>
-__device__ __forceinline__ float gemv_activation(float g) {
-    if (Mode == 1) return g / (1.0f + expf(-g));
-    const float inner = 0.7978845608028654f * (g + 0.044715f * g * g * g);
-    return 0.5f * g * (1.0f + tanhf(inner));
-}
 
 // The weight rows a thread feeds to A rows g and g + 8 of `tile`. Rows past the end read the last
 // row instead: A's rows are independent in the mma and those results are never stored, so loads
@@ -125,8 +100,8 @@ __device__ __forceinline__ void gemv_load_weights(uint4 (&w0)[TILES][CHUNKS], ui
         if (Tail && chunk >= chunksPerRow) chunk = 0;
         #pragma unroll
         for (int t = 0; t < TILES; t++) {
-            w0[t][c] = gemv_load_weight(row0[t] + chunk);
-            w1[t][c] = gemv_load_weight(row1[t] + chunk);
+            w0[t][c] = kiln_load_stream_16(row0[t] + chunk);
+            w1[t][c] = kiln_load_stream_16(row1[t] + chunk);
         }
     }
 }
@@ -141,7 +116,7 @@ __device__ __forceinline__ void gemv_multiply(float (&acc)[TILES][2][4], uint4 (
     for (int c = 0; c < CHUNKS; c++) {
         int chunk = firstChunk + 4 * c;
         if (Tail && chunk >= chunksPerRow) chunk = 0;
-        xs[c] = gemv_load_input(input + chunk);
+        xs[c] = kiln_load_readonly_16(input + chunk);
     }
     if (Tail) {
         const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
@@ -181,19 +156,19 @@ __device__ __forceinline__ void gemv_epilogue(float4 sum, int tile, int l, int r
         const int n0 = tile * 16 + gl, n1 = n0 + 8;
         if (n0 < rows) {
             const float add = bias != nullptr ? bias[n0] : 0.0f;
-            if (b0 < batch) gemv_store(y + (long long)b0 * ldy + n0, sum.x + add);
-            if (b1 < batch) gemv_store(y + (long long)b1 * ldy + n0, sum.y + add);
+            if (b0 < batch) kiln_store(y + (long long)b0 * ldy + n0, sum.x + add);
+            if (b1 < batch) kiln_store(y + (long long)b1 * ldy + n0, sum.y + add);
         }
         if (n1 < rows) {
             const float add = bias != nullptr ? bias[n1] : 0.0f;
-            if (b0 < batch) gemv_store(y + (long long)b0 * ldy + n1, sum.z + add);
-            if (b1 < batch) gemv_store(y + (long long)b1 * ldy + n1, sum.w + add);
+            if (b0 < batch) kiln_store(y + (long long)b0 * ldy + n1, sum.z + add);
+            if (b1 < batch) kiln_store(y + (long long)b1 * ldy + n1, sum.w + add);
         }
     } else {
         const int n = tile * 8 + gl;
         if (n < rows) {
-            if (b0 < batch) gemv_store(y + (long long)b0 * ldy + n, gemv_activation<Mode>(sum.x) * sum.z);
-            if (b1 < batch) gemv_store(y + (long long)b1 * ldy + n, gemv_activation<Mode>(sum.y) * sum.w);
+            if (b0 < batch) kiln_store(y + (long long)b0 * ldy + n, kiln_gated_activation<Mode>(sum.x) * sum.z);
+            if (b1 < batch) kiln_store(y + (long long)b1 * ldy + n, kiln_gated_activation<Mode>(sum.y) * sum.w);
         }
     }
 }

@@ -41,6 +41,35 @@ __device__ __forceinline__ void kiln_unpack_bf16x8(const uint4 packed, float (&v
     }
 }
 
+/// 16 bytes streamed once (weights): not kept in L1, with a 256-byte L2 prefetch of the segment.
+__device__ __forceinline__ uint4 kiln_load_stream_16(const uint4* pointer) {
+    uint4 v;
+    asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(pointer));
+    return v;
+}
+
+/// 16 read-only bytes through the non-coherent path, kept in L1 (inputs every block reads).
+__device__ __forceinline__ uint4 kiln_load_readonly_16(const uint4* pointer) {
+    uint4 v;
+    asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(pointer));
+    return v;
+}
+
+/// The gated MLPs' activation of the gate: Mode 1 SiLU, g * sigmoid(g) (SwiGLU); Mode 2 GELU with
+/// the tanh approximation (GeGLU). CPU twin: CPUBackend.gatedActivation.
+template <int Mode>
+__device__ __forceinline__ float kiln_gated_activation(float g) {
+    if (Mode == 1) return g / (1.0f + expf(-g));
+    const float inner = 0.7978845608028654f * (g + 0.044715f * g * g * g);
+    return 0.5f * g * (1.0f + tanhf(inner));
+}
+
+/// Stores an fp32 result as the output's element type (bf16: rounded once, to nearest even).
+__device__ __forceinline__ void kiln_store(float* y, float value) { *y = value; }
+__device__ __forceinline__ void kiln_store(bf16* y, float value) { *y = from_float<bf16>(value); }
+
 #define KILN_NEG_INFINITY __int_as_float(0xff800000)
 #define KILN_NAN __int_as_float(0x7fffffff)
 

@@ -23,21 +23,15 @@
 // Parameters: data (16-byte aligned), count (words), chunkWords (chunk and tile orders), sink (one
 // unsigned long long, written only in the impossible case).
 
-
+#include "kiln_common.cuh"
 
 template <int FLAVOUR>
 __device__ __forceinline__ uint4 membench_load(const uint4* pointer) {
+    if (FLAVOUR == 0) return kiln_load_stream_16(pointer);
+    if (FLAVOUR == 1) return kiln_load_readonly_16(pointer);
     uint4 v;
-    if (FLAVOUR == 0) {
-        asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
-                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(pointer));
-    } else if (FLAVOUR == 1) {
-        asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];"
-                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(pointer));
-    } else {
-        asm volatile("ld.global.cs.v4.u32 {%0, %1, %2, %3}, [%4];"
-                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(pointer));
-    }
+    asm volatile("ld.global.cs.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(pointer));
     return v;
 }
 
@@ -51,30 +45,13 @@ __device__ __forceinline__ void membench_publish(uint4 acc, unsigned long long* 
     if ((acc.x ^ acc.y ^ acc.z ^ acc.w) == 0x9E3779B9u) atomicAdd(sink, 1ull);
 }
 
-template <int UNROLL, int FLAVOUR>
-__device__ __forceinline__ void membench_grid(const uint4* __restrict__ data, long long count, unsigned long long* sink) {
-    const long long stride = (long long)gridDim.x * blockDim.x;
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    uint4 acc = make_uint4(0, 0, 0, 0);
-    for (; i + (UNROLL - 1) * stride < count; i += UNROLL * stride) {
-        uint4 v[UNROLL];
-#pragma unroll
-        for (int u = 0; u < UNROLL; ++u) v[u] = membench_load<FLAVOUR>(data + i + u * stride);
-#pragma unroll
-        for (int u = 0; u < UNROLL; ++u) membench_fold(acc, v[u]);
-    }
-    for (; i < count; i += stride) membench_fold(acc, membench_load<FLAVOUR>(data + i));
-    membench_publish(acc, sink);
-}
-
-template <int UNROLL, int FLAVOUR>
-__device__ __forceinline__ void membench_chunk(const uint4* __restrict__ data, long long count, long long chunkWords,
-                                               unsigned long long* sink) {
-    const long long begin = (long long)blockIdx.x * chunkWords;
-    long long end = begin + chunkWords;
-    if (end > count) end = count;
-    const int step = blockDim.x;
-    long long i = begin + threadIdx.x;
+// Words i, i + step, ... below end, UNROLL loads in flight a thread: the grid order (i = the
+// thread's global index, step = the grid's threads, end = count) and the chunk order (i = the
+// block's first word + the thread's index, step = the block's threads, end = the chunk's end).
+// Step: long long for the grid's stride, int for a block's (the types each order was measured with).
+template <int UNROLL, int FLAVOUR, typename Step>
+__device__ __forceinline__ void membench_strided(const uint4* __restrict__ data, long long i, long long end, Step step,
+                                                 unsigned long long* sink) {
     uint4 acc = make_uint4(0, 0, 0, 0);
     for (; i + (UNROLL - 1) * step < end; i += UNROLL * step) {
         uint4 v[UNROLL];
@@ -85,6 +62,20 @@ __device__ __forceinline__ void membench_chunk(const uint4* __restrict__ data, l
     }
     for (; i < end; i += step) membench_fold(acc, membench_load<FLAVOUR>(data + i));
     membench_publish(acc, sink);
+}
+
+template <int UNROLL, int FLAVOUR>
+__device__ __forceinline__ void membench_grid(const uint4* __restrict__ data, long long count, unsigned long long* sink) {
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    membench_strided<UNROLL, FLAVOUR>(data, (long long)blockIdx.x * blockDim.x + threadIdx.x, count, stride, sink);
+}
+
+template <int UNROLL, int FLAVOUR>
+__device__ __forceinline__ void membench_chunk(const uint4* __restrict__ data, long long count, long long chunkWords,
+                                               unsigned long long* sink) {
+    const long long begin = (long long)blockIdx.x * chunkWords;
+    const long long end = begin + chunkWords < count ? begin + chunkWords : count;
+    membench_strided<UNROLL, FLAVOUR>(data, begin + threadIdx.x, end, (int)blockDim.x, sink);
 }
 
 // The GEMV's own order (gemv.cu, eight-chunk kernel): block b reads tile b, 16 rows of rowWords

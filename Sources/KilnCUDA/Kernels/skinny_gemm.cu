@@ -78,17 +78,8 @@ __device__ __forceinline__ unsigned skinny_swizzle(int row, int chunk) {
     return (unsigned)(row * 128 + ((chunk ^ (row & 7)) << 4));
 }
 
-// Activation of the gate/up kernels: the formulas of gemv.cu and elementwise.cu's gated kernels.
-// Mode 1: SiLU (SwiGLU); 2: GELU with the tanh approximation (GeGLU).
-template <int Mode>
-__device__ __forceinline__ float skinny_activation(float g) {
-    if (Mode == 1) return g / (1.0f + expf(-g));
-    const float inner = 0.7978845608028654f * (g + 0.044715f * g * g * g);
-    return 0.5f * g * (1.0f + tanhf(inner));
-}
-
-__device__ __forceinline__ void skinny_store(float* y, float value) { *y = value; }
-__device__ __forceinline__ void skinny_store(bf16* y, float value) { *y = from_float<bf16>(value); }
+// The gate/up kernels' activation (Mode 1 SiLU, 2 GELU-tanh) is kiln_gated_activation, and
+// results are stored with kiln_store (kiln_common.cuh), as gemv.cu's.
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 __device__ __forceinline__ void skinny_cluster_sync() {
@@ -498,9 +489,9 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
                 // TMA ring: gate rows first, then the up rows.
                 const int gateRow = Tma ? j : (j >> 3) * 16 + (j & 7);
                 const float gate = sum(gateRow, batchRow), up = sum(Tma ? j + BN / 2 : gateRow + 8, batchRow);
-                value = skinny_activation<Mode>(gate) * up;
+                value = kiln_gated_activation<Mode>(gate) * up;
             }
-            skinny_store(y + (long long)(mBase + batchRow) * ldy + columnBase + j, value);
+            kiln_store(y + (long long)(mBase + batchRow) * ldy + columnBase + j, value);
         }
     }
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
