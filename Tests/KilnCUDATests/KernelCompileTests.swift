@@ -26,7 +26,7 @@ struct KernelCompileTests {
     /// device call can A/B them: the skinny GEMM's mma.sync path on sm_90a (KILN_SKINNY_MMA_SYNC;
     /// the default there is wgmma), which must give other code than the default, and on sm_80,
     /// where both are the mma.sync path.
-    @Test(arguments: ["KILN_SKINNY_MMA_SYNC", "KILN_SKINNY_TMA_PIPELINE"])
+    @Test(arguments: ["KILN_SKINNY_MMA_SYNC"])
     func skinnySwitchCompiles(_ define: String) throws {
         let compiler = try #require(sharedCompiler)
         let source = try #require(KernelLibrary.source(defining: "skinny_gemm_bf16_n64_m64"))

@@ -261,12 +261,6 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
         if (tid == 0) {
 #pragma unroll
             for (int s = 0; s < kSkinnyStages; ++s) skinny_barrier_init(barriers + 8 * s, 1);
-#ifdef KILN_SKINNY_TMA_PIPELINE
-            // The "empty" barriers (after the "full" ones): every warp arrives once it is done
-            // reading the stage.
-#pragma unroll
-            for (int s = 0; s < kSkinnyStages; ++s) skinny_barrier_init(barriers + 8 * (kSkinnyStages + s), Warps);
-#endif
             asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
         }
         __syncthreads();
@@ -326,13 +320,10 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
             asm volatile("fence.proxy.async.shared::cta;" ::: "memory");  // the copies, seen by wgmma's reads
 #endif
         }
-#ifdef KILN_SKINNY_TMA_PIPELINE
-        if constexpr (!Tma)
-#endif
-            __syncthreads();  // stage `it` landed for every thread; stage it - 1 is free to refill
+        __syncthreads();  // stage `it` landed for every thread; stage it - 1 is free to refill
         const int next = it + kSkinnyStages - 1;
         if constexpr (Tma) {
-#if defined(KILN_SKINNY_USES_WGMMA) && !defined(KILN_SKINNY_TMA_PIPELINE)
+#ifdef KILN_SKINNY_USES_WGMMA
             if (tid == 0 && next < count) {
                 skinny_barrier_expect(barriers + 8 * writeStage, StageBytes);
                 tmaWeights(writeStage, next);
@@ -347,9 +338,6 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
             skinny_commit();
         }
         const unsigned stage = ring + readStage * StageBytes;
-#ifdef KILN_SKINNY_TMA_PIPELINE
-        const int refill = writeStage;  // the slot iteration it - 1 read: refilled below, once every warp is done with it
-#endif
         readStage = readStage == kSkinnyStages - 1 ? 0 : readStage + 1;
         writeStage = writeStage == kSkinnyStages - 1 ? 0 : writeStage + 1;
 #ifdef KILN_SKINNY_USES_WGMMA
@@ -367,32 +355,11 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
                 }
             }
             asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-#ifdef KILN_SKINNY_TMA_PIPELINE
-            if constexpr (Tma) {
-                // KILN_SKINNY_TMA_PIPELINE (KILN_KERNEL_DEFINES; built in session 12, not yet run on a
-                // GPU): this stage's group stays in flight; the previous one is done, so each warp
-                // releases its slot on the slot's "empty" barrier, and thread 0 refills the slot once
-                // every warp has, with no block barrier and no wait for the group just issued.
-                asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
-                skinny_fence_operands<MT / 2>(d);
-                if (it >= 1 && lane == 0)
-                    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(barriers + 8 * (kSkinnyStages + refill)) : "memory");
-                if (tid == 0 && next < count) {
-                    if (next >= kSkinnyStages)
-                        skinny_barrier_wait(barriers + 8 * (kSkinnyStages + refill), (unsigned)((it - 1) / kSkinnyStages) & 1u);
-                    skinny_barrier_expect(barriers + 8 * refill, StageBytes);
-                    tmaWeights(refill, next);
-                    tmaInputs(refill, next);
-                }
-            } else {
-                asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-                skinny_fence_operands<MT / 2>(d);
-            }
-#else
-            // Done before the next iteration's barrier: the stage is refilled after it.
+            // Done before the next iteration's barrier: the stage is refilled after it. (Keeping
+            // a group in flight with per-stage "empty" barriers instead of the block barrier was
+            // measured slower in session 13: bench/results/issue4-session13-2026-11-28.txt.)
             asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
             skinny_fence_operands<MT / 2>(d);
-#endif
         }
 #else
         // Fragments of slice kk + 1 are loaded before slice kk's mma's, so the ldmatrix latency
@@ -417,12 +384,6 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
         }
 #endif
     }
-#if defined(KILN_SKINNY_USES_WGMMA) && defined(KILN_SKINNY_TMA_PIPELINE)
-    if constexpr (Tma) {
-        asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");  // the last stage's group
-        skinny_fence_operands<MT / 2>(&acc[0][0]);
-    }
-#endif
     skinny_wait<0>();
     __syncthreads();  // every warp is done with the ring: reuse it for the epilogue
 
