@@ -3,6 +3,9 @@
 # .gpu/kiln.xz: kiln check gpu (kernels, backend ops, tiny models), then Gemma-2B-shape benchmarks
 # (random bf16 weights) of Kiln and of the transformers peer in the same call. Logs go to $OUT;
 # a short table is printed last. Usage: scripts/gpu-issue4-bench.sh [check|kiln|startup|memory|peer|all]...
+# Budget: on a cold machine `check` alone took 495 s (session 13: 48 s of NVRTC compiles, 1,020
+# checks), so `all` passes the device's 600 s call limit there: run `check` in a call of its own.
+# A call returns at most 8 files of $OUT; the table printed last is the record to keep.
 set -u
 source scripts/gpu-common.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv,noheader | tee "$OUT/card.txt"
