@@ -149,12 +149,19 @@ extension CUDABackend {
                 sharedBytes = Self.tensorCoreDecodeSharedBytes(headDim: headDim, stages: stages)
             }
         }
+        // The partitions combined by the last block of each row instead of the reduce kernel
+        // (`fusesDecodeReduce`): its partition weights must fit the block's staged outputs.
+        let counters = split.maxPartitions > 1 && fusesDecodeReduce
+            && split.maxPartitions <= Self.fusedReduceCapacity(headDim: headDim, headsPerBlock: tensorCores ? 8 : split.groupTile)
+            ? try decodeReduceCounters(count: rows * parameters.kvHeads * split.chunks) : nil
+        arguments.pointer(counters)
         let function = try kernels.function(kernel)
         if sharedBytes > 48 * 1024 { try kernels.setMaxDynamicSharedMemory(function, bytes: sharedBytes) }
         try stream.launch(function, grid: (split.maxPartitions, parameters.kvHeads * split.chunks, rows), block: (128, 1, 1),
                           sharedBytes: sharedBytes, arguments: arguments)
         if tensorCores { tensorCoreDecodeLaunches.withLock { $0 += 1 } }
-        guard split.maxPartitions > 1 else { return }
+        if counters != nil { fusedReduceLaunches.withLock { $0 += 1 } }
+        guard split.maxPartitions > 1, counters == nil else { return }
 
         var reduce = KernelArguments()
         reduce.address(partialOut)
@@ -171,6 +178,26 @@ extension CUDABackend {
         reduce.int32(split.partitionSize)
         reduce.int32(split.maxPartitions)
         try stream.launch(try kernels.function("attention_decode_reduce_\(type)"), grid: (heads, rows, 1), block: (128, 1, 1), arguments: reduce)
+    }
+
+    /// Most partitions the fused reduce takes: its partition weights go to the block's staged
+    /// outputs, 4 warps x heads a block x headDim floats (attention_decode.cuh,
+    /// decode_write_block_result), and the reduce keeps at most 512.
+    static func fusedReduceCapacity(headDim: Int, headsPerBlock: Int) -> Int {
+        min(512, 4 * headsPerBlock * headDim)
+    }
+
+    /// The fused reduce's counters, one per (row, KV head, head chunk), zeroed when made (every
+    /// launch leaves them zero). Made or grown outside a recording only; nil inside one when too
+    /// small (the step then runs the reduce kernel). One buffer serves every launch of the
+    /// backend's stream: a launch touches it only after its programmatic-launch wait.
+    func decodeReduceCounters(count: Int) throws -> DeviceBuffer? {
+        if let existing = reduceCounters, existing.byteCount >= 4 * count { return existing }
+        guard recording == nil else { return nil }
+        let buffer = try runtime.allocator.allocate(byteCount: 4 * max(count, 4096))
+        try stream.fill(buffer, byte: 0)
+        reduceCounters = buffer
+        return buffer
     }
 
     /// Tile buffers a warp of attention_decode_mma_* cycles through: one (a warp's next tile is

@@ -407,11 +407,15 @@ final class GPUBackendChecks {
         // Each kernel: CUDA cores (attention_decode_input_*) and tensor cores (attention_decode_mma_*,
         // with its ring of one and two tile buffers; at 40 rows a partition holds 128-704 keys,
         // several tiles a warp, and 8/1 still splits into 3; 1-8 rows cover the reduce for every
-        // case). The tensor-core checks fail unless that kernel ran.
-        let kernels: [(label: String, mma: Bool, stages: Int?)] = [("", false, nil), (" mma", true, nil), (" mma 1 stage", true, 1)]
+        // case). The tensor-core checks fail unless that kernel ran. "fused reduce": the last block
+        // of each row combines its partitions (no reduce launch); fails unless that path ran
+        // where the contexts need partitions.
+        let kernels: [(label: String, mma: Bool, stages: Int?, fused: Bool)] = [
+            ("", false, nil, false), (" mma", true, nil, false), (" mma 1 stage", true, 1, false),
+            (" fused reduce", false, nil, true), (" mma fused reduce", true, nil, true)]
         for (heads, kvHeads, headDim, pairs, style, qkNorm, window, cap) in cases {
             for kernel in kernels {
-                for rows in kernel.stages == nil ? [1, 3, 8, 40] : [40] {
+                for rows in kernel.stages == nil ? (kernel.fused ? [1, 8, 40] : [1, 3, 8, 40]) : [40] {
                     let contexts = (0..<rows).map { _ in 1 + Int(random.next() % 700) }
                     let label = "attentionWithInput decode\(kernel.label) \(heads)/\(kvHeads) h\(headDim) \(pairs) pairs \(style)"
                         + (qkNorm ? " qk-norm" : "") + (window.map { " window \($0)" } ?? "") + (cap.map { " cap \($0)" } ?? "")
@@ -420,15 +424,20 @@ final class GPUBackendChecks {
                                                         scale: 1 / Float(headDim).squareRoot(), slidingWindow: window, softcap: cap)
                     let rope = RopeParameters(inverseFrequencies: (0..<pairs).map { Float(pow(10000.0, -2.0 * Double($0) / Double(2 * pairs))) },
                                               style: style)
-                    let (savedMMA, savedStages) = (gpu.decodeAttentionMMA, gpu.decodeMMAStages)
+                    let (savedMMA, savedStages, savedFused) = (gpu.decodeAttentionMMA, gpu.decodeMMAStages, gpu.fusesDecodeReduce)
                     gpu.decodeAttentionMMA = kernel.mma
                     gpu.decodeMMAStages = kernel.stages
-                    defer { (gpu.decodeAttentionMMA, gpu.decodeMMAStages) = (savedMMA, savedStages) }
+                    gpu.fusesDecodeReduce = kernel.fused
+                    defer { (gpu.decodeAttentionMMA, gpu.decodeMMAStages, gpu.fusesDecodeReduce) = (savedMMA, savedStages, savedFused) }
                     check(label, bound: bound(gpu)) {
-                        let launches = gpu.tensorCoreDecodeLaunches.withLock { $0 }
+                        let launches = gpu.tensorCoreDecodeLaunches.withLock { $0 }, fusedLaunches = gpu.fusedReduceLaunches.withLock { $0 }
                         let result = try fusedDecodeInput(gpu, contexts: contexts, attention: attention, rope: rope, qkNorm: qkNorm)
                         let ran = gpu.tensorCoreDecodeLaunches.withLock { $0 } > launches
                         guard ran == kernel.mma else { throw KilnError.invalidArgument("the tensor-core decode kernel \(ran ? "ran" : "did not run")") }
+                        let fusedRan = gpu.fusedReduceLaunches.withLock { $0 } > fusedLaunches
+                        guard fusedRan == kernel.fused || (kernel.fused && contexts.max()! <= 64) else {
+                            throw KilnError.invalidArgument("the fused reduce \(fusedRan ? "ran" : "did not run")")
+                        }
                         return result
                     }
                 }
