@@ -365,15 +365,20 @@ __device__ __forceinline__ void decode_form_trig(const DecodeInput<T>& input, in
 // in flight. (The loop before read one partition after another, a dependent L2 round trip each:
 // 4.8 us a layer inside a batch-1 Gemma-2B step on an H100 for 16 partitions, 3.7 us after;
 // session-7 results, where KILN_REDUCE_SERIAL of commit 60e8dc1 compiled it for the A/B.)
-// The partials are read through L2 (__ldcg): the fused reduce reads what other blocks of the same
-// kernel wrote, which the read-only path may not see. `weights`: shared memory for one float a
+// ThroughL2: the partials are read through L2 (__ldcg), as the fused reduce must (it reads what
+// other blocks of the same kernel wrote, which the read-only path may not see); the reduce kernel
+// reads them as before (plain loads of its __restrict__ inputs). `weights`: shared memory for one float a
 // partition. Threads past the head's dims return early: callers that loop must put a barrier
 // between calls.
 constexpr int kMaxReducePartitions = 512;
-template <typename T>
-__device__ __forceinline__ void decode_reduce_head(const float* partialOut, const float* partialMax, const float* partialSum,
-                                                   T* destination, long long base, int rangePartitions, int headDim,
-                                                   float* weights) {
+template <typename T, bool ThroughL2>
+__device__ __forceinline__ void decode_reduce_head(const float* __restrict__ partialOut, const float* __restrict__ partialMax,
+                                                   const float* __restrict__ partialSum, T* __restrict__ destination,
+                                                   long long base, int rangePartitions, int headDim, float* weights) {
+    auto load = [](const float* p) { return ThroughL2 ? __ldcg(p) : *p; };
+    auto load2 = [](const float* p) {
+        return ThroughL2 ? __ldcg(reinterpret_cast<const float2*>(p)) : *reinterpret_cast<const float2*>(p);
+    };
     const int partitions = min(rangePartitions, kMaxReducePartitions);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     __shared__ float warpMaxima[kWarps], warpSums[kWarps];
@@ -384,13 +389,12 @@ __device__ __forceinline__ void decode_reduce_head(const float* partialOut, cons
 #pragma unroll
     for (int j = 0; j < PerThread; ++j) {
         const int p = threadIdx.x + j * kThreads;
-        partMax[j] = p < partitions ? __ldcg(partialMax + base + p) : KILN_NEG_INFINITY;
-        partSum[j] = p < partitions ? __ldcg(partialSum + base + p) : 0.0f;
+        partMax[j] = p < partitions ? load(partialMax + base + p) : KILN_NEG_INFINITY;
+        partSum[j] = p < partitions ? load(partialSum + base + p) : 0.0f;
     }
 #pragma unroll
     for (int p = 0; p < kEarly; ++p)
-        early[p] = p < partitions && d < headDim ? __ldcg(reinterpret_cast<const float2*>(partialOut + (base + p) * headDim + d))
-                                                 : make_float2(0.0f, 0.0f);
+        early[p] = p < partitions && d < headDim ? load2(partialOut + (base + p) * headDim + d) : make_float2(0.0f, 0.0f);
     float maximum = KILN_NEG_INFINITY;
 #pragma unroll
     for (int j = 0; j < PerThread; ++j) maximum = fmaxf(maximum, partMax[j]);
@@ -426,7 +430,7 @@ __device__ __forceinline__ void decode_reduce_head(const float* partialOut, cons
     }
 #pragma unroll 8
     for (int p = kEarly; p < partitions; ++p) {
-        const float2 x = __ldcg(reinterpret_cast<const float2*>(partialOut + (base + p) * headDim + d));
+        const float2 x = load2(partialOut + (base + p) * headDim + d);
         value0 = fmaf(x.x, weights[p], value0);
         value1 = fmaf(x.y, weights[p], value1);
     }
@@ -494,7 +498,7 @@ __device__ __forceinline__ void decode_write_block_result(const float (*warpMax)
     for (int g = 0; g < headCount; ++g) {
         if (g > 0) __syncthreads();  // decode_reduce_head's shared memory is reused
         const long long base = ((long long)row * heads + headBase + g) * gridDim.x;
-        decode_reduce_head<T>(partialOut, partialMax, partialSum, outRow + (headBase + g) * HeadDim, base, partitions, HeadDim,
+        decode_reduce_head<T, true>(partialOut, partialMax, partialSum, outRow + (headBase + g) * HeadDim, base, partitions, HeadDim,
                               const_cast<float*>(warpOut));
     }
 }
@@ -733,7 +737,7 @@ __device__ __forceinline__ void attention_decode_reduce_body(
     kiln_wait_prerequisites();
     if (range.partitions <= 1) return;  // written by the split kernel itself
     __shared__ float weights[kMaxReducePartitions];
-    decode_reduce_head<T>(partialOut, partialMax, partialSum, out + (long long)row * outStride + head * headDim,
+    decode_reduce_head<T, false>(partialOut, partialMax, partialSum, out + (long long)row * outStride + head * headDim,
                           ((long long)row * heads + head) * maxPartitions, range.partitions, headDim, weights);
 }
 
