@@ -151,15 +151,19 @@ extension CUDABackend {
         }
         // The partitions combined by the last block of each row instead of the reduce kernel
         // (`fusesDecodeReduce`): its partition weights must fit the block's staged outputs.
-        let counters = split.maxPartitions > 1 && fusesDecodeReduce
+        // The counters are made at the first decode launch with the switch on, split or not, so
+        // that a recording made later (which cannot allocate) finds them.
+        let available = fusesDecodeReduce ? try decodeReduceCounters(count: rows * parameters.kvHeads * split.chunks) : nil
+        let counters = split.maxPartitions > 1
             && split.maxPartitions <= Self.fusedReduceCapacity(headDim: headDim, headsPerBlock: tensorCores ? 8 : split.groupTile)
-            ? try decodeReduceCounters(count: rows * parameters.kvHeads * split.chunks) : nil
+            ? available : nil
         arguments.pointer(counters)
         let function = try kernels.function(kernel)
         if sharedBytes > 48 * 1024 { try kernels.setMaxDynamicSharedMemory(function, bytes: sharedBytes) }
         try stream.launch(function, grid: (split.maxPartitions, parameters.kvHeads * split.chunks, rows), block: (128, 1, 1),
                           sharedBytes: sharedBytes, arguments: arguments)
         if tensorCores { tensorCoreDecodeLaunches.withLock { $0 += 1 } }
+        if split.maxPartitions > 1 { splitDecodeLaunches.withLock { $0 += 1 } }
         if counters != nil { fusedReduceLaunches.withLock { $0 += 1 } }
         guard split.maxPartitions > 1, counters == nil else { return }
 
@@ -187,14 +191,20 @@ extension CUDABackend {
         min(512, 4 * headsPerBlock * headDim)
     }
 
+    /// Counters the fused reduce's buffer holds: 512 rows (the largest recorded batch) x 128 KV
+    /// head chunks, 256 KB.
+    static let reduceCounterCapacity = 65_536
+
     /// The fused reduce's counters, one per (row, KV head, head chunk), zeroed when made (every
-    /// launch leaves them zero). Made or grown outside a recording only; nil inside one when too
-    /// small (the step then runs the reduce kernel). One buffer serves every launch of the
-    /// backend's stream: a launch touches it only after its programmatic-launch wait.
+    /// launch leaves them zero). Made once, outside a recording, at `reduceCounterCapacity`, and
+    /// never replaced (recorded graphs keep its address); nil inside a recording before then, or
+    /// for a launch of more counters (the step then runs the reduce kernel). One buffer serves every
+    /// launch of the backend's stream: a launch touches it only after its programmatic-launch wait.
     func decodeReduceCounters(count: Int) throws -> DeviceBuffer? {
-        if let existing = reduceCounters, existing.byteCount >= 4 * count { return existing }
+        guard count <= Self.reduceCounterCapacity else { return nil }
+        if let existing = reduceCounters { return existing }
         guard recording == nil else { return nil }
-        let buffer = try runtime.allocator.allocate(byteCount: 4 * max(count, 4096))
+        let buffer = try runtime.allocator.allocate(byteCount: 4 * Self.reduceCounterCapacity)
         try stream.fill(buffer, byte: 0)
         reduceCounters = buffer
         return buffer

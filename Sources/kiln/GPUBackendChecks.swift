@@ -408,8 +408,9 @@ final class GPUBackendChecks {
         // with its ring of one and two tile buffers; at 40 rows a partition holds 128-704 keys,
         // several tiles a warp, and 8/1 still splits into 3; 1-8 rows cover the reduce for every
         // case). The tensor-core checks fail unless that kernel ran. "fused reduce": the last block
-        // of each row combines its partitions (no reduce launch); fails unless that path ran
-        // where the contexts need partitions.
+        // of each row combines its partitions (no reduce launch); the same inputs run first with
+        // the reduce kernel, and the check fails unless the outputs are the same bits and the
+        // fused path ran for every launch that was split.
         let kernels: [(label: String, mma: Bool, stages: Int?, fused: Bool)] = [
             ("", false, nil, false), (" mma", true, nil, false), (" mma 1 stage", true, 1, false),
             (" fused reduce", false, nil, true), (" mma fused reduce", true, nil, true)]
@@ -430,13 +431,30 @@ final class GPUBackendChecks {
                     gpu.fusesDecodeReduce = kernel.fused
                     defer { (gpu.decodeAttentionMMA, gpu.decodeMMAStages, gpu.fusesDecodeReduce) = (savedMMA, savedStages, savedFused) }
                     check(label, bound: bound(gpu)) {
+                        // Fused: the same inputs (the generator's state again) through the reduce kernel first.
+                        let inputs = random
+                        var unfused: [Float]?
+                        if kernel.fused {
+                            gpu.fusesDecodeReduce = false
+                            unfused = try fusedDecodeInput(gpu, contexts: contexts, attention: attention, rope: rope, qkNorm: qkNorm).gpu
+                            gpu.fusesDecodeReduce = true
+                            random = inputs
+                        }
                         let launches = gpu.tensorCoreDecodeLaunches.withLock { $0 }, fusedLaunches = gpu.fusedReduceLaunches.withLock { $0 }
+                        let splitLaunches = gpu.splitDecodeLaunches.withLock { $0 }
                         let result = try fusedDecodeInput(gpu, contexts: contexts, attention: attention, rope: rope, qkNorm: qkNorm)
                         let ran = gpu.tensorCoreDecodeLaunches.withLock { $0 } > launches
                         guard ran == kernel.mma else { throw KilnError.invalidArgument("the tensor-core decode kernel \(ran ? "ran" : "did not run")") }
-                        let fusedRan = gpu.fusedReduceLaunches.withLock { $0 } > fusedLaunches
-                        guard fusedRan == kernel.fused || (kernel.fused && contexts.max()! <= 64) else {
-                            throw KilnError.invalidArgument("the fused reduce \(fusedRan ? "ran" : "did not run")")
+                        let fused = gpu.fusedReduceLaunches.withLock { $0 } - fusedLaunches
+                        let split = gpu.splitDecodeLaunches.withLock { $0 } - splitLaunches
+                        guard fused == (kernel.fused ? split : 0) else {
+                            throw KilnError.invalidArgument("the fused reduce ran for \(fused) of \(split) split launches")
+                        }
+                        if let unfused {
+                            let differing = zip(unfused, result.gpu).filter { $0.bitPattern != $1.bitPattern }.count
+                            guard differing == 0 && unfused.count == result.gpu.count else {
+                                throw KilnError.invalidArgument("the fused reduce differs from the reduce kernel in \(differing) values")
+                            }
                         }
                         return result
                     }
