@@ -153,17 +153,18 @@ extension CUDABackend {
         // (`fusesDecodeReduce`): its partition weights must fit the block's staged outputs.
         // The counters are made at the first decode launch with the switch on, split or not, so
         // that a recording made later (which cannot allocate) finds them.
+        // (The tensor-core split's group tile is its 8 heads a block.)
         let available = fusesDecodeReduce ? try decodeReduceCounters(count: rows * parameters.kvHeads * split.chunks) : nil
-        let counters = split.maxPartitions > 1
-            && split.maxPartitions <= Self.fusedReduceCapacity(headDim: headDim, headsPerBlock: tensorCores ? 8 : split.groupTile)
-            ? available : nil
+        let fusable = split.maxPartitions > 1
+            && split.maxPartitions <= Self.fusedReduceCapacity(headDim: headDim, headsPerBlock: split.groupTile)
+        let counters = fusable ? available : nil
         arguments.pointer(counters)
         let function = try kernels.function(kernel)
         if sharedBytes > 48 * 1024 { try kernels.setMaxDynamicSharedMemory(function, bytes: sharedBytes) }
         try stream.launch(function, grid: (split.maxPartitions, parameters.kvHeads * split.chunks, rows), block: (128, 1, 1),
                           sharedBytes: sharedBytes, arguments: arguments)
         if tensorCores { tensorCoreDecodeLaunches.withLock { $0 += 1 } }
-        if split.maxPartitions > 1 { splitDecodeLaunches.withLock { $0 += 1 } }
+        if fusable { fusableDecodeLaunches.withLock { $0 += 1 } }
         if counters != nil { fusedReduceLaunches.withLock { $0 += 1 } }
         guard split.maxPartitions > 1, counters == nil else { return }
 

@@ -91,9 +91,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public var fusesDecodeReduce = ProcessInfo.processInfo.environment["KILN_ATTENTION_FUSED_REDUCE"] == "1"
     /// The fused reduce's counters (CUDABackend+Attention.swift).
     var reduceCounters: DeviceBuffer?
-    /// Decode attention launches with the fused reduce, and those split into more than one
-    /// partition (checks confirm the fused path ran wherever it could).
-    public let fusedReduceLaunches = Mutex<Int>(0), splitDecodeLaunches = Mutex<Int>(0)
+    /// Decode attention launches with the fused reduce, and those it could take (split into more
+    /// than one partition, within `fusedReduceCapacity`): checks confirm it ran wherever it could.
+    public let fusedReduceLaunches = Mutex<Int>(0), fusableDecodeLaunches = Mutex<Int>(0)
     /// Tensor-core decode attention launches so far (checks confirm the kernel ran).
     public let tensorCoreDecodeLaunches = Mutex<Int>(0)
     /// Whether greedy steps may be queued ahead of their ids (CUDABackend+QueuedSteps.swift);

@@ -498,8 +498,8 @@ __device__ __forceinline__ void decode_write_block_result(const float (*warpMax)
     for (int g = 0; g < headCount; ++g) {
         if (g > 0) __syncthreads();  // decode_reduce_head's shared memory is reused
         const long long base = ((long long)row * heads + headBase + g) * gridDim.x;
-        decode_reduce_head<T, true>(partialOut, partialMax, partialSum, outRow + (headBase + g) * HeadDim, base, partitions, HeadDim,
-                              const_cast<float*>(warpOut));
+        decode_reduce_head<T, true>(partialOut, partialMax, partialSum, outRow + (headBase + g) * HeadDim, base, partitions,
+                                    HeadDim, const_cast<float*>(warpOut));
     }
 }
 
@@ -738,7 +738,7 @@ __device__ __forceinline__ void attention_decode_reduce_body(
     if (range.partitions <= 1) return;  // written by the split kernel itself
     __shared__ float weights[kMaxReducePartitions];
     decode_reduce_head<T, false>(partialOut, partialMax, partialSum, out + (long long)row * outStride + head * headDim,
-                          ((long long)row * heads + head) * maxPartitions, range.partitions, headDim, weights);
+                                 ((long long)row * heads + head) * maxPartitions, range.partitions, headDim, weights);
 }
 
 }  // namespace
