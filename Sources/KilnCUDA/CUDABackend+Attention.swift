@@ -149,24 +149,12 @@ extension CUDABackend {
                 sharedBytes = Self.tensorCoreDecodeSharedBytes(headDim: headDim, stages: stages)
             }
         }
-        // The partitions combined by the last block of each row instead of the reduce kernel
-        // (`fusesDecodeReduce`): its partition weights must fit the block's staged outputs.
-        // The counters are made at the first decode launch with the switch on, split or not, so
-        // that a recording made later (which cannot allocate) finds them.
-        // (The tensor-core split's group tile is its 8 heads a block.)
-        let available = fusesDecodeReduce ? try decodeReduceCounters(count: rows * parameters.kvHeads * split.chunks) : nil
-        let fusable = split.maxPartitions > 1
-            && split.maxPartitions <= Self.fusedReduceCapacity(headDim: headDim, headsPerBlock: split.groupTile)
-        let counters = fusable ? available : nil
-        arguments.pointer(counters)
         let function = try kernels.function(kernel)
         if sharedBytes > 48 * 1024 { try kernels.setMaxDynamicSharedMemory(function, bytes: sharedBytes) }
         try stream.launch(function, grid: (split.maxPartitions, parameters.kvHeads * split.chunks, rows), block: (128, 1, 1),
                           sharedBytes: sharedBytes, arguments: arguments)
         if tensorCores { tensorCoreDecodeLaunches.withLock { $0 += 1 } }
-        if fusable { fusableDecodeLaunches.withLock { $0 += 1 } }
-        if counters != nil { fusedReduceLaunches.withLock { $0 += 1 } }
-        guard split.maxPartitions > 1, counters == nil else { return }
+        guard split.maxPartitions > 1 else { return }
 
         var reduce = KernelArguments()
         reduce.address(partialOut)
@@ -183,32 +171,6 @@ extension CUDABackend {
         reduce.int32(split.partitionSize)
         reduce.int32(split.maxPartitions)
         try stream.launch(try kernels.function("attention_decode_reduce_\(type)"), grid: (heads, rows, 1), block: (128, 1, 1), arguments: reduce)
-    }
-
-    /// Most partitions the fused reduce takes: its partition weights go to the block's staged
-    /// outputs, 4 warps x heads a block x headDim floats (attention_decode.cuh,
-    /// decode_write_block_result), and the reduce keeps at most 512.
-    static func fusedReduceCapacity(headDim: Int, headsPerBlock: Int) -> Int {
-        min(512, 4 * headsPerBlock * headDim)
-    }
-
-    /// Counters the fused reduce's buffer holds: 512 rows (the largest recorded batch) x 128 KV
-    /// head chunks, 256 KB.
-    static let reduceCounterCapacity = 65_536
-
-    /// The fused reduce's counters, one per (row, KV head, head chunk), zeroed when made (every
-    /// launch leaves them zero). Made once, outside a recording, at `reduceCounterCapacity`, and
-    /// never replaced (recorded graphs keep its address); nil inside a recording before then, or
-    /// for a launch of more counters (the step then runs the reduce kernel). One buffer serves every
-    /// launch of the backend's stream: a launch touches it only after its programmatic-launch wait.
-    func decodeReduceCounters(count: Int) throws -> DeviceBuffer? {
-        guard count <= Self.reduceCounterCapacity else { return nil }
-        if let existing = reduceCounters { return existing }
-        guard recording == nil else { return nil }
-        let buffer = try runtime.allocator.allocate(byteCount: 4 * Self.reduceCounterCapacity)
-        try stream.fill(buffer, byte: 0)
-        reduceCounters = buffer
-        return buffer
     }
 
     /// Tile buffers a warp of attention_decode_mma_* cycles through: one (a warp's next tile is

@@ -85,15 +85,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// `KILN_DECODE_MMA_STAGES=1/2`: the tensor-core decode kernel's ring depth (for A/B timing;
     /// checks set it). nil: `tensorCoreDecodeStages`' rule.
     public var decodeMMAStages = ProcessInfo.processInfo.environment["KILN_DECODE_MMA_STAGES"].flatMap { Int($0) }
-    /// Whether decode attention combines a row's partitions in its own last block instead of a
-    /// reduce launch (attention_decode.cuh, decode_write_block_result). Starts from
-    /// `KILN_ATTENTION_FUSED_REDUCE=1` (off by default until timed on a GPU); checks set it.
-    public var fusesDecodeReduce = ProcessInfo.processInfo.environment["KILN_ATTENTION_FUSED_REDUCE"] == "1"
-    /// The fused reduce's counters (CUDABackend+Attention.swift).
-    var reduceCounters: DeviceBuffer?
-    /// Decode attention launches with the fused reduce, and those it could take (split into more
-    /// than one partition, within `fusedReduceCapacity`): checks confirm it ran wherever it could.
-    public let fusedReduceLaunches = Mutex<Int>(0), fusableDecodeLaunches = Mutex<Int>(0)
     /// Tensor-core decode attention launches so far (checks confirm the kernel ran).
     public let tensorCoreDecodeLaunches = Mutex<Int>(0)
     /// Whether greedy steps may be queued ahead of their ids (CUDABackend+QueuedSteps.swift);

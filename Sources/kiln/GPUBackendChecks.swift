@@ -407,16 +407,11 @@ final class GPUBackendChecks {
         // Each kernel: CUDA cores (attention_decode_input_*) and tensor cores (attention_decode_mma_*,
         // with its ring of one and two tile buffers; at 40 rows a partition holds 128-704 keys,
         // several tiles a warp, and 8/1 still splits into 3; 1-8 rows cover the reduce for every
-        // case). The tensor-core checks fail unless that kernel ran. "fused reduce": the last block
-        // of each row combines its partitions (no reduce launch); the same inputs run first with
-        // the reduce kernel, and the check fails unless the outputs are the same bits and the
-        // fused path ran for every launch it could take (split, partitions within its capacity).
-        let kernels: [(label: String, mma: Bool, stages: Int?, fused: Bool)] = [
-            ("", false, nil, false), (" mma", true, nil, false), (" mma 1 stage", true, 1, false),
-            (" fused reduce", false, nil, true), (" mma fused reduce", true, nil, true)]
+        // case). The tensor-core checks fail unless that kernel ran.
+        let kernels: [(label: String, mma: Bool, stages: Int?)] = [("", false, nil), (" mma", true, nil), (" mma 1 stage", true, 1)]
         for (heads, kvHeads, headDim, pairs, style, qkNorm, window, cap) in cases {
             for kernel in kernels {
-                for rows in kernel.stages == nil ? (kernel.fused ? [1, 8, 40] : [1, 3, 8, 40]) : [40] {
+                for rows in kernel.stages == nil ? [1, 3, 8, 40] : [40] {
                     let contexts = (0..<rows).map { _ in 1 + Int(random.next() % 700) }
                     let label = "attentionWithInput decode\(kernel.label) \(heads)/\(kvHeads) h\(headDim) \(pairs) pairs \(style)"
                         + (qkNorm ? " qk-norm" : "") + (window.map { " window \($0)" } ?? "") + (cap.map { " cap \($0)" } ?? "")
@@ -425,37 +420,15 @@ final class GPUBackendChecks {
                                                         scale: 1 / Float(headDim).squareRoot(), slidingWindow: window, softcap: cap)
                     let rope = RopeParameters(inverseFrequencies: (0..<pairs).map { Float(pow(10000.0, -2.0 * Double($0) / Double(2 * pairs))) },
                                               style: style)
-                    let (savedMMA, savedStages, savedFused) = (gpu.decodeAttentionMMA, gpu.decodeMMAStages, gpu.fusesDecodeReduce)
+                    let (savedMMA, savedStages) = (gpu.decodeAttentionMMA, gpu.decodeMMAStages)
                     gpu.decodeAttentionMMA = kernel.mma
                     gpu.decodeMMAStages = kernel.stages
-                    gpu.fusesDecodeReduce = kernel.fused
-                    defer { (gpu.decodeAttentionMMA, gpu.decodeMMAStages, gpu.fusesDecodeReduce) = (savedMMA, savedStages, savedFused) }
+                    defer { (gpu.decodeAttentionMMA, gpu.decodeMMAStages) = (savedMMA, savedStages) }
                     check(label, bound: bound(gpu)) {
-                        // Fused: the same inputs (the generator's state again) through the reduce kernel first.
-                        let inputs = random
-                        var unfused: [Float]?
-                        if kernel.fused {
-                            gpu.fusesDecodeReduce = false
-                            unfused = try fusedDecodeInput(gpu, contexts: contexts, attention: attention, rope: rope, qkNorm: qkNorm).gpu
-                            gpu.fusesDecodeReduce = true
-                            random = inputs
-                        }
-                        let launches = gpu.tensorCoreDecodeLaunches.withLock { $0 }, fusedLaunches = gpu.fusedReduceLaunches.withLock { $0 }
-                        let fusableLaunches = gpu.fusableDecodeLaunches.withLock { $0 }
+                        let launches = gpu.tensorCoreDecodeLaunches.withLock { $0 }
                         let result = try fusedDecodeInput(gpu, contexts: contexts, attention: attention, rope: rope, qkNorm: qkNorm)
                         let ran = gpu.tensorCoreDecodeLaunches.withLock { $0 } > launches
                         guard ran == kernel.mma else { throw KilnError.invalidArgument("the tensor-core decode kernel \(ran ? "ran" : "did not run")") }
-                        let fused = gpu.fusedReduceLaunches.withLock { $0 } - fusedLaunches
-                        let fusable = gpu.fusableDecodeLaunches.withLock { $0 } - fusableLaunches
-                        guard fused == (kernel.fused ? fusable : 0) else {
-                            throw KilnError.invalidArgument("the fused reduce ran for \(fused) of \(fusable) launches it could take")
-                        }
-                        if let unfused {
-                            let differing = zip(unfused, result.gpu).filter { $0.bitPattern != $1.bitPattern }.count
-                            guard differing == 0 && unfused.count == result.gpu.count else {
-                                throw KilnError.invalidArgument("the fused reduce differs from the reduce kernel in \(differing) values")
-                            }
-                        }
                         return result
                     }
                 }

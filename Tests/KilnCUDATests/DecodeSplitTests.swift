@@ -64,12 +64,4 @@ import Testing
         #expect(CUDABackend.tensorCoreDecodeStages(forced: 2) == 2)
         #expect(CUDABackend.tensorCoreDecodeStages(forced: 3) == 1)
     }
-    @Test func fusedReduceFitsTheStagedOutputs() {
-        // The fused reduce's partition weights go to the block's staged outputs: 4 warps x heads a
-        // block x headDim floats, and the reduce keeps at most 512 (maximumPartitions).
-        #expect(CUDABackend.fusedReduceCapacity(headDim: 64, headsPerBlock: 1) == 256)
-        #expect(CUDABackend.fusedReduceCapacity(headDim: 128, headsPerBlock: 1) == 512)
-        #expect(CUDABackend.fusedReduceCapacity(headDim: 256, headsPerBlock: 8) == 512)
-        #expect(CUDABackend.DecodeSplit.maximumPartitions == 512)
-    }
 }

@@ -7,12 +7,12 @@
         const T* query, int queryStride, const T* keyCache, const T* valueCache, T* out, int outStride,            \
         const int* positions, const int* rowSequence, const int* sequenceContextLength, const int* blockTables,    \
         int blockTableStride, int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, \
-        int partitionSize, float* partialOut, float* partialMax, float* partialSum, unsigned* reduceCounters) {     \
+        int partitionSize, float* partialOut, float* partialMax, float* partialSum) {                              \
         attention_decode_body<T, HEAD_DIM, GROUP_TILE>(query, queryStride, keyCache, valueCache, out, outStride,    \
                                                        positions, rowSequence, sequenceContextLength, blockTables, \
                                                        blockTableStride, blockSize, heads, kvHeads, scale,         \
                                                        slidingWindow, softcap, partitionSize, partialOut,          \
-                                                       partialMax, partialSum, reduceCounters);                    \
+                                                       partialMax, partialSum);                                    \
     }
 
 #define KILN_DECODE_GROUPS(T, SUFFIX, HEAD_DIM) \

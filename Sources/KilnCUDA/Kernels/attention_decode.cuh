@@ -354,106 +354,16 @@ __device__ __forceinline__ void decode_form_trig(const DecodeInput<T>& input, in
     __syncthreads();
 }
 
-// One head of one row over its partitions: out[d] = sum_p w_p partialOut[p][d] / sum_p w_p
-// partialSum[p], w_p = exp2(partialMax[p] - max). partials of the head at `base` (partition p at
-// base + p); `destination`: the head's outputs. Exactly kThreads threads, head sizes up to 256 (two
-// dims a thread); at most kMaxReducePartitions partitions (DecodeSplit.maximumPartitions caps them;
-// about two blocks per SM below that, one for the tensor-core kernel at large batches). Each
-// thread issues all its loads at once -- the maxima and sums of its partitions and the first eight
-// partitions' outputs of its dims -- then the block reduces the maxima and sums, each partition's
-// weight goes to shared memory, and each thread sums its two dims over the partitions, eight loads
-// in flight. (The loop before read one partition after another, a dependent L2 round trip each:
-// 4.8 us a layer inside a batch-1 Gemma-2B step on an H100 for 16 partitions, 3.7 us after;
-// session-7 results, where KILN_REDUCE_SERIAL of commit 60e8dc1 compiled it for the A/B.)
-// ThroughL2: the partials are read through L2 (__ldcg), as the fused reduce must (it reads what
-// other blocks of the same kernel wrote, which the read-only path may not see); the reduce kernel
-// reads them as before (plain loads of its __restrict__ inputs). `weights`: shared memory for one float a
-// partition. Threads past the head's dims return early: callers that loop must put a barrier
-// between calls.
-constexpr int kMaxReducePartitions = 512;
-template <typename T, bool ThroughL2>
-__device__ __forceinline__ void decode_reduce_head(const float* __restrict__ partialOut, const float* __restrict__ partialMax,
-                                                   const float* __restrict__ partialSum, T* __restrict__ destination,
-                                                   long long base, int rangePartitions, int headDim, float* weights) {
-    auto load = [](const float* p) { return ThroughL2 ? __ldcg(p) : *p; };
-    auto load2 = [](const float* p) {
-        return ThroughL2 ? __ldcg(reinterpret_cast<const float2*>(p)) : *reinterpret_cast<const float2*>(p);
-    };
-    const int partitions = min(rangePartitions, kMaxReducePartitions);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    __shared__ float warpMaxima[kWarps], warpSums[kWarps];
-    constexpr int PerThread = kMaxReducePartitions / kThreads, kEarly = 8;
-    const int d = 2 * threadIdx.x;
-    float partMax[PerThread], partSum[PerThread];
-    float2 early[kEarly];
-#pragma unroll
-    for (int j = 0; j < PerThread; ++j) {
-        const int p = threadIdx.x + j * kThreads;
-        partMax[j] = p < partitions ? load(partialMax + base + p) : KILN_NEG_INFINITY;
-        partSum[j] = p < partitions ? load(partialSum + base + p) : 0.0f;
-    }
-#pragma unroll
-    for (int p = 0; p < kEarly; ++p)
-        early[p] = p < partitions && d < headDim ? load2(partialOut + (base + p) * headDim + d) : make_float2(0.0f, 0.0f);
-    float maximum = KILN_NEG_INFINITY;
-#pragma unroll
-    for (int j = 0; j < PerThread; ++j) maximum = fmaxf(maximum, partMax[j]);
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) maximum = fmaxf(maximum, __shfl_xor_sync(0xffffffffu, maximum, offset));
-    if (lane == 0) warpMaxima[warp] = maximum;
-    __syncthreads();
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) maximum = fmaxf(maximum, warpMaxima[w]);
-    float sum = 0.0f;
-#pragma unroll
-    for (int j = 0; j < PerThread; ++j) {
-        const int p = threadIdx.x + j * kThreads;
-        if (p >= partitions) break;
-        const float weight = exp2f(partMax[j] - maximum);  // 0 for a partition that saw no key
-        weights[p] = weight;
-        sum += partSum[j] * weight;
-    }
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-    if (lane == 0) warpSums[warp] = sum;
-    __syncthreads();
-    sum = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) sum += warpSums[w];
-    if (d >= headDim) return;
-    float value0 = 0.0f, value1 = 0.0f;
-#pragma unroll
-    for (int p = 0; p < kEarly; ++p) {
-        if (p >= partitions) break;
-        value0 = fmaf(early[p].x, weights[p], value0);
-        value1 = fmaf(early[p].y, weights[p], value1);
-    }
-#pragma unroll 8
-    for (int p = kEarly; p < partitions; ++p) {
-        const float2 x = load2(partialOut + (base + p) * headDim + d);
-        value0 = fmaf(x.x, weights[p], value0);
-        value1 = fmaf(x.y, weights[p], value1);
-    }
-    destination[d] = from_float<T>(value0 / sum);
-    destination[d + 1] = from_float<T>(value1 / sum);
-}
-
 // Writes a decode block's result from its warps' running max / sum / output per head
 // (warpMax / warpSum [kWarps][GroupTile], warpOut [kWarps][GroupTile][HeadDim], fp32, 16-byte
 // aligned; a warp that saw no key has max -inf): the final output when the row's range is one partition (`single`),
-// else the partition's partial results for attention_decode_reduce_*. With `reduceCounters` (one
-// per (row, blockIdx.y), zero before the launch) the block then counts itself in, and the last of
-// the row's `partitions` blocks combines the partials of its heads itself (decode_reduce_head, the
-// reduce kernel's arithmetic) and sets the counter back to zero: no reduce launch. Its partition
-// weights go to warpOut's space (free by then): the host fuses only launches whose partitions fit
-// there (kWarps x GroupTile x HeadDim floats; CUDABackend.fusedReduceCapacity).
+// else the partition's partial results for attention_decode_reduce_*.
 template <typename T, int HeadDim, int GroupTile>
 __device__ __forceinline__ void decode_write_block_result(const float (*warpMax)[GroupTile], const float (*warpSum)[GroupTile],
                                                           const float* warpOut, int headCount, bool single, T* outRow,
                                                           int headBase, int row, int heads, int partition,
                                                           float* __restrict__ partialOut, float* __restrict__ partialMax,
-                                                          float* __restrict__ partialSum, int partitions,
-                                                          unsigned* __restrict__ reduceCounters) {
+                                                          float* __restrict__ partialSum) {
     // Four consecutive dims a thread and iteration (float4 from shared memory and to partialOut);
     // per dim the same operations in the same order as one dim at a time.
     constexpr int Quads = HeadDim / 4;
@@ -485,22 +395,6 @@ __device__ __forceinline__ void decode_write_block_result(const float (*warpMax)
             }
         }
     }
-    if (single || reduceCounters == nullptr) return;
-    __shared__ unsigned arrived;
-    unsigned* counter = reduceCounters + (long long)row * gridDim.y + blockIdx.y;
-    __threadfence();  // this block's partials are visible before its count
-    __syncthreads();
-    if (threadIdx.x == 0) arrived = atomicAdd(counter, 1u);
-    __syncthreads();
-    if (arrived != (unsigned)partitions - 1) return;
-    if (threadIdx.x == 0) *counter = 0u;  // every launch leaves the counters zero
-    __threadfence();  // the other blocks' partials, seen after their counts
-    for (int g = 0; g < headCount; ++g) {
-        if (g > 0) __syncthreads();  // decode_reduce_head's shared memory is reused
-        const long long base = ((long long)row * heads + headBase + g) * gridDim.x;
-        decode_reduce_head<T, true>(partialOut, partialMax, partialSum, outRow + (headBase + g) * HeadDim, base, partitions,
-                                    HeadDim, const_cast<float*>(warpOut));
-    }
 }
 
 // FusedInput: q comes from input.qkv (normed and rotated here, not from `query`), and the new
@@ -516,7 +410,7 @@ __device__ __forceinline__ void attention_decode_body(
     const int* __restrict__ sequenceContextLength, const int* __restrict__ blockTables, int blockTableStride,
     int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, int partitionSize,
     float* __restrict__ partialOut, float* __restrict__ partialMax, float* __restrict__ partialSum,
-    unsigned* __restrict__ reduceCounters, DecodeInput<T> input = DecodeInput<T>{}) {
+    DecodeInput<T> input = DecodeInput<T>{}) {
     KILN_TRACE_SCOPE(FusedInput ? kTraceAttentionDecodeInput : kTraceAttentionDecode);
     static_assert(HeadDim % 64 == 0 && HeadDim <= 256, "head size 64, 128 or 256");
     static_assert(GroupTile == 1 || GroupTile == 2 || GroupTile == 4 || GroupTile == 8, "group tile 1, 2, 4 or 8");
@@ -717,13 +611,20 @@ __device__ __forceinline__ void attention_decode_body(
     __syncthreads();
 
     decode_write_block_result<T, HeadDim, GroupTile>(warpMax, warpSum, &warpOut[0][0][0], headCount, range.partitions == 1, outRow,
-                                                     headBase, row, heads, partition, partialOut, partialMax, partialSum,
-                                                     range.partitions, reduceCounters);
+                                                     headBase, row, heads, partition, partialOut, partialMax, partialSum);
 }
 
-// Combines the partitions of rows whose range needed more than one: attention_decode_reduce_*
-// (one block per (head, row)), or, with reduce counters, the last of a row's partition blocks
-// itself (decode_write_block_result). Both run decode_reduce_head, so they give the same bits.
+// Combines the partitions of rows whose range needed more than one. One block per (head, row),
+// head sizes up to 256 (two dims a thread). Each thread issues all its loads at once -- the
+// maxima and sums of its partitions and the first eight partitions' outputs of its dims -- then
+// the block reduces the maxima and sums, each partition's weight exp2(max_p - max) goes to
+// shared memory, and each thread sums its two dims over the partitions, eight loads in flight.
+// (The loop before read one partition after another, a dependent L2 round trip each: 4.8 us a
+// layer inside a batch-1 Gemma-2B step on an H100 for 16 partitions, 3.7 us after; session-7
+// results, where KILN_REDUCE_SERIAL of commit 60e8dc1 compiled it for the A/B.)
+// Exactly kThreads threads; at most kMaxReducePartitions partitions (DecodeSplit.maximumPartitions
+// caps them; about two blocks per SM below that, one for the tensor-core kernel at large batches).
+constexpr int kMaxReducePartitions = 512;
 template <typename T>
 __device__ __forceinline__ void attention_decode_reduce_body(
     const float* __restrict__ partialOut, const float* __restrict__ partialMax, const float* __restrict__ partialSum,
@@ -736,9 +637,69 @@ __device__ __forceinline__ void attention_decode_reduce_body(
     const RowRange range = row_range(positions[row], sequenceContextLength[rowSequence[row]], slidingWindow, partitionSize);
     kiln_wait_prerequisites();
     if (range.partitions <= 1) return;  // written by the split kernel itself
+    const long long base = ((long long)row * heads + head) * maxPartitions;
+    const int partitions = min(range.partitions, kMaxReducePartitions);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     __shared__ float weights[kMaxReducePartitions];
-    decode_reduce_head<T, false>(partialOut, partialMax, partialSum, out + (long long)row * outStride + head * headDim,
-                                 ((long long)row * heads + head) * maxPartitions, range.partitions, headDim, weights);
+    __shared__ float warpMaxima[kWarps], warpSums[kWarps];
+    // Every load a thread needs goes out at once: its partitions' max and sum (p = thread + j x 128)
+    // and the first kEarly partitions' outputs of its two dims (head sizes <= 256: one pair a thread).
+    constexpr int PerThread = kMaxReducePartitions / kThreads, kEarly = 8;
+    const int d = 2 * threadIdx.x;
+    float partMax[PerThread], partSum[PerThread];
+    float2 early[kEarly];
+#pragma unroll
+    for (int j = 0; j < PerThread; ++j) {
+        const int p = threadIdx.x + j * kThreads;
+        partMax[j] = p < partitions ? partialMax[base + p] : KILN_NEG_INFINITY;
+        partSum[j] = p < partitions ? partialSum[base + p] : 0.0f;
+    }
+#pragma unroll
+    for (int p = 0; p < kEarly; ++p)
+        early[p] = p < partitions && d < headDim ? *reinterpret_cast<const float2*>(partialOut + (base + p) * headDim + d)
+                                                 : make_float2(0.0f, 0.0f);
+    float maximum = KILN_NEG_INFINITY;
+#pragma unroll
+    for (int j = 0; j < PerThread; ++j) maximum = fmaxf(maximum, partMax[j]);
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) maximum = fmaxf(maximum, __shfl_xor_sync(0xffffffffu, maximum, offset));
+    if (lane == 0) warpMaxima[warp] = maximum;
+    __syncthreads();
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) maximum = fmaxf(maximum, warpMaxima[w]);
+    float sum = 0.0f;
+#pragma unroll
+    for (int j = 0; j < PerThread; ++j) {
+        const int p = threadIdx.x + j * kThreads;
+        if (p >= partitions) break;
+        const float weight = exp2f(partMax[j] - maximum);  // 0 for a partition that saw no key
+        weights[p] = weight;
+        sum += partSum[j] * weight;
+    }
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+    if (lane == 0) warpSums[warp] = sum;
+    __syncthreads();
+    sum = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) sum += warpSums[w];
+    if (d >= headDim) return;
+    float value0 = 0.0f, value1 = 0.0f;
+#pragma unroll
+    for (int p = 0; p < kEarly; ++p) {
+        if (p >= partitions) break;
+        value0 = fmaf(early[p].x, weights[p], value0);
+        value1 = fmaf(early[p].y, weights[p], value1);
+    }
+#pragma unroll 8
+    for (int p = kEarly; p < partitions; ++p) {
+        const float2 x = *reinterpret_cast<const float2*>(partialOut + (base + p) * headDim + d);
+        value0 = fmaf(x.x, weights[p], value0);
+        value1 = fmaf(x.y, weights[p], value1);
+    }
+    T* destination = out + (long long)row * outStride + head * headDim + d;
+    destination[0] = from_float<T>(value0 / sum);
+    destination[1] = from_float<T>(value1 / sum);
 }
 
 }  // namespace

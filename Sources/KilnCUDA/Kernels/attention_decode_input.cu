@@ -11,11 +11,11 @@
         int blockTableStride, int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap, \
         int partitionSize, float* partialOut, float* partialMax, float* partialSum, const T* qkv, int qkvStride,  \
         T* keyCacheOut, T* valueCacheOut, const int* slots, const float* queryNorm, const float* keyNorm,          \
-        float epsilon, const float* inverseFrequencies, int pairs, int interleaved, unsigned* reduceCounters) {   \
+        float epsilon, const float* inverseFrequencies, int pairs, int interleaved) {                             \
         attention_decode_body<T, HEAD_DIM, GROUP_TILE, true>(                                                      \
             query, queryStride, keyCache, valueCache, out, outStride, positions, rowSequence, sequenceContextLength, \
             blockTables, blockTableStride, blockSize, heads, kvHeads, scale, slidingWindow, softcap, partitionSize, \
-            partialOut, partialMax, partialSum, reduceCounters,                                                    \
+            partialOut, partialMax, partialSum,                                                                    \
             DecodeInput<T>{qkv, qkvStride, keyCacheOut, valueCacheOut, slots, queryNorm, keyNorm, epsilon,        \
                            inverseFrequencies, pairs, interleaved});                                              \
     }

@@ -40,7 +40,7 @@ __device__ __forceinline__ void attention_decode_mma_body(
     const int* __restrict__ positions, const int* __restrict__ rowSequence, const int* __restrict__ sequenceContextLength,
     const int* __restrict__ blockTables, int blockTableStride, int blockSize, int heads, int kvHeads, float scale,
     int slidingWindow, float softcap, int partitionSize, float* __restrict__ partialOut, float* __restrict__ partialMax,
-    float* __restrict__ partialSum, const DecodeInput<bf16>& input, int stages, unsigned* __restrict__ reduceCounters) {
+    float* __restrict__ partialSum, const DecodeInput<bf16>& input, int stages) {
     KILN_TRACE_SCOPE(kTraceAttentionDecodeInput);
     static_assert(HeadDim % 64 == 0 && HeadDim <= 256, "head size 64, 128 or 256");
     constexpr int Chunks = HeadDim / 8;             // 16-byte chunks of a K, V or query row
@@ -238,8 +238,7 @@ __device__ __forceinline__ void attention_decode_mma_body(
     }
     __syncthreads();
     decode_write_block_result<bf16, HeadDim, kMMAHeads>(warpMax, warpSum, warpOut, headCount, range.partitions == 1, outRow,
-                                                        headBase, row, heads, partition, partialOut, partialMax, partialSum,
-                                                        range.partitions, reduceCounters);
+                                                        headBase, row, heads, partition, partialOut, partialMax, partialSum);
 }
 
 }  // namespace
@@ -252,15 +251,14 @@ __device__ __forceinline__ void attention_decode_mma_body(
         int blockTableStride, int blockSize, int heads, int kvHeads, float scale, int slidingWindow, float softcap,  \
         int partitionSize, float* partialOut, float* partialMax, float* partialSum, const bf16* qkv, int qkvStride, \
         bf16* keyCacheOut, bf16* valueCacheOut, const int* slots, const float* queryNorm, const float* keyNorm,     \
-        float epsilon, const float* inverseFrequencies, int pairs, int interleaved, int stages,                   \
-        unsigned* reduceCounters) {                                                                                \
+        float epsilon, const float* inverseFrequencies, int pairs, int interleaved, int stages) {                  \
         attention_decode_mma_body<HEAD_DIM>(                                                                        \
             keyCache, valueCache, out, outStride, positions, rowSequence, sequenceContextLength, blockTables,       \
             blockTableStride, blockSize, heads, kvHeads, scale, slidingWindow, softcap, partitionSize, partialOut,  \
             partialMax, partialSum,                                                                                 \
             DecodeInput<bf16>{qkv, qkvStride, keyCacheOut, valueCacheOut, slots, queryNorm, keyNorm, epsilon,      \
                               inverseFrequencies, pairs, interleaved},                                             \
-            stages, reduceCounters);                                                                                \
+            stages);                                                                                                \
     }
 
 KILN_DECODE_MMA(64)
