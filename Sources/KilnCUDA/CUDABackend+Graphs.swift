@@ -155,23 +155,9 @@ extension CUDABackend {
             _ = try? stream.endCapture()
             throw error
         }
-        let graph = try stream.endCapture(rewrite: libraryEdgeRewrite)
+        let graph = try stream.endCapture()
         recordedSteps[key] = RecordedStep(graph: graph, step: buffers, retained: recorder.retained, output: output)
         try graph.launch(on: stream)
         return output
-    }
-
-    /// The edit applied to each recorded step before it is instantiated (LibraryProgrammaticEdges),
-    /// or nil. KILN_GRAPH_LOG=1 prints what it did to standard error.
-    var libraryEdgeRewrite: ((OpaquePointer?) throws -> Void)? {
-        guard let libraryEdges else { return nil }
-        return { [self] graph in
-            let (rewritten, unlisted) = try libraryEdges.rewrite(graph, device: runtime.device)
-            programmaticLibraryEdges.withLock { $0 += rewritten }
-            if ProcessInfo.processInfo.environment["KILN_GRAPH_LOG"] == "1" {
-                let plain = unlisted.sorted().map { String($0.prefix(100)) }.joined(separator: ", ")
-                FileHandle.standardError.write(Data("graph: \(rewritten) library edges made programmatic; left plain: [\(plain)]\n".utf8))
-            }
-        }
     }
 }

@@ -99,11 +99,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// queued path ran).
     public let deviceFedSteps = Mutex<Int>(0)
 
-    /// Rewrites recorded steps' edges into listed library kernels (nil: left as captured).
-    let libraryEdges: LibraryProgrammaticEdges?
-    /// Library edges made programmatic in the steps recorded so far (checks and logs read it).
-    public let programmaticLibraryEdges = Mutex<Int>(0)
-
     /// A backend on `runtime`'s GPU computing in `precision`.
     public init(runtime: CUDARuntime, precision: DeviceElementType = .f32) throws {
         self.runtime = runtime
@@ -115,16 +110,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         // KILN_PDL=0 turns it off (for comparisons).
         stream.programmaticLaunches = runtime.device.computeCapability.major >= 9 && runtime.device.driver.extendedLaunch != nil
             && ProcessInfo.processInfo.environment["KILN_PDL"] != "0"
-        // Programmatic edges into cuBLASLt's kernels that wait for their prerequisites
-        // themselves (LibraryProgrammaticEdges): KILN_LIBRARY_PDL=1 turns them on.
-        if stream.programmaticLaunches, ProcessInfo.processInfo.environment["KILN_LIBRARY_PDL"] == "1",
-           let functions = runtime.device.driver.graphEdgeFunctions {
-            let edges = LibraryProgrammaticEdges(functions: functions)
-            libraryEdges = edges
-            matmul?.programmaticEdges = edges
-        } else {
-            libraryEdges = nil
-        }
     }
 
     public var name: String {

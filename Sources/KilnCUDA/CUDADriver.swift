@@ -14,8 +14,6 @@ public final class CUDADriver: @unchecked Sendable {
     let graphFunctions: GraphFunctions?
     /// cuLaunchKernelEx; nil when this driver lacks it.
     let extendedLaunch: ExtendedLaunchFunctions?
-    /// Graph edge calls (CUDA 12.3+) for programmatic edges into library kernels; nil when missing.
-    let graphEdgeFunctions: LibraryProgrammaticEdges.Functions?
 
     /// Opens libcuda and calls `cuInit`. Throws a `KilnError` saying what is missing: the
     /// library (no driver installed), a driver too old, or no GPU.
@@ -24,7 +22,6 @@ public final class CUDADriver: @unchecked Sendable {
         functions = try DriverFunctions(library)
         graphFunctions = try? GraphFunctions(library)
         extendedLaunch = try? ExtendedLaunchFunctions(library)
-        graphEdgeFunctions = try? LibraryProgrammaticEdges.Functions(library)
         var driverVersion: Int32 = 0
         _ = functions.cuDriverGetVersion(&driverVersion)
         version = Int(driverVersion)

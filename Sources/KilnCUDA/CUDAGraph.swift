@@ -45,20 +45,13 @@ extension CUDAStream {
         try device.check(functions.cuStreamBeginCapture(handle, CUDAConstant.captureModeRelaxed), "cuStreamBeginCapture")
     }
 
-    /// Stops recording and instantiates what was recorded, after `rewrite` (if given) has edited
-    /// the recorded graph.
-    public func endCapture(rewrite: ((OpaquePointer?) throws -> Void)? = nil) throws -> CUDAGraph {
+    /// Stops recording and instantiates what was recorded.
+    public func endCapture() throws -> CUDAGraph {
         guard let functions = device.driver.graphFunctions else {
             throw KilnError.unsupported(path: device.name, reason: "this NVIDIA driver has no CUDA graph API")
         }
         var graph: CUhandle?
         try device.check(functions.cuStreamEndCapture(handle, &graph), "cuStreamEndCapture")
-        do {
-            try rewrite?(graph)
-        } catch {
-            _ = functions.cuGraphDestroy(graph)
-            throw error
-        }
         return try CUDAGraph(device: device, functions: functions, graph: graph)
     }
 }

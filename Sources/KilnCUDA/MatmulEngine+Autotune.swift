@@ -134,17 +134,6 @@ extension MatmulEngine {
             turn += 1
             try launch(plan, algorithm: algorithm, operands: rotated, stream: stream)
         }
-        // With programmatic edges into listed library kernels (LibraryProgrammaticEdges), which
-        // candidates run only listed kernels: those can start before the kernel ahead of them ends.
-        var listed = Set<Int>()
-        var kernelNames: [Int: [String]] = [:]
-        if let edges = programmaticEdges {
-            for (index, candidate) in candidates.enumerated() {
-                guard let names = try? edges.kernelNames(on: stream, { try run(candidate.algorithm) }) else { continue }
-                kernelNames[index] = names
-                if !names.isEmpty, names.allSatisfy(edges.waitsForPrerequisites) { listed.insert(index) }
-            }
-        }
         for (index, candidate) in candidates.enumerated() {
             do {
                 try run(candidate.algorithm)  // warm-up
@@ -158,22 +147,8 @@ extension MatmulEngine {
                 if firstError == nil { firstError = error }
             }
         }
-        guard let fastest = timings.min(by: { $0.microseconds < $1.microseconds }) else {
+        guard let best = timings.min(by: { $0.microseconds < $1.microseconds }) else {
             throw firstError ?? noAlgorithm(plan.problem, precision: plan.precision, bias: plan.bias)
-        }
-        // A listed candidate within `programmaticMarginMicroseconds` of the fastest wins: in a
-        // recorded step it saves about that much hand-off (bench/results/issue4-session14-2026-11-28.txt).
-        var best = fastest
-        let fastestListed = timings.filter { listed.contains($0.index) }.min { $0.microseconds < $1.microseconds }
-        if let fastestListed, fastestListed.microseconds <= fastest.microseconds + programmaticMarginMicroseconds { best = fastestListed }
-        if programmaticEdges != nil, ProcessInfo.processInfo.environment["KILN_GRAPH_LOG"] == "1" {
-            func describe(_ timing: (index: Int, microseconds: Double)?) -> String {
-                guard let timing else { return "none" }
-                let names = (kernelNames[timing.index] ?? []).map { String($0.prefix(60)) }.joined(separator: " + ")
-                return String(format: "%.1f us %@", timing.microseconds, names)
-            }
-            FileHandle.standardError.write(Data(("matmul \(plan.label): fastest \(describe(fastest)); fastest listed "
-                + "\(describe(fastestListed)) (\(listed.count) of \(candidates.count) listed) -> \(best.index == fastest.index ? "fastest" : "listed")\n").utf8))
         }
         // Leave the output as the chosen algorithm computes it (on the call's own weight).
         let winner = candidates[best.index]

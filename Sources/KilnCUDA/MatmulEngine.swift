@@ -25,11 +25,6 @@ public final class MatmulEngine: @unchecked Sendable {
     public let maximumCandidates: Int
     let allocator: DeviceAllocator
     let lock = NSLock()
-    /// Set by a backend whose recorded steps make edges into listed library kernels programmatic:
-    /// autotuning then prefers listed candidates within `programmaticMarginMicroseconds`.
-    var programmaticEdges: LibraryProgrammaticEdges?
-    /// KILN_LIBRARY_PDL_MARGIN_US, default 2 (about the hand-off a programmatic edge saves).
-    let programmaticMarginMicroseconds = Double(ProcessInfo.processInfo.environment["KILN_LIBRARY_PDL_MARGIN_US"] ?? "") ?? 2
     /// Autotuned (or restored) choices by key.
     var choices: [MatmulTuningKey: MatmulChoice] = [:]
     /// Ready descriptors by exact shape.
