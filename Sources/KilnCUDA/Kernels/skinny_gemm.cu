@@ -37,18 +37,6 @@ namespace {
 
 constexpr int kSkinnyStages = 4;  // cp.async ring depth
 constexpr int kSkinnyK = 64;      // k per stage: 128 bytes, 8 chunks of 16 bytes per row
-// Stages whose weights the TMA variants load before griddepcontrol.wait (at most STAGES - 1).
-// KILN_SKINNY_EARLY_0 / KILN_SKINNY_EARLY_1 (KILN_KERNEL_DEFINES) set 0 / 1, for A/B timing:
-// session 14's trace showed gate/up released 2.9 us after the norm before it ended (0.8 us for
-// other kernels), with 256 blocks x 3 stages x 16 KB of early weight reads in flight.
-#if defined(KILN_SKINNY_EARLY_0)
-constexpr int kSkinnyEarlyStages = 0;
-#elif defined(KILN_SKINNY_EARLY_1)
-constexpr int kSkinnyEarlyStages = 1;
-#else
-constexpr int kSkinnyEarlyStages = kSkinnyStages - 1;
-#endif
-static_assert(kSkinnyEarlyStages >= 0 && kSkinnyEarlyStages <= kSkinnyStages - 1, "early stages");
 
 // The shared-state-space address of a pointer into shared memory. Written with cvta in asm
 // rather than kiln_shared_address's intrinsic: the two schedule the kernel differently, and this
@@ -278,7 +266,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
         __syncthreads();
         if (tid == 0) {
 #pragma unroll
-            for (int s = 0; s < kSkinnyEarlyStages; ++s)
+            for (int s = 0; s < kSkinnyStages - 1; ++s)
                 if (s < count) {
                     skinny_barrier_expect(barriers + 8 * s, StageBytes);
                     tmaWeights(s, s);
@@ -288,13 +276,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
         if (tid == 0) {
 #pragma unroll
             for (int s = 0; s < kSkinnyStages - 1; ++s)
-                if (s < count) {
-                    if (s >= kSkinnyEarlyStages) {
-                        skinny_barrier_expect(barriers + 8 * s, StageBytes);
-                        tmaWeights(s, s);
-                    }
-                    tmaInputs(s, s);
-                }
+                if (s < count) tmaInputs(s, s);
         }
 #endif
     } else {
