@@ -26,15 +26,12 @@ final class RecordedStep {
     let step: CUDAStepBuffers
     let retained: [DeviceBuffer]
     let output: DeviceTensor
-    /// The argmax partials the recorded product writes at each replay (their buffers are retained).
-    let argmaxPartials: ArgmaxPartials?
 
-    init(graph: CUDAGraph, step: CUDAStepBuffers, retained: [DeviceBuffer], output: DeviceTensor, argmaxPartials: ArgmaxPartials?) {
+    init(graph: CUDAGraph, step: CUDAStepBuffers, retained: [DeviceBuffer], output: DeviceTensor) {
         self.graph = graph
         self.step = step
         self.retained = retained
         self.output = output
-        self.argmaxPartials = argmaxPartials
     }
 }
 
@@ -51,7 +48,6 @@ extension CUDABackend {
     public func runStep(_ batch: ForwardBatch, cache: CUDAKVCache, recording description: StepRecording,
                         _ body: () throws -> DeviceTensor) throws -> DeviceTensor {
         stepsRun += 1
-        argmaxPartials = nil  // partials are for the step that wrote them
         defer { tokenFeed = nil } // a feed is for this step only, even one that failed
         // KILN_TRACE: the chosen step runs alone on the stream with the trace buffers cleared,
         // and its records are written out after it (KernelTracer.swift).
@@ -84,7 +80,6 @@ extension CUDABackend {
             try applyTokenFeed(to: recorded.step)
             step = recorded.step
             try recorded.graph.launch(on: stream)
-            argmaxPartials = recorded.argmaxPartials
             return recorded.output
         }
         guard seenStepKeys.contains(key), !unrecordableStepKeys.contains(key) else {
@@ -161,8 +156,7 @@ extension CUDABackend {
             throw error
         }
         let graph = try stream.endCapture()
-        recordedSteps[key] = RecordedStep(graph: graph, step: buffers, retained: recorder.retained, output: output,
-                                          argmaxPartials: argmaxPartials)
+        recordedSteps[key] = RecordedStep(graph: graph, step: buffers, retained: recorder.retained, output: output)
         try graph.launch(on: stream)
         return output
     }

@@ -7,15 +7,11 @@ import KilnCore
 extension CUDABackend {
     /// Most activation rows the GEMV kernels take.
     static let gemvMaximumRows = 8
-    /// Outputs from which a bf16 skinny product writes argmax partials when `writesArgmaxPartials`
-    /// (the LM head: the argmax runs in two passes from 16,384 columns, CUDAKernels.argmax).
-    public static let argmaxPartialOutputs = 16384
 
     public func linear(_ x: DeviceTensor, weight: CUDAWeight, bias: CUDAWeight?, into out: DeviceTensor) throws {
         precondition(x.columns == weight.columns && out.columns == weight.rows && out.rows == x.rows,
                      "linear: x [\(x.rows), \(x.columns)] · w [\(weight.rows), \(weight.columns)] -> out [\(out.rows), \(out.columns)]")
         guard x.rows > 0, weight.rows > 0 else { return }
-        if argmaxPartials.map({ $0.logits == out.buffer.address }) == true { argmaxPartials = nil }  // out is rewritten
         if usesGEMV(x, weight: weight) {
             if profileSkips.contains(ProfileSkip.product(weight.rows * weight.columns)) { return }
             try gemv(x, weight: weight, bias: bias?.buffer, tileRows: 16, outputs: weight.rows, out: out,
@@ -33,9 +29,7 @@ extension CUDABackend {
         // without cuBLASLt).
         if usesSkinnyGEMM(x, weight: weight), library != nil || forcedSkinnyChoice != nil,
            try skinnyProduct(x, weight: weight, bias: bias?.buffer, outputs: weight.rows, gated: false, out: out,
-                             kernel: out.elementType == .bf16 ? "skinny_gemm_bf16" : "skinny_gemm_bf16_f32",
-                             argmax: writesArgmaxPartials && out.elementType == .bf16 && weight.rows >= Self.argmaxPartialOutputs,
-                             library: library ?? {}) {
+                             kernel: out.elementType == .bf16 ? "skinny_gemm_bf16" : "skinny_gemm_bf16_f32", library: library ?? {}) {
             return
         }
         if let library {

@@ -18,7 +18,7 @@ extension CUDABackend {
             return QueuedTokens(ids: try argmaxRows(x, columns: columns))
         }
         let pending = try PendingArgmax(rows: x.rows, slots: slots, slot: slot, allocator: runtime.allocator)
-        try argmax(x, ids: pending.ids, values: pending.values)
+        try kernels.argmax(x, ids: pending.ids, values: pending.values, scratch: runtime.allocator, on: stream)
         try runtime.device.check(runtime.device.driver.functions.cuMemcpyDtoHAsync(slots.host(slot), pending.ids.address, 4 * x.rows,
                                                                                     stream.handle), "cuMemcpyDtoHAsync(queued ids)")
         try pending.event.record(on: stream)

@@ -89,14 +89,11 @@ extension CUDABackend {
     /// The first call of a shape outside a CUDA-graph recording times every candidate
     /// configuration and the library path (`timeAsInGraph`) and keeps the fastest; inside a
     /// recording an untimed shape takes the library path.
-    /// `argmax`: the chosen launch (not the timed ones) also writes argmax partials of `out` where
-    /// the choice has one slice (`_argmax` kernels, ArgmaxPartials).
     func skinnyProduct(_ x: DeviceTensor, weight: CUDAWeight, bias: DeviceBuffer?, outputs: Int, gated: Bool, out: DeviceTensor,
-                       kernel: String, argmax: Bool = false, library: () throws -> Void) throws -> Bool {
+                       kernel: String, library: () throws -> Void) throws -> Bool {
         let key = GEMVKey(kernel: kernel, outputs: outputs, inputs: x.columns, rows: x.rows)
-        func launch(_ choice: SkinnyGEMMChoice, argmax: Bool = false) throws {
+        func launch(_ choice: SkinnyGEMMChoice) throws {
             var arguments = productArguments(x, weight: weight, bias: bias, takesBias: !gated, outputs: outputs, out: out)
-            let partials = argmax && !gated && choice.splits == 1 && kernel == "skinny_gemm_bf16"
             if choice.tma {
                 // The weight's and x's tensor maps (skinny_gemm.cu): boxes of 64 k x BN weight rows
                 // (gate/up: BN / 2 from each half) and 64 k x MT rows of x, whose row stride is
@@ -112,16 +109,7 @@ extension CUDABackend {
                 arguments.words(weightMap)
                 arguments.words(inputMap)
             }
-            var written: ArgmaxPartials?
-            if partials {
-                let parts = choice.tiles(outputs: outputs, gated: false)
-                let values = try scratch(byteCount: x.rows * parts * 4), indices = try scratch(byteCount: x.rows * parts * 4)
-                arguments.pointer(values)
-                arguments.pointer(indices)
-                written = ArgmaxPartials(logits: out.buffer.address, rows: out.rows, columns: out.columns, parts: parts,
-                                         values: values, indices: indices)
-            }
-            let function = try kernels.function(kernel + (partials ? "_argmax" : "") + choice.suffix)
+            let function = try kernels.function(kernel + choice.suffix)
             try sharedMemoryLimitRaised.withLock { limited in  // raised before any launch of the kernel
                 if !limited.contains(function.name) {
                     try kernels.setMaxDynamicSharedMemory(function, bytes: SkinnyGEMMChoice.largestSharedBytes)
@@ -133,12 +121,11 @@ extension CUDABackend {
                               block: (choice.threads, 1, 1), sharedBytes: choice.sharedBytes,
                               cluster: choice.splits > 1 ? (1, choice.splits, 1) : nil, arguments: arguments)
             skinnyLaunches.withLock { $0[function.name, default: 0] += 1 }
-            if let written { argmaxPartials = written }
         }
         if var forced = forcedSkinnyChoice {
             if !supportsClusters { forced.splits = 1 }
             if !supportsSkinnyTMA { forced.tma = false }
-            try launch(forced, argmax: argmax)
+            try launch(forced)
             return true
         }
         // KILN_SKINNY_GEMM=0, and backends that must give the same bits as another (tunesGEMV off),
@@ -146,7 +133,7 @@ extension CUDABackend {
         guard skinnyGEMMEnabled, tunesGEMV else { return false }
         if let path = skinnyPaths.withLock({ $0[key] }) {
             guard case .skinny(let choice) = path else { return false }
-            try launch(choice, argmax: argmax)
+            try launch(choice)
             return true
         }
         // Untimed shapes inside a recording (or under the profiler) stay on the library.
@@ -186,7 +173,7 @@ extension CUDABackend {
         }
         // The output holds the last timed launch's result: rewrite it with the chosen path.
         guard case .skinny(let choice) = best else { return false }
-        try launch(choice, argmax: argmax)
+        try launch(choice)
         return true
     }
 

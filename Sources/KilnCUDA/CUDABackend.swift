@@ -35,10 +35,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public var usesGraphs: Bool
     /// The recording being made, if any.
     var recording: StepRecorder?
-    /// The last product's argmax partials (ArgmaxPartials.swift), until the step ends or they are used.
-    var argmaxPartials: ArgmaxPartials?
-    /// Whether the LM head's skinny product also writes argmax partials (`KILN_ARGMAX_EPILOGUE=1`).
-    public var writesArgmaxPartials = ProcessInfo.processInfo.environment["KILN_ARGMAX_EPILOGUE"] == "1"
     /// Recorded steps by shape, and the shapes seen once (recorded at their second step).
     var recordedSteps: [RecordedStepKey: RecordedStep] = [:]
     var seenStepKeys: Set<RecordedStepKey> = []
@@ -102,8 +98,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Steps whose tokens were copied from queued ids still on the device (checks confirm the
     /// queued path ran).
     public let deviceFedSteps = Mutex<Int>(0)
-    /// Argmaxes that ran only the merge, on partials the LM head's product wrote (checks read it).
-    public let argmaxMerges = Mutex<Int>(0)
 
     /// A backend on `runtime`'s GPU computing in `precision`.
     public init(runtime: CUDARuntime, precision: DeviceElementType = .f32) throws {
@@ -231,7 +225,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
 
     public func softcap(_ x: DeviceTensor, cap: Float) throws {
-        if argmaxPartials?.describe(x) == true { argmaxPartials = nil }  // the logits change
         try kernels.softcap(x, cap: cap, on: stream)
     }
 
@@ -257,21 +250,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         guard x.rows > 0 else { return [] }
         let ids = try runtime.allocator.allocate(byteCount: x.rows * 4)
         let values = try runtime.allocator.allocate(byteCount: x.rows * 4)
-        try argmax(x, ids: ids, values: values)
-        return try stream.download(Int32.self, count: x.rows, from: ids).map { Int($0) }
-    }
-
-    /// The argmax of `x`'s rows into ids / values: only the merge when the product that wrote `x`
-    /// left its partials (used once), else both passes over the logits.
-    func argmax(_ x: DeviceTensor, ids: DeviceBuffer, values: DeviceBuffer) throws {
-        if let partials = argmaxPartials, partials.describe(x) {
-            argmaxPartials = nil
-            argmaxMerges.withLock { $0 += 1 }
-            try kernels.argmaxMerge(partialValues: partials.values, partialIndices: partials.indices, rows: partials.rows,
-                                    parts: partials.parts, ids: ids, values: values, on: stream)
-            return
-        }
         try kernels.argmax(x, ids: ids, values: values, scratch: runtime.allocator, on: stream)
+        return try stream.download(Int32.self, count: x.rows, from: ids).map { Int($0) }
     }
 
     /// Draws on the GPU with sampling.cu (same kept set as the CPU Sampler; the token for a given

@@ -199,19 +199,6 @@ extension CUDAKernels {
                           block: (256, 1, 1), arguments: arguments)
     }
 
-    /// The argmax's second pass: ids / values `[rows]` from `[rows, parts]` partial bests (fp32
-    /// values, int32 columns), by the same rule (argmax_merge_parts).
-    public func argmaxMerge(partialValues: DeviceBuffer, partialIndices: DeviceBuffer, rows: Int, parts: Int, ids: DeviceBuffer,
-                            values: DeviceBuffer, on stream: CUDAStream) throws {
-        var merge = KernelArguments()
-        merge.pointer(partialValues)
-        merge.pointer(partialIndices)
-        merge.int32(parts)
-        merge.pointer(ids)
-        merge.pointer(values)
-        try stream.launch(try function("argmax_merge_parts"), grid: (rows, 1, 1), block: (32, 1, 1), arguments: merge)
-    }
-
     /// ids[r] = the index of row r's largest logit (lowest on ties, never NaN; 0 when the row is
     /// all -inf or NaN), values[r] its value. logits: `[rows, vocabulary]`; ids: int32 `[rows]`;
     /// values: fp32 `[rows]`.
@@ -239,8 +226,13 @@ extension CUDAKernels {
             arguments.pointer(partialIndices)
             try stream.launch(try function(vector ? "argmax_partial_bf16_vec8" : "argmax_partial_\(logits.elementType.suffix)"), grid: (parts, logits.rows, 1),
                               block: (256, 1, 1), arguments: arguments)
-            try argmaxMerge(partialValues: partialValues, partialIndices: partialIndices, rows: logits.rows, parts: parts,
-                            ids: ids, values: values, on: stream)
+            var merge = KernelArguments()
+            merge.pointer(partialValues)
+            merge.pointer(partialIndices)
+            merge.int32(parts)
+            merge.pointer(ids)
+            merge.pointer(values)
+            try stream.launch(try function("argmax_merge_parts"), grid: (logits.rows, 1, 1), block: (32, 1, 1), arguments: merge)
             // The scratch goes back to the pool on return: later work on this stream may reuse it.
             return
         }

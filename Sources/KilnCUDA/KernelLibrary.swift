@@ -68,8 +68,7 @@ public enum KernelLibrary {
                          kernels: ["gemv_bf16", "gemv_bf16_f32", "gemv_gateup_silu_bf16", "gemv_gateup_gelu_bf16"]
                             .flatMap { name in [2, 4, 8].map { name + "_rs\($0)" } }),
             KernelSource(fileName: "skinny_gemm.cu", text: text(PackageResources.skinny_gemm_cu),
-                         kernels: ["skinny_gemm_bf16", "skinny_gemm_bf16_f32", "skinny_gemm_gateup_silu_bf16", "skinny_gemm_gateup_gelu_bf16",
-                                   "skinny_gemm_bf16_argmax"]
+                         kernels: ["skinny_gemm_bf16", "skinny_gemm_bf16_f32", "skinny_gemm_gateup_silu_bf16", "skinny_gemm_gateup_gelu_bf16"]
                             .flatMap { name in SkinnyGEMMChoice.shapes.flatMap { [name + $0.suffix, name + $0.suffix + "_tma"] } }),
             KernelSource(fileName: "attention_input.cu", text: text(PackageResources.attention_input_cu),
                          kernels: each(["attention_input_halves", "attention_input_interleaved"])),

@@ -32,7 +32,7 @@ final class GPUBackendChecks {
             checkLinear(backend)
             if backend.precision == .bf16 { checkGEMVConfigurations(backend) }
             if backend.precision == .bf16 { checkStreamGEMVConfigurations(backend) }
-            if backend.precision == .bf16 { checkSkinnyConfigurations(backend); checkArgmaxPartials(backend) }
+            if backend.precision == .bf16 { checkSkinnyConfigurations(backend) }
             checkGatedLinear(backend)
             checkDecodeAttention(backend)
             checkAttentionInput(backend)
@@ -265,55 +265,6 @@ final class GPUBackendChecks {
                     try gatedResult(gpu, mlp: 200, inputs: 136, rows: 40, activation: .silu, requireSkinny: choice)
                 } }
               }
-            }
-        }
-    }
-
-    /// Greedy ids from the argmax partials an LM-head-sized skinny product writes beside its
-    /// logits (one slice, each batch-tile and block shape, cp.async and TMA), then only the merge:
-    /// the same ids as both argmax passes over the stored logits and as the CPU over the same bf16
-    /// logits, ties included (two equal weight rows, scaled up, so that many rows tie at the max:
-    /// the lower column wins).
-    func checkArgmaxPartials(_ gpu: CUDABackend) {
-        let before = (gpu.forcedSkinnyChoice, gpu.writesArgmaxPartials)
-        defer { (gpu.forcedSkinnyChoice, gpu.writesArgmaxPartials) = before }
-        gpu.writesArgmaxPartials = true
-        let outputs = 20_000, inputs = 72
-        let copies = gpu.supportsSkinnyTMA ? [false, true] : [false]
-        for shape in SkinnyGEMMChoice.shapes {
-            for tma in copies {
-                var choice = shape
-                choice.splits = 1
-                choice.tma = tma
-                gpu.forcedSkinnyChoice = choice
-                for rows in quick ? [33] : [9, 33, 64] {
-                    check("argmax partials \(choice) x [\(rows), \(inputs)] · w [\(outputs), \(inputs)]: ids", bound: 1e-9) {
-                        let x = values(rows * inputs, gpu)
-                        var w = values(outputs * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
-                        for k in 0..<inputs {  // rows 300 and 19,000 equal and large: ties at the top
-                            w[300 * inputs + k] *= 8
-                            w[19_000 * inputs + k] = w[300 * inputs + k]
-                        }
-                        let (weightSource, bytes) = try source(w, rows: outputs, columns: inputs)
-                        let logits = try gpu.makeTensor(rows: rows, columns: outputs)
-                        try gpu.linear(try upload(x, rows: rows, columns: inputs, to: gpu), weight: try gpu.loadWeight(weightSource),
-                                       bias: nil, into: logits)
-                        let merges = gpu.argmaxMerges.withLock { $0 }
-                        let fused = try gpu.argmaxRows(logits, columns: outputs)
-                        guard gpu.argmaxMerges.withLock({ $0 }) == merges + 1 else {
-                            throw KilnError.invalidArgument("the product wrote no argmax partials")
-                        }
-                        let plain = try gpu.argmaxRows(logits, columns: outputs)  // partials used: both passes
-                        let stored = try gpu.read(logits)
-                        let expected = (0..<rows).map { row in
-                            let slice = stored[(row * outputs)..<((row + 1) * outputs)]
-                            return slice.indices.max { slice[$0] < slice[$1] || (slice[$0] == slice[$1] && $0 > $1) }! - row * outputs
-                        }
-                        guard plain == expected else { throw KilnError.invalidArgument("both argmax passes disagree with the CPU: \(plain) vs \(expected)") }
-                        withExtendedLifetime(bytes) {}
-                        return (fused.map(Float.init), expected.map(Float.init))
-                    }
-                }
             }
         }
     }

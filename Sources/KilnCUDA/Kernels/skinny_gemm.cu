@@ -169,8 +169,7 @@ template <int BN, int MT, int Mode, typename OutT, bool Tma = false>
 __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight, const bf16* __restrict__ x,
                                                  const float* __restrict__ bias, OutT* __restrict__ y, int N, int K, int M,
                                                  int ldx, int ldy, const SkinnyTensorMap* weightMap = nullptr,
-                                                 const SkinnyTensorMap* inputMap = nullptr, float* __restrict__ argmaxValues = nullptr,
-                                                 int* __restrict__ argmaxIndices = nullptr) {
+                                                 const SkinnyTensorMap* inputMap = nullptr) {
     constexpr int Warps = BN / 16, Threads = 32 * Warps;
     constexpr int WeightBytes = BN * 128, StageBytes = (BN + MT) * 128;
     constexpr int WeightCopies = BN * 8 / Threads;  // 16-byte chunks per thread per stage: 4
@@ -456,38 +455,6 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
             kiln_store(y + (long long)(mBase + batchRow) * ldy + columnBase + j, value);
         }
     }
-    // Greedy decoding's first pass (plain products, one slice: the LM head): each batch row's best
-    // of this block's columns, as argmax_partial_body would find it in the stored logits (the
-    // value rounded as y holds it, largest first, lowest column among equals, NaN never), into
-    // [M, gridDim.x] partials that argmax_merge_parts combines. Saves re-reading the logits.
-    if constexpr (Mode == 0) {
-        if (argmaxValues != nullptr && splits == 1) {
-            for (int batchRow = warp; batchRow < rows; batchRow += Warps) {
-                float best = KILN_NEG_INFINITY;
-                int bestIndex = 0x7fffffff;
-                for (int j = lane; j < width; j += 32) {
-                    float value = sum(j, batchRow);
-                    if (bias != nullptr) value += bias[columnBase + j];
-                    value = to_float(from_float<OutT>(value));
-                    if (value > best) {
-                        best = value;
-                        bestIndex = columnBase + j;
-                    }
-                }
-#pragma unroll
-                for (int offset = 16; offset > 0; offset >>= 1) {
-                    const float otherValue = __shfl_xor_sync(0xffffffffu, best, offset);
-                    const int otherIndex = __shfl_xor_sync(0xffffffffu, bestIndex, offset);
-                    argmax_merge(best, bestIndex, otherValue, otherIndex);
-                }
-                if (lane == 0) {
-                    const long long at = (long long)(mBase + batchRow) * gridDim.x + blockIdx.x;
-                    argmaxValues[at] = best;
-                    argmaxIndices[at] = bestIndex;
-                }
-            }
-        }
-    }
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     if (splits > 1) skinny_cluster_sync();  // peers may still read this block's staged tile
 #endif
@@ -536,35 +503,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                        \
         KILN_SKINNY_TMA_BODY(BN, MT, MODE, bf16, nullptr, y)                                                       \
     }
-// Plain bf16 products that also write greedy decoding's per-block argmax partials (`_argmax`):
-// the plain parameters, then (TMA) the two maps, then argmaxValues (fp32) and argmaxIndices (int32),
-// each [M, gridDim.x]; one slice only (gridDim.y == 1).
-#define KILN_SKINNY_ARGMAX(NAME, BN, MT)                                                                           \
-    extern "C" __global__ void __launch_bounds__(2 * BN)                                                           \
-        NAME(const bf16* weight, const bf16* x, const float* bias, bf16* y, int N, int K, int M, int ldx, int ldy,  \
-             float* argmaxValues, int* argmaxIndices) {                                                            \
-        KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                        \
-        skinny_gemm_body<BN, MT, 0, bf16>(weight, x, bias, y, N, K, M, ldx, ldy, nullptr, nullptr, argmaxValues,   \
-                                          argmaxIndices);                                                          \
-    }
-#ifdef KILN_SKINNY_USES_WGMMA
-#define KILN_SKINNY_ARGMAX_TMA_BODY(BN, MT)                                                                        \
-    skinny_gemm_body<BN, MT, 0, bf16, true>(weight, x, bias, y, N, K, M, ldx, ldy, &weightMap, &inputMap, argmaxValues, \
-                                            argmaxIndices);
-#else
-#define KILN_SKINNY_ARGMAX_TMA_BODY(BN, MT) __trap();
-#endif
-#define KILN_SKINNY_ARGMAX_TMA(NAME, BN, MT)                                                                       \
-    extern "C" __global__ void __launch_bounds__(2 * BN)                                                           \
-        NAME(const bf16* weight, const bf16* x, const float* bias, bf16* y, int N, int K, int M, int ldx, int ldy,  \
-             const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap,   \
-             float* argmaxValues, int* argmaxIndices) {                                                            \
-        KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                        \
-        KILN_SKINNY_ARGMAX_TMA_BODY(BN, MT)                                                                        \
-    }
 #define KILN_SKINNY_SHAPES(BN, MT)                                                   \
-    KILN_SKINNY_ARGMAX(skinny_gemm_bf16_argmax_n##BN##_m##MT, BN, MT)                \
-    KILN_SKINNY_ARGMAX_TMA(skinny_gemm_bf16_argmax_n##BN##_m##MT##_tma, BN, MT)      \
     KILN_SKINNY_PLAIN(skinny_gemm_bf16_n##BN##_m##MT, bf16, BN, MT)                  \
     KILN_SKINNY_PLAIN(skinny_gemm_bf16_f32_n##BN##_m##MT, float, BN, MT)             \
     KILN_SKINNY_GATED(skinny_gemm_gateup_silu_bf16_n##BN##_m##MT, 1, BN, MT)         \
