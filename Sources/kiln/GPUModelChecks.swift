@@ -185,7 +185,8 @@ struct GPUModelChecks {
         }
         // Bit for bit where the attention is not split; split decode attention may cut a recorded
         // step's context (its bucket) into other partitions than the op-by-op step's, which moves
-        // the last bits. A product that read stale inputs is off by order 1.
+        // the last bits (SmolLM2 on an H100: 1.4e-2 to 4.2e-2 over 6 steps, with the bound of the
+        // other bf16 decode comparisons). A product that read stale inputs was off by 1.5 to 3.7.
         var identical = 0, worst = 0.0
         for step in 0..<steps {
             let positions = prompts.map { $0.count + step }
@@ -202,9 +203,9 @@ struct GPUModelChecks {
             tokens = direct.map { row in row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }! }
         }
         let recorded = fastBackend.recordedStepCount
-        record(worst < 2e-2 && worst.isFinite && recorded > 0,
+        record(worst < 1e-1 && worst.isFinite && recorded > 0,
                String(format: "model %@: bf16 batched decode (%d rows, cuBLASLt products), CUDA graph replay (%d recorded) against "
-                      + "op-by-op: worst rel error %.2e (bound 2e-2), bit-identical for %d of %d steps",
+                      + "op-by-op: worst rel error %.2e (bound 1e-1), bit-identical for %d of %d steps",
                       name, rows, recorded, worst, identical, steps))
     }
 
