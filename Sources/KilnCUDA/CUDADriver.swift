@@ -14,6 +14,8 @@ public final class CUDADriver: @unchecked Sendable {
     let graphFunctions: GraphFunctions?
     /// cuLaunchKernelEx; nil when this driver lacks it.
     let extendedLaunch: ExtendedLaunchFunctions?
+    /// Graph node reads (CUDA 12.3+) for diagnostics; nil when this driver lacks them.
+    let graphInspection: GraphInspection?
 
     /// Opens libcuda and calls `cuInit`. Throws a `KilnError` saying what is missing: the
     /// library (no driver installed), a driver too old, or no GPU.
@@ -22,6 +24,7 @@ public final class CUDADriver: @unchecked Sendable {
         functions = try DriverFunctions(library)
         graphFunctions = try? GraphFunctions(library)
         extendedLaunch = try? ExtendedLaunchFunctions(library)
+        graphInspection = try? GraphInspection(library)
         var driverVersion: Int32 = 0
         _ = functions.cuDriverGetVersion(&driverVersion)
         version = Int(driverVersion)
