@@ -2,7 +2,8 @@
 # Issue 4's GPU run, on the device machine from the repo root, with the release binary carried in
 # .gpu/kiln.xz: kiln check gpu (kernels, backend ops, tiny models), then Gemma-2B-shape benchmarks
 # (random bf16 weights) of Kiln and of the transformers peer in the same call. Logs go to $OUT;
-# a short table is printed last. Usage: scripts/gpu-issue4-bench.sh [check|kiln|startup|memory|peer|all]...
+# a short table is printed last. Usage: scripts/gpu-issue4-bench.sh [quick|check|kiln|startup|memory|peer|all]...
+# (`all` runs every step but `quick`.)
 # Budget: on a cold machine `check` alone took 495 s (session 13: 48 s of NVRTC compiles, 1,020
 # checks), so `all` passes the device's 600 s call limit there: run `check` in a call of its own.
 # Do not pipe the call's output through `tail`: a call cut off by its limit then prints nothing.
@@ -25,6 +26,15 @@ if [ -f "$SMOL" ] && ! echo "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea
   echo "staged SmolLM2 damaged: skipped"; SMOL=
 fi
 [ -f "${SMOL:-/nonexistent}" ] || SMOL=
+
+if [[ " $steps " == *" quick "* ]]; then
+  # Every kernel on fewer shapes, and the models: ~50 s on a warm machine (session 14: 321 checks
+  # with the five fixtures), for a session whose device time cannot hold the full check.
+  "$BIN" check gpu --quick --models Tests/KilnModelsTests/Fixtures/{llama,qwen2,gemma,gemma2,gemma3} $SMOL > "$L/check-gpu-quick.txt" 2>&1
+  grep -E "^FAIL|FAIL " "$L/check-gpu-quick.txt" | head -20
+  note "check gpu --quick: $(tail -1 "$L/check-gpu-quick.txt")"
+  pack
+fi
 
 if want check; then
   "$BIN" check gpu --models Tests/KilnModelsTests/Fixtures/{llama,qwen2,gemma,gemma2,gemma3} $SMOL > "$L/check-gpu.txt" 2>&1
