@@ -11,6 +11,11 @@ import KilnCore
 /// changes no choice. Why: programmatic edges into those kernels could save the ~3% of a static
 /// batch-64 step that the plain hand-offs into cuBLASLt cost, but only if one of them is about as
 /// fast as the nvjet kernels (which do not wait) the heuristic offers.
+/// Limits (a review after session 14's run): split-K configurations keep the default reduction
+/// scheme (the sample LtMatmulCustomFind also walks CAP_REDUCTION_SCHEME_MASK), cluster shape,
+/// custom option and CTA swizzling stay at their defaults, a failed ConfigSetAttribute may count a
+/// configuration twice, and a kernel node the driver will not name counts as not waiting; so
+/// "none waits" holds for that subset only.
 extension MatmulEngine {
     static let enumeratesConfigurations = ProcessInfo.processInfo.environment["KILN_MATMUL_ENUMERATE"] == "1"
 
