@@ -42,6 +42,19 @@ public struct ForwardBatch: Sendable, Equatable {
         self.logitRows = logitRows
     }
 
+    /// One decode token per sequence: sequence s's `tokens[s]` at `positions[s]`, its K/V cached
+    /// through `blockTables[s]` (`blockSize`-token blocks); logits for every row.
+    public static func decode(tokens: [Int], positions: [Int], blockTables: [[Int]], blockSize: Int) -> ForwardBatch {
+        precondition(tokens.count == positions.count && tokens.count == blockTables.count, "decode: one token, position and table per sequence")
+        return ForwardBatch(
+            tokens: tokens, positions: positions,
+            slots: positions.indices.map { blockTables[$0][positions[$0] / blockSize] * blockSize + positions[$0] % blockSize },
+            sequences: positions.indices.map {
+                Sequence(tokenStart: $0, tokenCount: 1, contextLength: positions[$0] + 1, blockTable: blockTables[$0])
+            },
+            logitRows: Array(positions.indices))
+    }
+
     /// A batch of one sequence: `tokens` at positions `startPosition...`, cached with a
     /// contiguous block table (`blockTable`) of `blockSize`-token blocks; logits for the last token
     /// (or for every token when `allLogits`).

@@ -151,8 +151,8 @@ extension MatmulEngine {
             throw firstError ?? noAlgorithm(plan.problem, precision: plan.precision, bias: plan.bias)
         }
         if Self.enumeratesConfigurations, plan.problem.rows <= 64 {
-            let names = (try? stream.device.driver.graphInspection?.kernelNames(on: stream, { try run(candidates[best.index].algorithm) })) ?? nil
-            reportWaitingConfigurations(plan, heuristicFastest: (best.microseconds, names ?? []), stream: stream, run: run,
+            let names = (try? stream.device.driver.graphInspection?.kernelNames(on: stream, { try run(candidates[best.index].algorithm) })) ?? []
+            reportWaitingConfigurations(plan, heuristicFastest: (best.microseconds, names), stream: stream, run: run,
                                         time: { body in try self.time(repetitions: 20, stream: stream, body) })
         }
         // Leave the output as the chosen algorithm computes it (on the call's own weight).

@@ -69,12 +69,7 @@ public struct StaticBatchRunner<B: Backend> {
         /// Decode step `step` (0-based): each sequence's output token `step` (`tokens`) at position
         /// prompt length + `step`.
         func decodeBatch(_ tokens: [Int], step: Int) -> ForwardBatch {
-            let positions = prompts.map { $0.count + step }
-            return ForwardBatch(
-                tokens: tokens, positions: positions,
-                slots: prompts.indices.map { slot($0, positions[$0]) },
-                sequences: prompts.indices.map { .init(tokenStart: $0, tokenCount: 1, contextLength: positions[$0] + 1, blockTable: tables[$0]) },
-                logitRows: Array(prompts.indices))
+            ForwardBatch.decode(tokens: tokens, positions: prompts.map { $0.count + step }, blockTables: tables, blockSize: blockSize)
         }
         for s in prompts.indices { outputs[s].append(next[s]) }
         if outputTokens > 1 && model.backend.queuesSteps {

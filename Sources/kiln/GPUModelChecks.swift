@@ -57,16 +57,15 @@ struct GPUModelChecks {
                       name, promptLength, vocabulary, error, cpuSeconds, gpuSeconds))
 
         // Greedy decoding on both, each feeding back its own choice.
-        func argmax(_ row: [Float]) -> Int { row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }! }
-        var cpuNext = argmax(cpuLogits[promptLength - 1]), gpuNext = argmax(gpuLogits[promptLength - 1])
+        var cpuNext = Self.argmax(cpuLogits[promptLength - 1]), gpuNext = Self.argmax(gpuLogits[promptLength - 1])
         var agreed = 0
         for step in 0..<greedyTokens {
             guard cpuNext == gpuNext else { break }
             agreed += 1
             if step + 1 == greedyTokens { break }
             let next = ForwardBatch.single(tokens: [cpuNext], startPosition: promptLength + step, blockTable: table, blockSize: blockSize)
-            cpuNext = argmax(try cpu.forward(next, cache: cpuCache)[0])
-            gpuNext = argmax(try gpu.forward(next, cache: gpuCache)[0])
+            cpuNext = Self.argmax(try cpu.forward(next, cache: cpuCache)[0])
+            gpuNext = Self.argmax(try gpu.forward(next, cache: gpuCache)[0])
         }
         record(agreed == greedyTokens, "model \(name): greedy tokens identical to the CPU for \(agreed) of \(greedyTokens)")
 
@@ -94,7 +93,7 @@ struct GPUModelChecks {
         let referenceCache = try cpu.backend.makeCache(cpu.cacheShape(blocks: blocks, blockSize: blockSize))
         _ = try eager.forward(batch, cache: eagerCache)
         _ = try cpu.forward(batch, cache: referenceCache)
-        var token = argmax(cpuLogits[promptLength - 1])
+        var token = Self.argmax(cpuLogits[promptLength - 1])
         var identical = 0, worst = 0.0
         let steps = min(greedyTokens, 12)
         for step in 0..<steps {
@@ -104,7 +103,7 @@ struct GPUModelChecks {
             let reference = try cpu.forward(next, cache: referenceCache)[0]
             if replayed.elementsEqual(direct, by: { $0.bitPattern == $1.bitPattern }) { identical += 1 }
             worst = max(worst, GPUParityChecks.relativeError(replayed, reference))
-            token = argmax(reference)
+            token = Self.argmax(reference)
         }
         // Without recordings the two would be the same op-by-op path: the check counts only then.
         let recorded = fastBackend.recordedStepCount
@@ -181,7 +180,7 @@ struct GPUModelChecks {
             // The same cuBLASLt algorithms on both sides (each engine autotunes on its own).
             if let record = fastBackend.matmul?.autotuneRecord() { eagerBackend.matmul?.restore(record) }
             _ = try eager.forward(prefill, cache: eagerCache)
-            tokens.append(logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!)
+            tokens.append(Self.argmax(logits))
         }
         // Bit for bit where the attention is not split; split decode attention may cut a recorded
         // step's context (its bucket) into other partitions than the op-by-op step's, which moves
@@ -189,18 +188,13 @@ struct GPUModelChecks {
         // other bf16 decode comparisons). A product that read stale inputs was off by 1.5 to 3.7.
         var identical = 0, worst = 0.0
         for step in 0..<steps {
-            let positions = prompts.map { $0.count + step }
-            let slots = zip(positions, tables).map { position, table in table[position / blockSize] * blockSize + position % blockSize }
-            let sequences = (0..<rows).map { s in
-                ForwardBatch.Sequence(tokenStart: s, tokenCount: 1, contextLength: positions[s] + 1, blockTable: tables[s])
-            }
-            let batch = ForwardBatch(tokens: tokens, positions: positions, slots: slots, sequences: sequences, logitRows: Array(0..<rows))
+            let batch = ForwardBatch.decode(tokens: tokens, positions: prompts.map { $0.count + step }, blockTables: tables, blockSize: blockSize)
             let replayed = try fast.forward(batch, cache: fastCache)
             if let record = fastBackend.matmul?.autotuneRecord() { eagerBackend.matmul?.restore(record) }
             let direct = try eager.forward(batch, cache: eagerCache)
             if zip(replayed, direct).allSatisfy({ $0.elementsEqual($1, by: { $0.bitPattern == $1.bitPattern }) }) { identical += 1 }
             for (a, b) in zip(replayed, direct) { worst = max(worst, GPUParityChecks.relativeError(a, b)) }
-            tokens = direct.map { row in row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }! }
+            tokens = direct.map(Self.argmax)
         }
         let recorded = fastBackend.recordedStepCount
         record(worst < 1e-1 && worst.isFinite && recorded > 0,
@@ -208,6 +202,9 @@ struct GPUModelChecks {
                       + "op-by-op: worst rel error %.2e (bound 1e-1), bit-identical for %d of %d steps",
                       name, rows, recorded, worst, identical, steps))
     }
+
+    /// The greedy id of a logit row: the largest value, the lowest id among equals.
+    static func argmax(_ row: [Float]) -> Int { row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }! }
 
     /// Counts a model that could not be checked at all as a failure.
     mutating func recordFailure(_ line: String) { record(false, line) }

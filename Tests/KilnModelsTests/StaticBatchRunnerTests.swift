@@ -1,3 +1,4 @@
+import KilnBackend
 import KilnCPU
 import KilnEngine
 import KilnFormats
@@ -20,6 +21,15 @@ import Testing
         }
         // The longest prompt's first 12 greedy tokens are transformers' too.
         #expect(together.outputs[2] == Array(reference.greedy.prefix(12)))
+    }
+
+    /// ForwardBatch.decode: one row per sequence, each slot through its own block table.
+    @Test func decodeBatchLayout() {
+        let batch = ForwardBatch.decode(tokens: [7, 8], positions: [5, 0], blockTables: [[3, 9], [4]], blockSize: 4)
+        #expect(batch.slots == [9 * 4 + 1, 4 * 4 + 0])
+        #expect(batch.sequences.map(\.contextLength) == [6, 1])
+        #expect(batch.sequences.map(\.tokenStart) == [0, 1] && batch.sequences.allSatisfy { $0.tokenCount == 1 })
+        #expect(batch.logitRows == [0, 1] && batch.tokens == [7, 8] && batch.positions == [5, 0])
     }
 
     @Test func badInput() throws {
