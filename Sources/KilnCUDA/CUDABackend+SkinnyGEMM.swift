@@ -2,36 +2,64 @@ import Foundation
 import KilnBackend
 import KilnCore
 
-/// A skinny-GEMM configuration (skinny_gemm.cu, README-skinny-gemm.md): weight rows a block
-/// (BN), activation rows a batch tile (MT) and K slices (a thread-block cluster of that many
-/// blocks, sm_90 only).
+/// A skinny-GEMM configuration (skinny_gemm.cu, skinny_gemm_swap.cu, README-skinny-gemm.md):
+/// weight rows a block (BN), activation rows a batch tile (MT), K slices (a thread-block cluster
+/// of that many blocks, sm_90 only), and for the swapped kernels (batch rows as wgmma's A, weights
+/// as B) the slots of their ring.
 public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     public var rowsPerBlock: Int
     public var batchTile: Int
     public var splits: Int
     /// The `_tma` kernels: stages filled by the bulk tensor copy engine (sm_90a, tensor maps).
+    /// Always true for the swapped kernels.
     public var tma: Bool
+    /// skinny_gemm_swap.cu's `_w<BN>` kernels (sm_90a): batch tile 64, TMA, `stages` ring slots.
+    public var swapped: Bool
+    /// Ring slots of a swapped kernel (a launch parameter); 0 for the others.
+    public var stages: Int
 
     public init(rowsPerBlock: Int, batchTile: Int, splits: Int, tma: Bool = false) {
         self.rowsPerBlock = rowsPerBlock
         self.batchTile = batchTile
         self.splits = splits
         self.tma = tma
+        self.swapped = false
+        self.stages = 0
+    }
+
+    /// A swapped configuration: BN weight rows (wgmma's N) a block, `stages` ring slots, `splits` K slices.
+    public static func swapped(rowsPerBlock: Int, stages: Int, splits: Int) -> SkinnyGEMMChoice {
+        var choice = SkinnyGEMMChoice(rowsPerBlock: rowsPerBlock, batchTile: 64, splits: splits, tma: true)
+        choice.swapped = true
+        choice.stages = stages
+        return choice
     }
 
     /// The (BN, MT) pairs skinny_gemm.cu exports.
     public static let shapes: [SkinnyGEMMChoice] = [64, 128].flatMap { bn in [32, 64].map { SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: $0, splits: 1) } }
+    /// The BN skinny_gemm_swap.cu exports for plain products; the gate/up kernels take those that
+    /// split into two halves of whole 8-row groups.
+    public static let swappedWidths = [16, 24, 32, 48, 64, 128]
+    public static func swappedWidths(gated: Bool) -> [Int] { swappedWidths.filter { !gated || $0 % 16 == 0 } }
     /// Stages of the kernel's cp.async ring (kSkinnyStages).
     static let stages = 4
 
-    /// Kernel name suffix: `_n<BN>_m<MT>`, then `_tma` for the TMA variant.
-    public var suffix: String { "_n\(rowsPerBlock)_m\(batchTile)" + (tma ? "_tma" : "") }
-    var threads: Int { 2 * rowsPerBlock }
-    /// The ring: stages x (BN + MT) rows of 128 bytes (and the TMA variant's stage mbarriers).
-    var sharedBytes: Int { Self.stages * (rowsPerBlock + batchTile) * 128 + (tma ? 64 : 0) }
-    /// The largest ring of any configuration (the dynamic shared-memory limit set once a kernel).
+    /// Kernel name suffix: `_n<BN>_m<MT>`, then `_tma` for the TMA variant; `_w<BN>` swapped.
+    public var suffix: String { swapped ? "_w\(rowsPerBlock)" : "_n\(rowsPerBlock)_m\(batchTile)" + (tma ? "_tma" : "") }
+    var threads: Int { swapped ? 160 : 2 * rowsPerBlock }
+    /// One slot of a swapped kernel's ring: 64 x rows then BN weight rows, 128 bytes each.
+    static func swappedSlotBytes(rowsPerBlock: Int) -> Int { (64 + rowsPerBlock) * 128 }
+    /// The ring: stages x (BN + MT) rows of 128 bytes (and the TMA variant's stage mbarriers);
+    /// swapped: `stages` slots and a full and an empty mbarrier each.
+    var sharedBytes: Int {
+        swapped ? stages * (Self.swappedSlotBytes(rowsPerBlock: rowsPerBlock) + 16)
+            : Self.stages * (rowsPerBlock + batchTile) * 128 + (tma ? 64 : 0)
+    }
+    /// The largest ring of any configuration of skinny_gemm.cu (the dynamic shared-memory limit set once a kernel).
     static let largestSharedBytes = stages * (128 + 64) * 128 + 64
-    public var description: String { "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "") }
+    public var description: String {
+        swapped ? "w\(rowsPerBlock) s\(stages) x\(splits)" : "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "")
+    }
 
     /// Blocks along N: BN weight rows (plain) or BN / 2 outputs (gate/up) each.
     func tiles(outputs: Int, gated: Bool) -> Int {
@@ -42,23 +70,49 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// The configurations worth timing for `rows` activation rows, `outputs` columns and K =
     /// `inputs` on `multiprocessors` SMs: both batch tiles that hold the rows in one tile, both
     /// block heights, and K cut into 2-8 slices (clusters) where the tiles alone leave SMs idle and
-    /// every slice keeps at least two 64-wide k stages.
+    /// every slice keeps at least two 64-wide k stages. With `swapped` (sm_90a, `sharedBytesPerBlock`
+    /// the most a block may have): every swapped width, K slices while tiles x slices fill at most
+    /// two waves, each with the deepest ring one block an SM holds and the deepest two blocks an SM
+    /// hold (at most a slot per stage of the slice).
     static func candidates(rows: Int, outputs: Int, inputs: Int, gated: Bool, multiprocessors: Int, clusters: Bool,
-                           tma: Bool = false) -> [SkinnyGEMMChoice] {
+                           tma: Bool = false, swapped: Bool = false, sharedBytesPerBlock: Int = 0) -> [SkinnyGEMMChoice] {
         let steps = (inputs + 63) / 64
-        var result: [SkinnyGEMMChoice] = []
-        for shape in shapes where shape.batchTile >= rows || shape.batchTile == 64 {
-            let tiles = shape.tiles(outputs: outputs, gated: gated)
-            for splits in [1, 2, 4, 8] {
+        func slices(tiles: Int, limitByWaves: Bool) -> [(splits: Int, perSlice: Int)] {
+            [1, 2, 4, 8].compactMap { splits in
                 // The kernel gives slice s steps [s * ceil(steps / S), ...): the last slice keeps what is left.
                 let perSlice = (steps + splits - 1) / splits, lastSlice = steps - (splits - 1) * perSlice
-                if splits > 1 && (!clusters || tiles >= 2 * multiprocessors || lastSlice < 2) { continue }
+                if splits > 1 && (!clusters || tiles >= 2 * multiprocessors || lastSlice < 2) { return nil }
+                if splits > 1 && limitByWaves && tiles * splits > 2 * multiprocessors { return nil }
+                return (splits, perSlice)
+            }
+        }
+        var result: [SkinnyGEMMChoice] = []
+        for shape in shapes where shape.batchTile >= rows || shape.batchTile == 64 {
+            for (splits, _) in slices(tiles: shape.tiles(outputs: outputs, gated: gated), limitByWaves: false) {
                 var choice = shape
                 choice.splits = splits
                 result.append(choice)
                 if tma {
                     choice.tma = true
                     result.append(choice)
+                }
+            }
+        }
+        guard swapped, rows <= 64 else { return result }
+        // A block leaves 1 KB of an SM's shared memory to the system: two a SM share what is left.
+        let twoPerSM = (sharedBytesPerBlock + 1024) / 2 - 1024
+        for width in swappedWidths(gated: gated) {
+            let slot = swappedSlotBytes(rowsPerBlock: width) + 16
+            let tiles = SkinnyGEMMChoice.swapped(rowsPerBlock: width, stages: 2, splits: 1).tiles(outputs: outputs, gated: gated)
+            for (splits, perSlice) in slices(tiles: tiles, limitByWaves: true) {
+                var depths: [Int] = []
+                for budget in [sharedBytesPerBlock, twoPerSM] {
+                    let depth = min(budget / slot, perSlice)
+                    if depth >= 2 && !depths.contains(depth) { depths.append(depth) }
+                }
+                // The split-K epilogue stages [BN][65] fp32 in the ring.
+                for depth in depths where splits == 1 || depth * slot >= width * 65 * 4 {
+                    result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits))
                 }
             }
         }
@@ -94,7 +148,7 @@ extension CUDABackend {
         let key = GEMVKey(kernel: kernel, outputs: outputs, inputs: x.columns, rows: x.rows)
         func launch(_ choice: SkinnyGEMMChoice) throws {
             var arguments = productArguments(x, weight: weight, bias: bias, takesBias: !gated, outputs: outputs, out: out)
-            if choice.tma {
+            if choice.tma || choice.swapped {
                 // The weight's and x's tensor maps (skinny_gemm.cu): boxes of 64 k x BN weight rows
                 // (gate/up: BN / 2 from each half) and 64 k x MT rows of x, whose row stride is
                 // x.columns, the ldx productArguments passes.
@@ -108,11 +162,13 @@ extension CUDABackend {
                 }
                 arguments.words(weightMap)
                 arguments.words(inputMap)
+                if choice.swapped { arguments.int32(choice.stages) }
             }
             let function = try kernels.function(kernel + choice.suffix)
             try sharedMemoryLimitRaised.withLock { limited in  // raised before any launch of the kernel
                 if !limited.contains(function.name) {
-                    try kernels.setMaxDynamicSharedMemory(function, bytes: SkinnyGEMMChoice.largestSharedBytes)
+                    try kernels.setMaxDynamicSharedMemory(function, bytes: choice.swapped ? runtime.device.maxSharedMemoryPerBlock
+                                                                                           : SkinnyGEMMChoice.largestSharedBytes)
                     limited.insert(function.name)
                 }
             }
@@ -124,7 +180,10 @@ extension CUDABackend {
         }
         if var forced = forcedSkinnyChoice {
             if !supportsClusters { forced.splits = 1 }
-            if !supportsSkinnyTMA { forced.tma = false }
+            if !supportsSkinnyTMA {
+                guard !forced.swapped else { throw KilnError.unsupported(path: kernel + forced.suffix, reason: "swapped skinny kernels need sm_90a and tensor maps") }
+                forced.tma = false
+            }
             try launch(forced)
             return true
         }
@@ -140,7 +199,9 @@ extension CUDABackend {
         guard recording == nil, stream.profiler == nil else { return false }
         let candidates = SkinnyGEMMChoice.candidates(rows: x.rows, outputs: outputs, inputs: x.columns, gated: gated,
                                                      multiprocessors: runtime.device.multiprocessors, clusters: supportsClusters,
-                                                     tma: supportsSkinnyTMA && skinnyTMAEnabled)
+                                                     tma: supportsSkinnyTMA && skinnyTMAEnabled,
+                                                     swapped: supportsSkinnyTMA && skinnyTMAEnabled && skinnySwapEnabled,
+                                                     sharedBytesPerBlock: runtime.device.maxSharedMemoryPerBlock)
         let log = ProcessInfo.processInfo.environment["KILN_GEMV_LOG"]
         var best = SkinnyProductPath.library
         let libraryTime = try timeAsInGraph(library)

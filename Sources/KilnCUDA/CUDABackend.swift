@@ -67,6 +67,11 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public var skinnyTMAEnabled: Bool { Self.skinnyTMASetting }
     /// `KILN_SKINNY_TMA`'s setting, read once.
     static let skinnyTMASetting = ProcessInfo.processInfo.environment["KILN_SKINNY_TMA"] != "0"
+    /// `KILN_SKINNY_SWAP=0`: the skinny timing leaves out skinny_gemm_swap.cu's kernels (for A/B
+    /// runs; part of the decisions' record key, SkinnyDecisionRecord).
+    public var skinnySwapEnabled: Bool { Self.skinnySwapSetting }
+    /// `KILN_SKINNY_SWAP`'s setting, read once.
+    static let skinnySwapSetting = ProcessInfo.processInfo.environment["KILN_SKINNY_SWAP"] != "0"
     /// `KILN_SKINNY_GEMM=0`: products of 9-64 rows stay on cuBLASLt (for comparisons). Read once.
     public let skinnyGEMMEnabled = ProcessInfo.processInfo.environment["KILN_SKINNY_GEMM"] != "0"
     private let lock = NSLock()

@@ -5,9 +5,10 @@ import KilnCore
 /// (`AutotuneStore`'s file is per GPU and cuBLASLt version, which is what a decision against the
 /// library depends on). One entry a shape:
 ///
-///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>" [" tma"]
+///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>" [" tma"] | "w<BN> s<slots> x<S>"
 ///
-/// `<source>` is the first 12 hex digits of the SHA-256 of skinny_gemm.cu, so a changed kernel
+/// (the last form: skinny_gemm_swap.cu's kernels). `<source>` is the first 12 hex digits of the
+/// SHA-256 of skinny_gemm.cu, skinny_gemm_swap.cu and skinny_common.cuh, so a changed kernel
 /// times its shapes again instead of trusting a decision about other code. Keys that do not parse,
 /// name another source, or hold a configuration the kernel file does not export are ignored.
 public enum SkinnyDecisionRecord {
@@ -20,9 +21,12 @@ public enum SkinnyDecisionRecord {
     static let currentSource: String = {
         var hash = SHA256()
         hash.update(KernelLibrary.sources.first { $0.fileName == "skinny_gemm.cu" }?.text ?? "")
+        hash.update(KernelLibrary.sources.first { $0.fileName == "skinny_gemm_swap.cu" }?.text ?? "")
+        hash.update(KernelLibrary.headers.first { $0.name == "skinny_common.cuh" }?.text ?? "")
         if !KernelLibrary.experimentDefines.isEmpty { hash.update(" " + KernelLibrary.experimentDefines.joined(separator: ",")) }
         if CUDABackend.skinnyPreferenceSetting != 1 { hash.update(" prefer \(CUDABackend.skinnyPreferenceSetting)") }
         if !CUDABackend.skinnyTMASetting { hash.update(" no tma") }
+        if !CUDABackend.skinnySwapSetting { hash.update(" no swap") }
         return String(hash.finalizeHex().prefix(12))
     }()
 
@@ -35,6 +39,7 @@ public enum SkinnyDecisionRecord {
     static func value(_ path: SkinnyProductPath) -> String {
         switch path {
         case .library: return "library"
+        case .skinny(let choice) where choice.swapped: return "w\(choice.rowsPerBlock) s\(choice.stages) x\(choice.splits)"
         case .skinny(let choice): return "n\(choice.rowsPerBlock) m\(choice.batchTile) x\(choice.splits)" + (choice.tma ? " tma" : "")
         }
     }
@@ -53,6 +58,10 @@ public enum SkinnyDecisionRecord {
     static func path(_ value: String) -> SkinnyProductPath? {
         if value == "library" { return .library }
         let fields = value.split(separator: " ").map(String.init)
+        if fields.count == 3, let bn = number(fields[0], "w"), let stages = number(fields[1], "s"), let splits = number(fields[2], "x") {
+            guard SkinnyGEMMChoice.swappedWidths.contains(bn), stages >= 2, stages <= 64, [1, 2, 4, 8].contains(splits) else { return nil }
+            return .skinny(.swapped(rowsPerBlock: bn, stages: stages, splits: splits))
+        }
         guard fields.count == 3 || (fields.count == 4 && fields[3] == "tma"), let bn = number(fields[0], "n"),
               let mt = number(fields[1], "m"), let splits = number(fields[2], "x"),
               SkinnyGEMMChoice.shapes.contains(where: { $0.rowsPerBlock == bn && $0.batchTile == mt }),
@@ -85,7 +94,11 @@ extension CUDABackend {
                 guard let shape = SkinnyDecisionRecord.shape(key), paths[shape] == nil,
                       let path = SkinnyDecisionRecord.path(value) else { continue }
                 if case .skinny(let choice) = path,
-                   (choice.splits > 1 && !supportsClusters) || (choice.tma && !(supportsSkinnyTMA && skinnyTMAEnabled)) { continue }
+                   (choice.splits > 1 && !supportsClusters) || (choice.tma && !(supportsSkinnyTMA && skinnyTMAEnabled))
+                    || (choice.swapped && (!skinnySwapEnabled || choice.sharedBytes > runtime.device.maxSharedMemoryPerBlock
+                                           || !SkinnyGEMMChoice.swappedWidths(gated: shape.kernel.hasPrefix("skinny_gemm_gateup_")).contains(choice.rowsPerBlock))) {
+                    continue
+                }
                 paths[shape] = path
                 taken += 1
             }

@@ -219,7 +219,8 @@ final class GPUBackendChecks {
     }
 
     /// Every skinny-GEMM configuration (9-64 rows: 64 or 128 weight rows a block, batch tiles of
-    /// 32 or 64, 1 to 8 K slices as clusters, cp.async or TMA copies on sm_90a), forced in turn on odd shapes: plain with and
+    /// 32 or 64, 1 to 8 K slices as clusters, cp.async or TMA copies on sm_90a; on sm_90a also the
+    /// swapped kernels of every width, a 3-slot ring), forced in turn on odd shapes: plain with and
     /// without bias, fp32 output (logits), fused gate/up; rows past one batch tile too.
     func checkSkinnyConfigurations(_ gpu: CUDABackend) {
         defer { gpu.forcedSkinnyChoice = nil }
@@ -228,44 +229,55 @@ final class GPUBackendChecks {
             : [(2560, 2048, 64, false, false), (300, 72, 9, true, false), (1000, 1032, 33, false, true), (2048, 16384, 20, false, false),
                (1000, 1024, 40, true, true)]
         let copies = gpu.supportsSkinnyTMA ? [false, true] : [false]
+        var choices: [SkinnyGEMMChoice] = []
         for shape in SkinnyGEMMChoice.shapes {
             for slices in splits {
-              for tma in copies {
-                var choice = shape
-                choice.splits = slices
-                choice.tma = tma
-                gpu.forcedSkinnyChoice = choice
-                for (outputs, inputs, rows, withBias, f32) in plain {
-                    let label = "skinny \(choice)\(f32 ? " f32 out" : "") x [\(rows), \(inputs)] · w [\(outputs), \(inputs)]" + (withBias ? " + bias" : "")
-                    check(label, bound: bound(gpu)) {
-                        let x = values(rows * inputs, gpu), w = values(outputs * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
-                        let b = withBias ? values(outputs, gpu) : nil
-                        let out = f32 ? try DeviceTensor(rows: rows, columns: outputs, elementType: .f32, allocator: gpu.runtime.allocator)
-                            : try gpu.makeTensor(rows: rows, columns: outputs)
-                        let (weightSource, bytes) = try source(w, rows: outputs, columns: inputs)
-                        let launches = skinnyLaunches(gpu, choice)
-                        try gpu.linear(try upload(x, rows: rows, columns: inputs, to: gpu), weight: try gpu.loadWeight(weightSource),
-                                       bias: try b.map { try gpu.loadVector($0, name: "bias") }, into: out)
-                        guard skinnyLaunches(gpu, choice) > launches else { throw KilnError.invalidArgument("the skinny kernel \(choice) did not run") }
-                        let expected = cpu.makeTensor(rows: rows, columns: outputs)
-                        cpu.linear(cpu.tensor(x, rows: rows, columns: inputs), weight: try cpu.loadWeight(weightSource),
-                                   bias: try b.map { try cpu.loadVector($0, name: "bias") }, into: expected)
-                        let result = (try gpu.read(out), cpu.values(of: expected))
-                        withExtendedLifetime(bytes) {}
-                        return result
-                    }
+                for tma in copies {
+                    var choice = shape
+                    choice.splits = slices
+                    choice.tma = tma
+                    choices.append(choice)
                 }
-                for (mlp, inputs, rows) in quick ? [(1536, 576, 20)] : [(1536, 576, 20), (100, 72, 64), (16384, 2048, 64)] {
-                    let label = "skinny \(choice) gate/up gelu x [\(rows), \(inputs)] · [2x\(mlp), \(inputs)]"
-                    check(label, bound: bound(gpu)) {
-                        try gatedResult(gpu, mlp: mlp, inputs: inputs, rows: rows, activation: .geluTanh, requireSkinny: choice)
-                    }
-                }
-                if !quick { check("skinny \(choice) gate/up silu x [40, 136] · [2x200, 136]", bound: bound(gpu)) {
-                    try gatedResult(gpu, mlp: 200, inputs: 136, rows: 40, activation: .silu, requireSkinny: choice)
-                } }
-              }
             }
+        }
+        // skinny_gemm_swap.cu (sm_90a): every width, a 3-slot ring (K = 2048 wraps it ten times).
+        if gpu.supportsSkinnyTMA {
+            for width in SkinnyGEMMChoice.swappedWidths {
+                for slices in splits { choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: slices)) }
+            }
+        }
+        for choice in choices {
+            gpu.forcedSkinnyChoice = choice
+            for (outputs, inputs, rows, withBias, f32) in plain {
+                let label = "skinny \(choice)\(f32 ? " f32 out" : "") x [\(rows), \(inputs)] · w [\(outputs), \(inputs)]" + (withBias ? " + bias" : "")
+                check(label, bound: bound(gpu)) {
+                    let x = values(rows * inputs, gpu), w = values(outputs * inputs, gpu, scale: 1 / Float(inputs).squareRoot())
+                    let b = withBias ? values(outputs, gpu) : nil
+                    let out = f32 ? try DeviceTensor(rows: rows, columns: outputs, elementType: .f32, allocator: gpu.runtime.allocator)
+                        : try gpu.makeTensor(rows: rows, columns: outputs)
+                    let (weightSource, bytes) = try source(w, rows: outputs, columns: inputs)
+                    let launches = skinnyLaunches(gpu, choice)
+                    try gpu.linear(try upload(x, rows: rows, columns: inputs, to: gpu), weight: try gpu.loadWeight(weightSource),
+                                   bias: try b.map { try gpu.loadVector($0, name: "bias") }, into: out)
+                    guard skinnyLaunches(gpu, choice) > launches else { throw KilnError.invalidArgument("the skinny kernel \(choice) did not run") }
+                    let expected = cpu.makeTensor(rows: rows, columns: outputs)
+                    cpu.linear(cpu.tensor(x, rows: rows, columns: inputs), weight: try cpu.loadWeight(weightSource),
+                               bias: try b.map { try cpu.loadVector($0, name: "bias") }, into: expected)
+                    let result = (try gpu.read(out), cpu.values(of: expected))
+                    withExtendedLifetime(bytes) {}
+                    return result
+                }
+            }
+            let gatedKernel = !choice.swapped || SkinnyGEMMChoice.swappedWidths(gated: true).contains(choice.rowsPerBlock)
+            for (mlp, inputs, rows) in !gatedKernel ? [] : quick ? [(1536, 576, 20)] : [(1536, 576, 20), (100, 72, 64), (16384, 2048, 64)] {
+                let label = "skinny \(choice) gate/up gelu x [\(rows), \(inputs)] · [2x\(mlp), \(inputs)]"
+                check(label, bound: bound(gpu)) {
+                    try gatedResult(gpu, mlp: mlp, inputs: inputs, rows: rows, activation: .geluTanh, requireSkinny: choice)
+                }
+            }
+            if !quick && gatedKernel { check("skinny \(choice) gate/up silu x [40, 136] · [2x200, 136]", bound: bound(gpu)) {
+                try gatedResult(gpu, mlp: 200, inputs: 136, rows: 40, activation: .silu, requireSkinny: choice)
+            } }
         }
     }
 

@@ -21,6 +21,10 @@ import Testing
         #expect(SkinnyDecisionRecord.value(.skinny(tma)) == "n64 m64 x8 tma")
         #expect(SkinnyDecisionRecord.path("n64 m64 x8 tma") == .skinny(tma))
         #expect(SkinnyDecisionRecord.path("n64 m64 x8") == .skinny(SkinnyGEMMChoice(rowsPerBlock: 64, batchTile: 64, splits: 8)))
+        // The swapped kernels: width, ring slots, slices.
+        let swapped = SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 20, splits: 2)
+        #expect(SkinnyDecisionRecord.value(.skinny(swapped)) == "w24 s20 x2")
+        #expect(SkinnyDecisionRecord.path("w24 s20 x2") == .skinny(swapped))
     }
 
     @Test func foreignOrMalformedEntriesAreIgnored() {
@@ -32,7 +36,8 @@ import Testing
                     "skinny skinny_gemm_bf16 nx k2048 m64 \(current)"] {
             #expect(SkinnyDecisionRecord.shape(key) == nil, "\(key)")
         }
-        for value in ["n96 m64 x1", "n128 m48 x1", "n128 m64 x3", "n128 m64", "cublas", "", "n128 m64 x1 tmb", "n128 m64 x1 tma x"] {
+        for value in ["n96 m64 x1", "n128 m48 x1", "n128 m64 x3", "n128 m64", "cublas", "", "n128 m64 x1 tmb", "n128 m64 x1 tma x",
+                      "w20 s8 x1", "w24 s1 x1", "w24 s8 x3", "w24 s8", "w24 m8 x1"] {
             #expect(SkinnyDecisionRecord.path(value) == nil, "\(value)")
         }
     }

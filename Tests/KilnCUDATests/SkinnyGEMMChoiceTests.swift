@@ -64,4 +64,40 @@ import Testing
         let k1032 = SkinnyGEMMChoice.candidates(rows: 64, outputs: 1000, inputs: 1032, gated: false, multiprocessors: 132, clusters: true)
         #expect(Set(k1032.map(\.splits)) == [1, 2, 4])
     }
+
+    @Test func swappedKernels() {
+        // skinny_gemm_swap.cu: `_w<BN>`, 160 threads, slots of 64 x rows + BN weight rows and two mbarriers.
+        let qkv = SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 16, splits: 1)
+        #expect(qkv.suffix == "_w24" && qkv.threads == 160 && qkv.batchTile == 64 && qkv.tma)
+        #expect(qkv.sharedBytes == 16 * ((64 + 24) * 128 + 16))
+        #expect(qkv.tiles(outputs: 2560, gated: false) == 107)
+        #expect(qkv.description == "w24 s16 x1")
+        let names = KernelLibrary.source(defining: "skinny_gemm_bf16_w24")?.kernels ?? []
+        #expect(names.count == 2 * 6 + 2 * 5 && names.contains("skinny_gemm_gateup_gelu_bf16_w128") && !names.contains("skinny_gemm_gateup_gelu_bf16_w24"))
+        #expect(SkinnyGEMMChoice.swappedWidths(gated: true) == [16, 32, 48, 64, 128])
+
+        // Offered only when asked for (sm_90a), with the H100's 227 KB a block.
+        let perBlock = 232_448
+        let without = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2560, inputs: 2048, gated: false, multiprocessors: 132, clusters: true, tma: true)
+        #expect(!without.contains { $0.swapped })
+        let with = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2560, inputs: 2048, gated: false, multiprocessors: 132, clusters: true,
+                                               tma: true, swapped: true, sharedBytesPerBlock: perBlock)
+        let swapped = with.filter(\.swapped)
+        // Both ring depths for w24: one block an SM (20 slots of 11,280 bytes) and two (10).
+        #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 20, splits: 1)))
+        #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 10, splits: 1)))
+        #expect(swapped.allSatisfy { $0.sharedBytes <= perBlock && $0.stages >= 2 })
+        // Slices only while tiles x slices fill at most two waves: w16 has 160 tiles, so none.
+        #expect(!swapped.contains { $0.rowsPerBlock == 16 && $0.splits > 1 })
+        #expect(swapped.contains { $0.rowsPerBlock == 64 && $0.splits == 4 })  // 40 tiles x 4
+        // No more slots than the slice has stages: K = 2048 in 8 slices is 4 stages each.
+        #expect(swapped.filter { $0.splits == 8 }.allSatisfy { $0.stages <= 4 })
+        // Gate/up: only the widths that halve into whole 8-row groups.
+        let gated = SkinnyGEMMChoice.candidates(rows: 64, outputs: 16384, inputs: 2048, gated: true, multiprocessors: 132, clusters: true,
+                                                tma: true, swapped: true, sharedBytesPerBlock: perBlock)
+        #expect(Set(gated.filter(\.swapped).map(\.rowsPerBlock)) == [16, 32, 48, 64, 128])
+        // More than 64 rows: not the skinny kernels' range.
+        #expect(!SkinnyGEMMChoice.candidates(rows: 65, outputs: 2560, inputs: 2048, gated: false, multiprocessors: 132, clusters: true,
+                                             tma: true, swapped: true, sharedBytesPerBlock: perBlock).contains { $0.swapped })
+    }
 }

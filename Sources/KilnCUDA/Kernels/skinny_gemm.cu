@@ -26,26 +26,12 @@
 // y are row-contiguous (consecutive threads, consecutive columns).
 // Programmatic dependent launch (sm_90): the weight copies of the first STAGES - 1 stages are
 // issued before griddepcontrol.wait (weights are never written by a step), x's after it.
-#include "kiln_common.cuh"
-
-// A CUtensorMap passed by value (TMA variants): 128 opaque bytes from cuTensorMapEncodeTiled.
-struct __align__(64) SkinnyTensorMap {
-    unsigned long long words[16];
-};
+#include "skinny_common.cuh"
 
 namespace {
 
 constexpr int kSkinnyStages = 4;  // cp.async ring depth
 constexpr int kSkinnyK = 64;      // k per stage: 128 bytes, 8 chunks of 16 bytes per row
-
-// The shared-state-space address of a pointer into shared memory. Written with cvta in asm
-// rather than kiln_shared_address's intrinsic: the two schedule the kernel differently, and this
-// form is the one measured on the H100 (bench/results/issue4-static64-2026-11-27-s5.txt).
-__device__ __forceinline__ unsigned skinny_shared_address(const void* pointer) {
-    unsigned address;
-    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(pointer));
-    return address;
-}
 
 // 16 bytes global -> shared, bypassing L1; bytes = 0 writes zeros (k past the end). With a
 // 256-byte L2 prefetch size, as gemv.cu's weight loads have: H100, Gemma-2B static batch 64,
@@ -81,24 +67,6 @@ __device__ __forceinline__ unsigned skinny_swizzle(int row, int chunk) {
 // The gate/up kernels' activation (Mode 1 SiLU, 2 GELU-tanh) is kiln_gated_activation, and
 // results are stored with kiln_store (kiln_common.cuh), as gemv.cu's.
 
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-__device__ __forceinline__ void skinny_cluster_sync() {
-    asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
-}
-__device__ __forceinline__ unsigned skinny_cluster_rank() {
-    unsigned rank;
-    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
-    return rank;
-}
-// The generic address of `local`'s counterpart in block `rank` of the cluster (distributed shared
-// memory): plain loads through it can be in flight together, unlike one asm load at a time.
-__device__ __forceinline__ const float* skinny_cluster_pointer(const float* local, unsigned rank) {
-    unsigned long long remote;
-    asm volatile("mapa.u64 %0, %1, %2;" : "=l"(remote) : "l"(local), "r"(rank));
-    return reinterpret_cast<const float*>(remote);
-}
-#endif
-
 // On sm_90a the stage's products run on Hopper's warpgroup tensor-core instruction instead of
 // ldmatrix + mma.sync (session 11: H100, Gemma-2B static batch 64, 21,897-22,010 output tokens/s
 // against 21,622-21,635 with mma.sync in the same calls; the timing then keeps this kernel for
@@ -110,14 +78,7 @@ __device__ __forceinline__ const float* skinny_cluster_pointer(const float* loca
 // reads (8-row groups of 1,024 bytes, chunk c of row r at c ^ (r & 7)), so the copies stay as they
 // are; a k16 slice is the descriptor's start address + 32 bytes. The accumulators come out in the
 // mma.m16n8 fragment order the epilogue already uses (warp w: rows 16w.., d[4j..4j+3] = acc[j]).
-#if !defined(KILN_SKINNY_MMA_SYNC) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define KILN_SKINNY_USES_WGMMA 1
-// A shared-memory matrix descriptor: K-major, 128-byte swizzle (layout 1 in bits 62-63), the
-// 8-row groups 1,024 bytes apart (stride offset), start address >> 4 in bits 0-13; the leading
-// offset is unused in this layout.
-__device__ __forceinline__ unsigned long long skinny_descriptor(unsigned address) {
-    return (unsigned long long)((address & 0x3FFFFu) >> 4) | ((unsigned long long)(1024 >> 4) << 32) | (1ull << 62);
-}
+#ifdef KILN_SKINNY_USES_WGMMA
 __device__ __forceinline__ void skinny_wgmma_n32(float* d, unsigned long long a, unsigned long long b) {
     asm volatile(
         "{\n\twgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, 1, 1, 1, 0, 0;\n\t}"
@@ -136,29 +97,6 @@ __device__ __forceinline__ void skinny_fence_operands(float* d) {
     for (int i = 0; i < Count; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 
-// The TMA variants (`_tma` kernels, sm_90a): one thread copies a stage's weight box(es) and x
-// box with the bulk tensor copy engine (cp.async.bulk.tensor, 128-byte swizzle: the layout the
-// ring already has), completing on the stage's mbarrier, instead of every thread issuing
-// cp.async chunks with their own address and predicate work (~210 instructions a stage measured
-// by ncu in session 11). Rows and k outside the tensor maps read as zero (a gate box past N reads
-// up rows instead: inside the [2N, K] map, and those outputs are never stored).
-__device__ __forceinline__ void skinny_barrier_init(unsigned barrier, unsigned count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(barrier), "r"(count) : "memory");
-}
-__device__ __forceinline__ void skinny_barrier_expect(unsigned barrier, unsigned bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(barrier), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void skinny_barrier_wait(unsigned barrier, unsigned parity) {
-    unsigned done = 0;
-    do {
-        asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\tselp.u32 %0, 1, 0, p;\n\t}"
-                     : "=r"(done) : "r"(barrier), "r"(parity) : "memory");
-    } while (!done);
-}
-__device__ __forceinline__ void skinny_tma_load(unsigned destination, const SkinnyTensorMap* map, int k, int row, unsigned barrier) {
-    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];"
-                 ::"r"(destination), "l"(map), "r"(k), "r"(row), "r"(barrier) : "memory");
-}
 #endif
 
 // Mode 0: plain (N = W's rows, optional fp32 bias); 1 / 2: gate/up with SiLU / GELU-tanh
@@ -401,63 +339,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
             staged[(row + 8) * Pitch + column + 1] = acc[n][3];
         }
     }
-    unsigned rank = 0;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (splits > 1) {
-        skinny_cluster_sync();  // every block of the cluster has staged its slice
-        rank = skinny_cluster_rank();
-    } else {
-        __syncthreads();
-    }
-#else
-    __syncthreads();
-#endif
-    // This block's share of the tile's outputs: columns [first, last) of OutColumns.
-    const int share = (OutColumns + splits - 1) / splits;
-    const int first = min(OutColumns, (int)rank * share), last = min(OutColumns, min(first + share, N - columnBase));
-    const int width = last - first, rows = min(MT, M - mBase);
-    // The S staged tiles, summed in slice order (deterministic); at most 8 blocks a cluster.
-    const float* peers[8];
-#pragma unroll
-    for (int s = 0; s < 8; ++s) peers[s] = staged;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (splits > 1) {
-#pragma unroll
-        for (int s = 0; s < 8; ++s)
-            if (s < splits) peers[s] = skinny_cluster_pointer(staged, (unsigned)s);
-    }
-#endif
-    auto sum = [&](int row, int batchRow) -> float {
-        const int index = row * Pitch + batchRow;
-        if (splits == 1) return staged[index];
-        float part[8];
-#pragma unroll
-        for (int s = 0; s < 8; ++s) part[s] = s < splits ? peers[s][index] : 0.0f;
-        float total = part[0];
-#pragma unroll
-        for (int s = 1; s < 8; ++s) total += part[s];
-        return total;
-    };
-    if (width > 0) {
-        for (int item = tid; item < width * rows; item += Threads) {
-            const int batchRow = item / width, j = first + item % width;
-            float value;
-            if (Mode == 0) {
-                value = sum(j, batchRow);
-                if (bias != nullptr) value += bias[columnBase + j];
-            } else {
-                // cp.async ring: A tile j / 8 holds gate rows in its rows 0-7, up rows in 8-15;
-                // TMA ring: gate rows first, then the up rows.
-                const int gateRow = Tma ? j : (j >> 3) * 16 + (j & 7);
-                const float gate = sum(gateRow, batchRow), up = sum(Tma ? j + BN / 2 : gateRow + 8, batchRow);
-                value = kiln_gated_activation<Mode>(gate) * up;
-            }
-            kiln_store(y + (long long)(mBase + batchRow) * ldy + columnBase + j, value);
-        }
-    }
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (splits > 1) skinny_cluster_sync();  // peers may still read this block's staged tile
-#endif
+    skinny_store_tile<BN, MT, Mode, Tma>(staged, bias, y, N, M, ldy, columnBase, mBase, tid, Threads);
 }
 
 }  // namespace

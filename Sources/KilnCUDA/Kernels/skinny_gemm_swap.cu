@@ -1,0 +1,272 @@
+// Skinny matrix products with the batch rows as the tensor-core A operand and the weights as B
+// ("swapped" against skinny_gemm.cu): y[m, n] = sum_k x[m, k] * W[n, k] (+ bias[n]) and the fused
+// gate/up form y[m, j] = act(gate_j . x_m) * (up_j . x_m), for 9..64 activation rows a batch tile.
+// CPU twin: CPUBackend.linear (gate/up: .linear on each half, then .gatedActivation). sm_90a only
+// (wgmma and bulk tensor copies); elsewhere the kernels trap and the host never launches them.
+// ABI: README-skinny-gemm.md ("Swapped operands").
+//
+// Why: skinny_gemm.cu gives wgmma the weights as A, so a block holds whole 64-row warpgroup tiles
+// and Gemma-2B's small products get few blocks (qkv [2560, 2048]: 40), each a serial chain of
+// 32 stages; measured 11-13 us where cuBLASLt takes 5-6 (README-skinny-gemm.md). cuBLASLt's kernels
+// for these shapes are named like 24 x 64 tiles with 12-16 stages. Here wgmma.m64nBNk16 takes the
+// (up to) 64 batch rows as A and BN = 16..128 weight rows as B, so qkv can run as 107 blocks of
+// 24 rows, each with a deep ring of small stages (24 x 128 bytes of weights + 8 KB of x).
+//
+// A block is one consumer warpgroup (warps 0-3) and one producer warp (warp 4):
+//   - the ring has `stages` slots (a kernel parameter, sized by the host to the shared memory it
+//     gives), each x's 64 rows x 64 k (8 KB) then the weights' BN rows x 64 k (BN x 128 bytes),
+//     both 128-byte swizzled, K-major, as wgmma's descriptors read them; a full and an empty
+//     mbarrier per slot follow the ring;
+//   - the producer's lane 0 fills slot s with two bulk tensor copies (gate/up: three, the gate rows
+//     then their up rows) and arms its full barrier with the stage's bytes; the weights of the
+//     first `stages` stages go out before griddepcontrol.wait (weights are never written by a
+//     step), x's after it; later it waits on the slot's empty barrier before refilling;
+//   - the consumers wait on the full barrier, run four wgmma.m64nBNk16 (one per 16 k), wait for
+//     them, and each warp's lane 0 arrives on the empty barrier (4 arrivals free a slot);
+//   - split-K (gridDim.y = S > 1): the S blocks of a tile form a cluster (1, S, 1), stage their
+//     fp32 partial tiles and sum them through distributed shared memory (skinny_store_tile);
+//     without it the accumulators go straight to y (thread: rows 16w + lane/4 (+8), weight
+//     columns 8j + 2 (lane % 4) (+1)).
+#include "skinny_common.cuh"
+
+namespace {
+
+constexpr int kSwapK = 64;        // k per stage: 128 bytes a row
+constexpr int kSwapRows = 64;     // batch rows a tile: wgmma's M
+constexpr int kSwapThreads = 160; // one consumer warpgroup + one producer warp
+
+#ifdef KILN_SKINNY_USES_WGMMA
+// d[BN / 2] += A (64 x 16, descriptor a) * B (BN x 16, descriptor b)^T; d in the mma.m16n8 order.
+template <int BN>
+__device__ __forceinline__ void swap_wgmma(float* d, unsigned long long a, unsigned long long b);
+template <>
+__device__ __forceinline__ void swap_wgmma<16>(float* d, unsigned long long a, unsigned long long b) {
+    asm volatile("{\n\twgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, 1, 1, 1, 0, 0;\n\t}"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+                 : "l"(a), "l"(b));
+}
+template <>
+__device__ __forceinline__ void swap_wgmma<24>(float* d, unsigned long long a, unsigned long long b) {
+    asm volatile("{\n\twgmma.mma_async.sync.aligned.m64n24k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11}, %12, %13, 1, 1, 1, 0, 0;\n\t}"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11])
+                 : "l"(a), "l"(b));
+}
+template <>
+__device__ __forceinline__ void swap_wgmma<32>(float* d, unsigned long long a, unsigned long long b) {
+    asm volatile("{\n\twgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, 1, 1, 1, 0, 0;\n\t}"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+                 : "l"(a), "l"(b));
+}
+template <>
+__device__ __forceinline__ void swap_wgmma<48>(float* d, unsigned long long a, unsigned long long b) {
+    asm volatile("{\n\twgmma.mma_async.sync.aligned.m64n48k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23}, %24, %25, 1, 1, 1, 0, 0;\n\t}"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23])
+                 : "l"(a), "l"(b));
+}
+template <>
+__device__ __forceinline__ void swap_wgmma<64>(float* d, unsigned long long a, unsigned long long b) {
+    asm volatile("{\n\twgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, 1, 1, 1, 0, 0;\n\t}"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+                 : "l"(a), "l"(b));
+}
+template <>
+__device__ __forceinline__ void swap_wgmma<128>(float* d, unsigned long long a, unsigned long long b) {
+    asm volatile("{\n\twgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, 1, 1, 1, 0, 0;\n\t}"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "l"(a), "l"(b));
+}
+
+
+template <int Count>
+__device__ __forceinline__ void swap_fence_operands(float* d) {
+#pragma unroll
+    for (int i = 0; i < Count; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+__device__ __forceinline__ void swap_barrier_arrive(unsigned barrier) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(barrier) : "memory");
+}
+
+// Mode 0: plain (N = W's rows, optional fp32 bias); 1 / 2: gate/up with SiLU / GELU-tanh (N = mlp,
+// W [2N, K] with the gate rows first, BN / 2 outputs a block).
+template <int BN, int Mode, typename OutT>
+__device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* __restrict__ y, int N, int K, int M, int ldy,
+                                          const SkinnyTensorMap* weightMap, const SkinnyTensorMap* inputMap, int stages) {
+    constexpr int InputBytes = kSwapRows * 128, WeightBytes = BN * 128, StageBytes = InputBytes + WeightBytes;
+    constexpr int OutColumns = Mode == 0 ? BN : BN / 2;
+    static_assert(BN % 8 == 0 && BN <= 256 && (Mode == 0 || BN % 16 == 0), "wgmma N: a multiple of 8 (gate/up: halves of 8)");
+    extern __shared__ __align__(1024) unsigned char skinnyShared[];  // the swizzle pattern is anchored at 1,024 bytes
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int splits = gridDim.y, split = blockIdx.y;
+    const int mBase = blockIdx.z * kSwapRows, columnBase = blockIdx.x * OutColumns;
+    const int steps = (K + kSwapK - 1) / kSwapK;
+    const int perSplit = (steps + splits - 1) / splits;
+    const int kBegin = min(steps, split * perSplit), count = min(steps, kBegin + perSplit) - kBegin;
+    const unsigned ring = skinny_shared_address(skinnyShared);
+    const unsigned full = ring + stages * StageBytes, empty = full + 8 * stages;
+
+    if (tid == 0) {
+        for (int s = 0; s < stages; ++s) {
+            skinny_barrier_init(full + 8 * s, 1);
+            skinny_barrier_init(empty + 8 * s, 4);  // one arrival per consumer warp
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncthreads();
+
+    float acc[BN / 2];
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+
+    if (warp == 4) {
+        if (lane == 0) {
+            auto weights = [&](int slot, int s) {
+                const unsigned base = ring + slot * StageBytes + InputBytes, barrier = full + 8 * slot;
+                const int k = (kBegin + s) * kSwapK;
+                if (Mode == 0) {
+                    skinny_tma_load(base, weightMap, k, columnBase, barrier);
+                } else {  // the gate rows in the slot's rows 0 .. BN/2 - 1, their up rows after them
+                    skinny_tma_load(base, weightMap, k, columnBase, barrier);
+                    skinny_tma_load(base + (BN / 2) * 128, weightMap, k, N + columnBase, barrier);
+                }
+            };
+            auto inputs = [&](int slot, int s) {
+                skinny_tma_load(ring + slot * StageBytes, inputMap, (kBegin + s) * kSwapK, mBase, full + 8 * slot);
+            };
+            const int early = min(stages, count);
+            for (int s = 0; s < early; ++s) {
+                skinny_barrier_expect(full + 8 * s, StageBytes);
+                weights(s, s);
+            }
+            kiln_wait_prerequisites();
+            for (int s = 0; s < early; ++s) inputs(s, s);
+            int slot = 0, round = 1;  // stage `it` uses slot it % stages, for the round-th time
+            for (int it = stages; it < count; ++it) {
+                skinny_barrier_wait(empty + 8 * slot, (unsigned)(round - 1) & 1u);  // consumed round - 1 times
+                skinny_barrier_expect(full + 8 * slot, StageBytes);
+                weights(slot, it);
+                inputs(slot, it);
+                if (++slot == stages) {
+                    slot = 0;
+                    ++round;
+                }
+            }
+        } else {
+            kiln_wait_prerequisites();
+        }
+    } else {
+        kiln_wait_prerequisites();
+        int slot = 0;
+        unsigned parity = 0;
+        for (int it = 0; it < count; ++it) {
+            skinny_barrier_wait(full + 8 * slot, parity);
+            const unsigned base = ring + slot * StageBytes;
+            swap_fence_operands<BN / 2>(acc);
+            asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+#pragma unroll
+            for (int kk = 0; kk < kSwapK / 16; ++kk)
+                swap_wgmma<BN>(acc, skinny_descriptor(base + kk * 32), skinny_descriptor(base + InputBytes + kk * 32));
+            asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+            swap_fence_operands<BN / 2>(acc);
+            __syncwarp();
+            if (lane == 0) swap_barrier_arrive(empty + 8 * slot);
+            if (++slot == stages) {
+                slot = 0;
+                parity ^= 1u;
+            }
+        }
+    }
+
+    const int g = lane >> 2, t = lane & 3, row = warp * 16 + g;  // consumers: this thread's rows row, row + 8
+    if (splits == 1) {
+        if (warp == 4) return;
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            const int m = mBase + row + 8 * half;
+            if (m >= M) continue;
+            OutT* out = y + (long long)m * ldy + columnBase;
+#pragma unroll
+            for (int j = 0; j < (Mode == 0 ? BN / 8 : BN / 16); ++j) {
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                    const int c = 8 * j + 2 * t + e;
+                    if (c >= OutColumns || columnBase + c >= N) continue;
+                    float value = acc[4 * j + 2 * half + e];
+                    if (Mode == 0) {
+                        if (bias != nullptr) value += bias[columnBase + c];
+                    } else {
+                        value = kiln_gated_activation<Mode>(value) * acc[4 * (j + BN / 16) + 2 * half + e];
+                    }
+                    kiln_store(out + c, value);
+                }
+            }
+        }
+        return;
+    }
+    // Split-K: every slot has been consumed (and so written): reuse the ring for the partial tile,
+    // staged[weight row][batch row], pitch 65.
+    __syncthreads();
+    float* staged = reinterpret_cast<float*>(skinnyShared);
+    constexpr int Pitch = kSwapRows + 1;
+    if (warp < 4) {
+#pragma unroll
+        for (int j = 0; j < BN / 8; ++j) {
+            const int n = 8 * j + 2 * t;
+            staged[n * Pitch + row] = acc[4 * j];
+            staged[(n + 1) * Pitch + row] = acc[4 * j + 1];
+            staged[n * Pitch + row + 8] = acc[4 * j + 2];
+            staged[(n + 1) * Pitch + row + 8] = acc[4 * j + 3];
+        }
+    }
+    skinny_store_tile<BN, kSwapRows, Mode, true>(staged, bias, y, N, M, ldy, columnBase, mBase, tid, kSwapThreads);
+}
+#endif
+
+}  // namespace
+
+// Exported: skinny_gemm_{bf16, bf16_f32}_w<BN> (BN 16, 24, 32, 48, 64, 128) and
+// skinny_gemm_gateup_{silu, gelu}_bf16_w<BN> (BN 16, 32, 48, 64, 128). Parameters: those of
+// skinny_gemm.cu's `_tma` kernels (weight and x pointers unused: the maps carry them; weight map
+// box 64 k x BN rows, gate/up BN / 2; x map [M, K] with box 64 k x 64 rows), then `stages`, the
+// ring's slots. Block: 160 threads. Dynamic shared memory: stages x (8,192 + 128 BN) + 16 x stages
+// bytes. Grid (ceil(N / BN) plain or ceil(mlp / (BN / 2)) gate/up, S, ceil(M / 64)), S > 1 as
+// clusters of (1, S, 1).
+#ifdef KILN_SKINNY_USES_WGMMA
+#define KILN_SWAP_BODY(BN, MODE, OUT, BIAS) swap_body<BN, MODE, OUT>(BIAS, y, N, K, M, ldy, &weightMap, &inputMap, stages);
+#else
+#define KILN_SWAP_BODY(BN, MODE, OUT, BIAS) __trap();
+#endif
+#define KILN_SWAP_PLAIN(NAME, OUT, BN)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(kSwapThreads)                                                           \
+        NAME(const bf16* weight, const bf16* x, const float* bias, OUT* y, int N, int K, int M, int ldx, int ldy,         \
+             const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap, int stages) { \
+        KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                              \
+        KILN_SWAP_BODY(BN, 0, OUT, bias)                                                                                 \
+    }
+#define KILN_SWAP_GATED(NAME, MODE, BN)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(kSwapThreads)                                                           \
+        NAME(const bf16* weight, const bf16* x, bf16* y, int N, int K, int M, int ldx, int ldy,                           \
+             const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap, int stages) { \
+        KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                              \
+        KILN_SWAP_BODY(BN, MODE, bf16, nullptr)                                                                          \
+    }
+#define KILN_SWAP_PLAIN_SHAPES(BN)                               \
+    KILN_SWAP_PLAIN(skinny_gemm_bf16_w##BN, bf16, BN)            \
+    KILN_SWAP_PLAIN(skinny_gemm_bf16_f32_w##BN, float, BN)
+#define KILN_SWAP_GATED_SHAPES(BN)                                \
+    KILN_SWAP_GATED(skinny_gemm_gateup_silu_bf16_w##BN, 1, BN)    \
+    KILN_SWAP_GATED(skinny_gemm_gateup_gelu_bf16_w##BN, 2, BN)
+
+KILN_SWAP_PLAIN_SHAPES(16)
+KILN_SWAP_PLAIN_SHAPES(24)
+KILN_SWAP_PLAIN_SHAPES(32)
+KILN_SWAP_PLAIN_SHAPES(48)
+KILN_SWAP_PLAIN_SHAPES(64)
+KILN_SWAP_PLAIN_SHAPES(128)
+KILN_SWAP_GATED_SHAPES(16)
+KILN_SWAP_GATED_SHAPES(32)
+KILN_SWAP_GATED_SHAPES(48)
+KILN_SWAP_GATED_SHAPES(64)
+KILN_SWAP_GATED_SHAPES(128)
