@@ -17,6 +17,8 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     public var swapped: Bool
     /// Ring slots of a swapped kernel (a launch parameter); 0 for the others.
     public var stages: Int
+    /// Consumer warpgroups of a swapped kernel (1, or 2 taking alternate stages: `_c2`).
+    public var consumers: Int
 
     public init(rowsPerBlock: Int, batchTile: Int, splits: Int, tma: Bool = false) {
         self.rowsPerBlock = rowsPerBlock
@@ -25,13 +27,16 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
         self.tma = tma
         self.swapped = false
         self.stages = 0
+        self.consumers = 1
     }
 
-    /// A swapped configuration: BN weight rows (wgmma's N) a block, `stages` ring slots, `splits` K slices.
-    public static func swapped(rowsPerBlock: Int, stages: Int, splits: Int) -> SkinnyGEMMChoice {
+    /// A swapped configuration: BN weight rows (wgmma's N) a block, `stages` ring slots, `splits` K
+    /// slices, `consumers` warpgroups.
+    public static func swapped(rowsPerBlock: Int, stages: Int, splits: Int, consumers: Int = 1) -> SkinnyGEMMChoice {
         var choice = SkinnyGEMMChoice(rowsPerBlock: rowsPerBlock, batchTile: 64, splits: splits, tma: true)
         choice.swapped = true
         choice.stages = stages
+        choice.consumers = consumers
         return choice
     }
 
@@ -41,24 +46,38 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// split into two halves of whole 8-row groups.
     public static let swappedWidths = [16, 24, 32, 48, 64, 128]
     public static func swappedWidths(gated: Bool) -> [Int] { swappedWidths.filter { !gated || $0 % 16 == 0 } }
+    /// The kernels skinny_gemm_swap.cu exports: `<name>_w<BN>` and `<name>_w<BN>_c2`.
+    static var swappedKernelNames: [String] {
+        var names: [String] = []
+        for (name, gated) in [("skinny_gemm_bf16", false), ("skinny_gemm_bf16_f32", false), ("skinny_gemm_gateup_silu_bf16", true),
+                              ("skinny_gemm_gateup_gelu_bf16", true)] {
+            for width in swappedWidths(gated: gated) { names += ["\(name)_w\(width)", "\(name)_w\(width)_c2"] }
+        }
+        return names
+    }
     /// Stages of the kernel's cp.async ring (kSkinnyStages).
     static let stages = 4
 
-    /// Kernel name suffix: `_n<BN>_m<MT>`, then `_tma` for the TMA variant; `_w<BN>` swapped.
-    public var suffix: String { swapped ? "_w\(rowsPerBlock)" : "_n\(rowsPerBlock)_m\(batchTile)" + (tma ? "_tma" : "") }
-    var threads: Int { swapped ? 160 : 2 * rowsPerBlock }
+    /// Kernel name suffix: `_n<BN>_m<MT>`, then `_tma` for the TMA variant; `_w<BN>` swapped, then
+    /// `_c2` for two consumer warpgroups.
+    public var suffix: String {
+        swapped ? "_w\(rowsPerBlock)" + (consumers == 2 ? "_c2" : "") : "_n\(rowsPerBlock)_m\(batchTile)" + (tma ? "_tma" : "")
+    }
+    var threads: Int { swapped ? 128 * consumers + 32 : 2 * rowsPerBlock }
     /// One slot of a swapped kernel's ring: 64 x rows then BN weight rows, 128 bytes each.
     static func swappedSlotBytes(rowsPerBlock: Int) -> Int { (64 + rowsPerBlock) * 128 }
     /// The ring: stages x (BN + MT) rows of 128 bytes (and the TMA variant's stage mbarriers);
-    /// swapped: `stages` slots and a full and an empty mbarrier each.
+    /// swapped: `stages` slots and a full and an empty mbarrier each, and with two consumer
+    /// warpgroups the second one's [BN / 2][128] fp32 sums.
     var sharedBytes: Int {
-        swapped ? stages * (Self.swappedSlotBytes(rowsPerBlock: rowsPerBlock) + 16)
+        swapped ? stages * (Self.swappedSlotBytes(rowsPerBlock: rowsPerBlock) + 16) + Self.swappedPartialBytes(rowsPerBlock, consumers)
             : Self.stages * (rowsPerBlock + batchTile) * 128 + (tma ? 64 : 0)
     }
+    static func swappedPartialBytes(_ rowsPerBlock: Int, _ consumers: Int) -> Int { consumers == 2 ? 256 * rowsPerBlock : 0 }
     /// The largest ring of any configuration of skinny_gemm.cu (the dynamic shared-memory limit set once a kernel).
     static let largestSharedBytes = stages * (128 + 64) * 128 + 64
     public var description: String {
-        swapped ? "w\(rowsPerBlock) s\(stages) x\(splits)" : "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "")
+        swapped ? "w\(rowsPerBlock) s\(stages) x\(splits)" + (consumers == 2 ? " c2" : "") : "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "")
     }
 
     /// Blocks along N: BN weight rows (plain) or BN / 2 outputs (gate/up) each.
@@ -73,7 +92,7 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// every slice keeps at least two 64-wide k stages. With `swapped` (sm_90a, `sharedBytesPerBlock`
     /// the most a block may have): every swapped width, K slices while tiles x slices fill at most
     /// two waves, each with the deepest ring one block an SM holds and the deepest two blocks an SM
-    /// hold (at most a slot per stage of the slice).
+    /// hold (at most a slot per stage of the slice), with one and with two consumer warpgroups.
     static func candidates(rows: Int, outputs: Int, inputs: Int, gated: Bool, multiprocessors: Int, clusters: Bool,
                            tma: Bool = false, swapped: Bool = false, sharedBytesPerBlock: Int = 0) -> [SkinnyGEMMChoice] {
         let steps = (inputs + 63) / 64
@@ -105,14 +124,16 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
             let slot = swappedSlotBytes(rowsPerBlock: width) + 16
             let tiles = SkinnyGEMMChoice.swapped(rowsPerBlock: width, stages: 2, splits: 1).tiles(outputs: outputs, gated: gated)
             for (splits, perSlice) in slices(tiles: tiles, limitByWaves: true) {
-                var depths: [Int] = []
-                for budget in [sharedBytesPerBlock, twoPerSM] {
-                    let depth = min(budget / slot, perSlice)
-                    if depth >= 2 && !depths.contains(depth) { depths.append(depth) }
-                }
-                // The split-K epilogue stages [BN][65] fp32 in the ring.
-                for depth in depths where splits == 1 || depth * slot >= width * 65 * 4 {
-                    result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits))
+                for consumers in [1, 2] {
+                    var depths: [Int] = []
+                    for budget in [sharedBytesPerBlock, twoPerSM] {
+                        let depth = min((budget - swappedPartialBytes(width, consumers)) / slot, perSlice)
+                        if depth >= 2 * consumers && !depths.contains(depth) { depths.append(depth) }
+                    }
+                    // The split-K epilogue stages [BN][65] fp32 in the ring.
+                    for depth in depths where splits == 1 || depth * slot >= width * 65 * 4 {
+                        result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits, consumers: consumers))
+                    }
                 }
             }
         }

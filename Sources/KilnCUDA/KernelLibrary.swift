@@ -73,9 +73,7 @@ public enum KernelLibrary {
                             .flatMap { name in SkinnyGEMMChoice.shapes.flatMap { [name + $0.suffix, name + $0.suffix + "_tma"] } }),
             // The swapped operands (batch rows as wgmma's A): sm_90a only, they trap elsewhere.
             KernelSource(fileName: "skinny_gemm_swap.cu", text: text(PackageResources.skinny_gemm_swap_cu),
-                         kernels: ["skinny_gemm_bf16", "skinny_gemm_bf16_f32"].flatMap { name in SkinnyGEMMChoice.swappedWidths.map { name + "_w\($0)" } }
-                            + ["skinny_gemm_gateup_silu_bf16", "skinny_gemm_gateup_gelu_bf16"]
-                            .flatMap { name in SkinnyGEMMChoice.swappedWidths(gated: true).map { name + "_w\($0)" } }),
+                         kernels: SkinnyGEMMChoice.swappedKernelNames),
             KernelSource(fileName: "attention_input.cu", text: text(PackageResources.attention_input_cu),
                          kernels: each(["attention_input_halves", "attention_input_interleaved"])),
             KernelSource(fileName: "sampling.cu", text: text(PackageResources.sampling_cu),

@@ -220,7 +220,7 @@ final class GPUBackendChecks {
 
     /// Every skinny-GEMM configuration (9-64 rows: 64 or 128 weight rows a block, batch tiles of
     /// 32 or 64, 1 to 8 K slices as clusters, cp.async or TMA copies on sm_90a; on sm_90a also the
-    /// swapped kernels of every width, a 3-slot ring), forced in turn on odd shapes: plain with and
+    /// swapped kernels of every width, one or two consumer warpgroups), forced in turn on odd shapes: plain with and
     /// without bias, fp32 output (logits), fused gate/up; rows past one batch tile too.
     func checkSkinnyConfigurations(_ gpu: CUDABackend) {
         defer { gpu.forcedSkinnyChoice = nil }
@@ -240,10 +240,14 @@ final class GPUBackendChecks {
                 }
             }
         }
-        // skinny_gemm_swap.cu (sm_90a): every width, a 3-slot ring (K = 2048 wraps it ten times).
+        // skinny_gemm_swap.cu (sm_90a): every width, one consumer warpgroup with a 3-slot ring and
+        // two with a 5-slot ring (K = 2048 wraps them ten and six times).
         if gpu.supportsSkinnyTMA {
             for width in SkinnyGEMMChoice.swappedWidths {
-                for slices in splits { choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: slices)) }
+                for slices in splits {
+                    choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: slices))
+                    choices.append(.swapped(rowsPerBlock: width, stages: 5, splits: slices, consumers: 2))
+                }
             }
         }
         for choice in choices {

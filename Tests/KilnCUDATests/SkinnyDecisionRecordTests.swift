@@ -25,6 +25,8 @@ import Testing
         let swapped = SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 20, splits: 2)
         #expect(SkinnyDecisionRecord.value(.skinny(swapped)) == "w24 s20 x2")
         #expect(SkinnyDecisionRecord.path("w24 s20 x2") == .skinny(swapped))
+        let two = SkinnyGEMMChoice.swapped(rowsPerBlock: 48, stages: 8, splits: 1, consumers: 2)
+        #expect(SkinnyDecisionRecord.value(.skinny(two)) == "w48 s8 x1 c2" && SkinnyDecisionRecord.path("w48 s8 x1 c2") == .skinny(two))
     }
 
     @Test func foreignOrMalformedEntriesAreIgnored() {
@@ -37,7 +39,7 @@ import Testing
             #expect(SkinnyDecisionRecord.shape(key) == nil, "\(key)")
         }
         for value in ["n96 m64 x1", "n128 m48 x1", "n128 m64 x3", "n128 m64", "cublas", "", "n128 m64 x1 tmb", "n128 m64 x1 tma x",
-                      "w20 s8 x1", "w24 s1 x1", "w24 s8 x3", "w24 s8", "w24 m8 x1"] {
+                      "w20 s8 x1", "w24 s1 x1", "w24 s8 x3", "w24 s8", "w24 m8 x1", "w24 s8 x1 c3"] {
             #expect(SkinnyDecisionRecord.path(value) == nil, "\(value)")
         }
     }

@@ -73,7 +73,12 @@ import Testing
         #expect(qkv.tiles(outputs: 2560, gated: false) == 107)
         #expect(qkv.description == "w24 s16 x1")
         let names = KernelLibrary.source(defining: "skinny_gemm_bf16_w24")?.kernels ?? []
-        #expect(names.count == 2 * 6 + 2 * 5 && names.contains("skinny_gemm_gateup_gelu_bf16_w128") && !names.contains("skinny_gemm_gateup_gelu_bf16_w24"))
+        #expect(names.count == 2 * (2 * 6 + 2 * 5) && names.contains("skinny_gemm_gateup_gelu_bf16_w128_c2")
+                && !names.contains("skinny_gemm_gateup_gelu_bf16_w24"))
+        // Two consumer warpgroups: `_c2`, 288 threads, warpgroup 1's [12][128] fp32 sums after the ring.
+        let two = SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 16, splits: 1, consumers: 2)
+        #expect(two.suffix == "_w24_c2" && two.threads == 288 && two.sharedBytes == qkv.sharedBytes + 12 * 128 * 4)
+        #expect(two.description == "w24 s16 x1 c2")
         #expect(SkinnyGEMMChoice.swappedWidths(gated: true) == [16, 32, 48, 64, 128])
 
         // Offered only when asked for (sm_90a), with the H100's 227 KB a block.
@@ -86,6 +91,8 @@ import Testing
         // Both ring depths for w24: one block an SM (20 slots of 11,280 bytes) and two (10).
         #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 20, splits: 1)))
         #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 10, splits: 1)))
+        #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 20, splits: 1, consumers: 2)))
+        #expect(swapped.filter { $0.consumers == 2 }.allSatisfy { $0.stages >= 4 })
         #expect(swapped.allSatisfy { $0.sharedBytes <= perBlock && $0.stages >= 2 })
         // Slices only while tiles x slices fill at most two waves: w16 has 160 tiles, so none.
         #expect(!swapped.contains { $0.rowsPerBlock == 16 && $0.splits > 1 })

@@ -12,7 +12,7 @@
 // (up to) 64 batch rows as A and BN = 16..128 weight rows as B, so qkv can run as 107 blocks of
 // 24 rows, each with a deep ring of small stages (24 x 128 bytes of weights + 8 KB of x).
 //
-// A block is one consumer warpgroup (warps 0-3) and one producer warp (warp 4):
+// A block is one or two consumer warpgroups (warps 0-3, 4-7) and one producer warp after them:
 //   - the ring has `stages` slots (a kernel parameter, sized by the host to the shared memory it
 //     gives), each x's 64 rows x 64 k (8 KB) then the weights' BN rows x 64 k (BN x 128 bytes),
 //     both 128-byte swizzled, K-major, as wgmma's descriptors read them; a full and an empty
@@ -21,8 +21,12 @@
 //     then their up rows) and arms its full barrier with the stage's bytes; the weights of the
 //     first `stages` stages go out before griddepcontrol.wait (weights are never written by a
 //     step), x's after it; later it waits on the slot's empty barrier before refilling;
-//   - the consumers wait on the full barrier, run four wgmma.m64nBNk16 (one per 16 k), wait for
-//     them, and each warp's lane 0 arrives on the empty barrier (4 arrivals free a slot);
+//   - a consumer warpgroup waits on the full barrier, issues four wgmma.m64nBNk16 (one per 16 k)
+//     and, once the group of its previous stage is done (wgmma.wait_group 1, so one group stays in
+//     flight), each warp's lane 0 arrives on that stage's empty barrier (4 arrivals free a slot);
+//     with two consumer warpgroups (`_c2`) they take alternate stages into their own accumulators
+//     and add them at the end through shared memory (H200, session 15: with one warpgroup waiting
+//     for every stage's group, a stage took ~150-220 ns whatever the ring's depth);
 //   - split-K (gridDim.y = S > 1): the S blocks of a tile form a cluster (1, S, 1), stage their
 //     fp32 partial tiles and sum them through distributed shared memory (skinny_store_tile);
 //     without it the accumulators go straight to y (thread: rows 16w + lane/4 (+8), weight
@@ -33,7 +37,6 @@ namespace {
 
 constexpr int kSwapK = 64;        // k per stage: 128 bytes a row
 constexpr int kSwapRows = 64;     // batch rows a tile: wgmma's M
-constexpr int kSwapThreads = 160; // one consumer warpgroup + one producer warp
 
 #ifdef KILN_SKINNY_USES_WGMMA
 // d[BN / 2] += A (64 x 16, descriptor a) * B (BN x 16, descriptor b)^T; d in the mma.m16n8 order.
@@ -89,15 +92,17 @@ __device__ __forceinline__ void swap_barrier_arrive(unsigned barrier) {
 
 // Mode 0: plain (N = W's rows, optional fp32 bias); 1 / 2: gate/up with SiLU / GELU-tanh (N = mlp,
 // W [2N, K] with the gate rows first, BN / 2 outputs a block).
-template <int BN, int Mode, typename OutT>
+template <int BN, int Consumers, int Mode, typename OutT>
 __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* __restrict__ y, int N, int K, int M, int ldy,
                                           const SkinnyTensorMap* weightMap, const SkinnyTensorMap* inputMap, int stages) {
     constexpr int InputBytes = kSwapRows * 128, WeightBytes = BN * 128, StageBytes = InputBytes + WeightBytes;
     constexpr int OutColumns = Mode == 0 ? BN : BN / 2;
+    constexpr int ProducerWarp = 4 * Consumers, Threads = 128 * Consumers + 32;
     static_assert(BN % 8 == 0 && BN <= 256 && (Mode == 0 || BN % 16 == 0), "wgmma N: a multiple of 8 (gate/up: halves of 8)");
+    static_assert(Consumers == 1 || Consumers == 2, "one or two consumer warpgroups");
     extern __shared__ __align__(1024) unsigned char skinnyShared[];  // the swizzle pattern is anchored at 1,024 bytes
 
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, consumer = warp >> 2;
     const int splits = gridDim.y, split = blockIdx.y;
     const int mBase = blockIdx.z * kSwapRows, columnBase = blockIdx.x * OutColumns;
     const int steps = (K + kSwapK - 1) / kSwapK;
@@ -119,7 +124,7 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
 
-    if (warp == 4) {
+    if (warp == ProducerWarp) {
         if (lane == 0) {
             auto weights = [&](int slot, int s) {
                 const unsigned base = ring + slot * StageBytes + InputBytes, barrier = full + 8 * slot;
@@ -156,11 +161,13 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
             kiln_wait_prerequisites();
         }
     } else {
+        // Consumer warpgroup c takes stages c, c + C, ...; each stage's group stays in flight
+        // while the next one is issued (wgmma.wait_group 1), and its slot is freed then.
         kiln_wait_prerequisites();
-        int slot = 0;
-        unsigned parity = 0;
-        for (int it = 0; it < count; ++it) {
-            skinny_barrier_wait(full + 8 * slot, parity);
+        int previous = -1;  // the slot of this warpgroup's stage still in flight
+        for (int it = consumer; it < count; it += Consumers) {
+            const int slot = it % stages;
+            skinny_barrier_wait(full + 8 * slot, (unsigned)(it / stages) & 1u);
             const unsigned base = ring + slot * StageBytes;
             swap_fence_operands<BN / 2>(acc);
             asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
@@ -168,20 +175,40 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
             for (int kk = 0; kk < kSwapK / 16; ++kk)
                 swap_wgmma<BN>(acc, skinny_descriptor(base + kk * 32), skinny_descriptor(base + InputBytes + kk * 32));
             asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-            asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
             swap_fence_operands<BN / 2>(acc);
+            if (previous >= 0) {
+                __syncwarp();
+                if (lane == 0) swap_barrier_arrive(empty + 8 * previous);
+            }
+            previous = slot;
+        }
+        asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+        swap_fence_operands<BN / 2>(acc);
+        if (previous >= 0) {
             __syncwarp();
-            if (lane == 0) swap_barrier_arrive(empty + 8 * slot);
-            if (++slot == stages) {
-                slot = 0;
-                parity ^= 1u;
+            if (lane == 0) swap_barrier_arrive(empty + 8 * previous);
+        }
+        if constexpr (Consumers == 2) {
+            // Warpgroup 1's sums join warpgroup 0's: thread i of each holds the same outputs.
+            float* partial = reinterpret_cast<float*>(skinnyShared + stages * (StageBytes + 16));
+            const int index = tid & 127;
+            if (consumer == 1) {
+#pragma unroll
+                for (int i = 0; i < BN / 2; ++i) partial[i * 128 + index] = acc[i];
+            }
+            asm volatile("bar.sync 1, 256;" ::: "memory");
+            if (consumer == 0) {
+#pragma unroll
+                for (int i = 0; i < BN / 2; ++i) acc[i] += partial[i * 128 + index];
             }
         }
     }
 
-    const int g = lane >> 2, t = lane & 3, row = warp * 16 + g;  // consumers: this thread's rows row, row + 8
+    // Warpgroup 0 holds the block's sums: this thread's rows row, row + 8.
+    const int g = lane >> 2, t = lane & 3, row = (warp & 3) * 16 + g;
     if (splits == 1) {
-        if (warp == 4) return;
+        if (warp >= 4) return;
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
             const int m = mBase + row + 8 * half;
@@ -220,44 +247,48 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
             staged[(n + 1) * Pitch + row + 8] = acc[4 * j + 3];
         }
     }
-    skinny_store_tile<BN, kSwapRows, Mode, true>(staged, bias, y, N, M, ldy, columnBase, mBase, tid, kSwapThreads);
+    skinny_store_tile<BN, kSwapRows, Mode, true>(staged, bias, y, N, M, ldy, columnBase, mBase, tid, Threads);
 }
 #endif
 
 }  // namespace
 
-// Exported: skinny_gemm_{bf16, bf16_f32}_w<BN> (BN 16, 24, 32, 48, 64, 128) and
-// skinny_gemm_gateup_{silu, gelu}_bf16_w<BN> (BN 16, 32, 48, 64, 128). Parameters: those of
-// skinny_gemm.cu's `_tma` kernels (weight and x pointers unused: the maps carry them; weight map
-// box 64 k x BN rows, gate/up BN / 2; x map [M, K] with box 64 k x 64 rows), then `stages`, the
-// ring's slots. Block: 160 threads. Dynamic shared memory: stages x (8,192 + 128 BN) + 16 x stages
-// bytes. Grid (ceil(N / BN) plain or ceil(mlp / (BN / 2)) gate/up, S, ceil(M / 64)), S > 1 as
-// clusters of (1, S, 1).
+// Exported: skinny_gemm_{bf16, bf16_f32}_w<BN>[_c2] (BN 16, 24, 32, 48, 64, 128) and
+// skinny_gemm_gateup_{silu, gelu}_bf16_w<BN>[_c2] (BN 16, 32, 48, 64, 128); `_c2`: two consumer
+// warpgroups taking alternate stages. Parameters: those of skinny_gemm.cu's `_tma` kernels (weight
+// and x pointers unused: the maps carry them; weight map box 64 k x BN rows, gate/up BN / 2; x map
+// [M, K] with box 64 k x 64 rows), then `stages`, the ring's slots (>= 2). Block: 160 threads (_c2:
+// 288). Dynamic shared memory: stages x (8,192 + 128 BN + 16) bytes, _c2 256 BN more. Grid
+// (ceil(N / BN) plain or ceil(mlp / (BN / 2)) gate/up, S, ceil(M / 64)), S > 1 as clusters of (1, S, 1).
 #ifdef KILN_SKINNY_USES_WGMMA
-#define KILN_SWAP_BODY(BN, MODE, OUT, BIAS) swap_body<BN, MODE, OUT>(BIAS, y, N, K, M, ldy, &weightMap, &inputMap, stages);
+#define KILN_SWAP_BODY(BN, C, MODE, OUT, BIAS) swap_body<BN, C, MODE, OUT>(BIAS, y, N, K, M, ldy, &weightMap, &inputMap, stages);
 #else
-#define KILN_SWAP_BODY(BN, MODE, OUT, BIAS) __trap();
+#define KILN_SWAP_BODY(BN, C, MODE, OUT, BIAS) __trap();
 #endif
-#define KILN_SWAP_PLAIN(NAME, OUT, BN)                                                                                   \
-    extern "C" __global__ void __launch_bounds__(kSwapThreads)                                                           \
+#define KILN_SWAP_PLAIN(NAME, OUT, BN, C)                                                                                \
+    extern "C" __global__ void __launch_bounds__(128 * C + 32)                                                           \
         NAME(const bf16* weight, const bf16* x, const float* bias, OUT* y, int N, int K, int M, int ldx, int ldy,         \
              const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap, int stages) { \
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                              \
-        KILN_SWAP_BODY(BN, 0, OUT, bias)                                                                                 \
+        KILN_SWAP_BODY(BN, C, 0, OUT, bias)                                                                              \
     }
-#define KILN_SWAP_GATED(NAME, MODE, BN)                                                                                  \
-    extern "C" __global__ void __launch_bounds__(kSwapThreads)                                                           \
+#define KILN_SWAP_GATED(NAME, MODE, BN, C)                                                                               \
+    extern "C" __global__ void __launch_bounds__(128 * C + 32)                                                           \
         NAME(const bf16* weight, const bf16* x, bf16* y, int N, int K, int M, int ldx, int ldy,                           \
              const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap, int stages) { \
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                              \
-        KILN_SWAP_BODY(BN, MODE, bf16, nullptr)                                                                          \
+        KILN_SWAP_BODY(BN, C, MODE, bf16, nullptr)                                                                       \
     }
-#define KILN_SWAP_PLAIN_SHAPES(BN)                               \
-    KILN_SWAP_PLAIN(skinny_gemm_bf16_w##BN, bf16, BN)            \
-    KILN_SWAP_PLAIN(skinny_gemm_bf16_f32_w##BN, float, BN)
-#define KILN_SWAP_GATED_SHAPES(BN)                                \
-    KILN_SWAP_GATED(skinny_gemm_gateup_silu_bf16_w##BN, 1, BN)    \
-    KILN_SWAP_GATED(skinny_gemm_gateup_gelu_bf16_w##BN, 2, BN)
+#define KILN_SWAP_PLAIN_SHAPES(BN)                                  \
+    KILN_SWAP_PLAIN(skinny_gemm_bf16_w##BN, bf16, BN, 1)            \
+    KILN_SWAP_PLAIN(skinny_gemm_bf16_f32_w##BN, float, BN, 1)       \
+    KILN_SWAP_PLAIN(skinny_gemm_bf16_w##BN##_c2, bf16, BN, 2)       \
+    KILN_SWAP_PLAIN(skinny_gemm_bf16_f32_w##BN##_c2, float, BN, 2)
+#define KILN_SWAP_GATED_SHAPES(BN)                                   \
+    KILN_SWAP_GATED(skinny_gemm_gateup_silu_bf16_w##BN, 1, BN, 1)    \
+    KILN_SWAP_GATED(skinny_gemm_gateup_gelu_bf16_w##BN, 2, BN, 1)    \
+    KILN_SWAP_GATED(skinny_gemm_gateup_silu_bf16_w##BN##_c2, 1, BN, 2) \
+    KILN_SWAP_GATED(skinny_gemm_gateup_gelu_bf16_w##BN##_c2, 2, BN, 2)
 
 KILN_SWAP_PLAIN_SHAPES(16)
 KILN_SWAP_PLAIN_SHAPES(24)
