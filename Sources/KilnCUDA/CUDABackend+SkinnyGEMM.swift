@@ -19,6 +19,9 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     public var stages: Int
     /// Consumer warpgroups of a swapped kernel (1, or 2 taking alternate stages: `_c2`).
     public var consumers: Int
+    /// Blocks of a swapped kernel that share each stage's x through TMA multicast (a cluster of
+    /// (P, 1, 1); 1, 2 or 4; only with whole K).
+    public var multicast: Int
 
     public init(rowsPerBlock: Int, batchTile: Int, splits: Int, tma: Bool = false) {
         self.rowsPerBlock = rowsPerBlock
@@ -28,15 +31,18 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
         self.swapped = false
         self.stages = 0
         self.consumers = 1
+        self.multicast = 1
     }
 
     /// A swapped configuration: BN weight rows (wgmma's N) a block, `stages` ring slots, `splits` K
     /// slices, `consumers` warpgroups.
-    public static func swapped(rowsPerBlock: Int, stages: Int, splits: Int, consumers: Int = 1) -> SkinnyGEMMChoice {
+    public static func swapped(rowsPerBlock: Int, stages: Int, splits: Int, consumers: Int = 1, multicast: Int = 1) -> SkinnyGEMMChoice {
+        precondition(multicast == 1 || splits == 1, "multicast only with whole K")
         var choice = SkinnyGEMMChoice(rowsPerBlock: rowsPerBlock, batchTile: 64, splits: splits, tma: true)
         choice.swapped = true
         choice.stages = stages
         choice.consumers = consumers
+        choice.multicast = multicast
         return choice
     }
 
@@ -77,13 +83,25 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// The largest ring of any configuration of skinny_gemm.cu (the dynamic shared-memory limit set once a kernel).
     static let largestSharedBytes = stages * (128 + 64) * 128 + 64
     public var description: String {
-        swapped ? "w\(rowsPerBlock) s\(stages) x\(splits)" + (consumers == 2 ? " c2" : "") : "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "")
+        swapped ? "w\(rowsPerBlock) s\(stages) x\(splits)" + (consumers == 2 ? " c2" : "") + (multicast > 1 ? " m\(multicast)" : "") : "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "")
     }
 
     /// Blocks along N: BN weight rows (plain) or BN / 2 outputs (gate/up) each.
     func tiles(outputs: Int, gated: Bool) -> Int {
         let perBlock = gated ? rowsPerBlock / 2 : rowsPerBlock
         return (outputs + perBlock - 1) / perBlock
+    }
+
+    /// The launch's grid.x: the tiles, rounded up to whole multicast clusters (the extra blocks
+    /// copy their part of x for their peers and store nothing).
+    func gridColumns(outputs: Int, gated: Bool) -> Int {
+        let tiles = tiles(outputs: outputs, gated: gated)
+        return (tiles + multicast - 1) / multicast * multicast
+    }
+
+    /// The thread-block cluster a launch needs: (1, S, 1) for split-K, (P, 1, 1) for multicast.
+    var clusterShape: (Int, Int, Int)? {
+        splits > 1 ? (1, splits, 1) : multicast > 1 ? (multicast, 1, 1) : nil
     }
 
     /// The configurations worth timing for `rows` activation rows, `outputs` columns and K =
@@ -133,6 +151,12 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
                     // The split-K epilogue stages [BN][65] fp32 in the ring.
                     for depth in depths where splits == 1 || depth * slot >= width * 65 * 4 {
                         result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits, consumers: consumers))
+                        // Whole K: also with x multicast over clusters of 2 and 4 neighbouring tiles.
+                        if splits == 1 && clusters {
+                            for multicast in [2, 4] where tiles >= multicast {
+                                result.append(.swapped(rowsPerBlock: width, stages: depth, splits: 1, consumers: consumers, multicast: multicast))
+                            }
+                        }
                     }
                 }
             }
@@ -178,12 +202,15 @@ extension CUDABackend {
                                                                boxRows: gated ? choice.rowsPerBlock / 2 : choice.rowsPerBlock, boxColumns: 64),
                       let inputMap = try TensorMap.bf16Matrix(device: runtime.device, address: x.buffer.address, rows: x.rows,
                                                               columns: x.columns, rowStride: x.columns,
-                                                              boxRows: choice.batchTile, boxColumns: 64) else {
+                                                              boxRows: choice.batchTile / choice.multicast, boxColumns: 64) else {
                     throw KilnError.unsupported(path: kernel + choice.suffix, reason: "the driver has no tensor maps (cuTensorMapEncodeTiled)")
                 }
                 arguments.words(weightMap)
                 arguments.words(inputMap)
-                if choice.swapped { arguments.int32(choice.stages) }
+                if choice.swapped {
+                    arguments.int32(choice.stages)
+                    arguments.int32(choice.multicast)
+                }
             }
             let function = try kernels.function(kernel + choice.suffix)
             try sharedMemoryLimitRaised.withLock { limited in  // raised before any launch of the kernel
@@ -193,14 +220,17 @@ extension CUDABackend {
                     limited.insert(function.name)
                 }
             }
-            try stream.launch(function, grid: (choice.tiles(outputs: outputs, gated: gated), choice.splits,
+            try stream.launch(function, grid: (choice.gridColumns(outputs: outputs, gated: gated), choice.splits,
                                                (x.rows + choice.batchTile - 1) / choice.batchTile),
                               block: (choice.threads, 1, 1), sharedBytes: choice.sharedBytes,
-                              cluster: choice.splits > 1 ? (1, choice.splits, 1) : nil, arguments: arguments)
+                              cluster: choice.clusterShape, arguments: arguments)
             skinnyLaunches.withLock { $0[function.name, default: 0] += 1 }
         }
         if var forced = forcedSkinnyChoice {
-            if !supportsClusters { forced.splits = 1 }
+            if !supportsClusters {
+                forced.splits = 1
+                forced.multicast = 1
+            }
             if !supportsSkinnyTMA {
                 guard !forced.swapped else { throw KilnError.unsupported(path: kernel + forced.suffix, reason: "swapped skinny kernels need sm_90a and tensor maps") }
                 forced.tma = false

@@ -5,7 +5,7 @@ import KilnCore
 /// (`AutotuneStore`'s file is per GPU and cuBLASLt version, which is what a decision against the
 /// library depends on). One entry a shape:
 ///
-///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>" [" tma"] | "w<BN> s<slots> x<S>" [" c2"]
+///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>" [" tma"] | "w<BN> s<slots> x<S>" [" c2"] [" m2" | " m4"]
 ///
 /// (the last form: skinny_gemm_swap.cu's kernels). `<source>` is the first 12 hex digits of the
 /// SHA-256 of skinny_gemm.cu, skinny_gemm_swap.cu and skinny_common.cuh, so a changed kernel
@@ -39,8 +39,7 @@ public enum SkinnyDecisionRecord {
     static func value(_ path: SkinnyProductPath) -> String {
         switch path {
         case .library: return "library"
-        case .skinny(let choice) where choice.swapped:
-            return "w\(choice.rowsPerBlock) s\(choice.stages) x\(choice.splits)" + (choice.consumers == 2 ? " c2" : "")
+        case .skinny(let choice) where choice.swapped: return choice.description
         case .skinny(let choice): return "n\(choice.rowsPerBlock) m\(choice.batchTile) x\(choice.splits)" + (choice.tma ? " tma" : "")
         }
     }
@@ -59,10 +58,16 @@ public enum SkinnyDecisionRecord {
     static func path(_ value: String) -> SkinnyProductPath? {
         if value == "library" { return .library }
         let fields = value.split(separator: " ").map(String.init)
-        if fields.count == 3 || (fields.count == 4 && fields[3] == "c2"), let bn = number(fields[0], "w"), let stages = number(fields[1], "s"),
-           let splits = number(fields[2], "x") {
-            guard SkinnyGEMMChoice.swappedWidths.contains(bn), stages >= 2, stages <= 64, [1, 2, 4, 8].contains(splits) else { return nil }
-            return .skinny(.swapped(rowsPerBlock: bn, stages: stages, splits: splits, consumers: fields.count == 4 ? 2 : 1))
+        if fields.count >= 3, let bn = number(fields[0], "w"), let stages = number(fields[1], "s"), let splits = number(fields[2], "x") {
+            // Then " c2" (two consumer warpgroups) and " m2" / " m4" (multicast, whole K only), in that order.
+            var rest = fields.dropFirst(3)
+            let consumers = rest.first == "c2" ? 2 : 1
+            if consumers == 2 { rest = rest.dropFirst() }
+            let multicast = rest.first.flatMap { ["m2": 2, "m4": 4][$0] } ?? 1
+            if multicast > 1 { rest = rest.dropFirst() }
+            guard rest.isEmpty, SkinnyGEMMChoice.swappedWidths.contains(bn), stages >= 2, stages <= 64, [1, 2, 4, 8].contains(splits),
+                  multicast == 1 || splits == 1 else { return nil }
+            return .skinny(.swapped(rowsPerBlock: bn, stages: stages, splits: splits, consumers: consumers, multicast: multicast))
         }
         guard fields.count == 3 || (fields.count == 4 && fields[3] == "tma"), let bn = number(fields[0], "n"),
               let mt = number(fields[1], "m"), let splits = number(fields[2], "x"),
@@ -96,7 +101,7 @@ extension CUDABackend {
                 guard let shape = SkinnyDecisionRecord.shape(key), paths[shape] == nil,
                       let path = SkinnyDecisionRecord.path(value) else { continue }
                 if case .skinny(let choice) = path,
-                   (choice.splits > 1 && !supportsClusters) || (choice.tma && !(supportsSkinnyTMA && skinnyTMAEnabled))
+                   ((choice.splits > 1 || choice.multicast > 1) && !supportsClusters) || (choice.tma && !(supportsSkinnyTMA && skinnyTMAEnabled))
                     || (choice.swapped && (!skinnySwapEnabled || choice.sharedBytes > runtime.device.maxSharedMemoryPerBlock
                                            || !SkinnyGEMMChoice.swappedWidths(gated: shape.kernel.hasPrefix("skinny_gemm_gateup_")).contains(choice.rowsPerBlock))) {
                     continue

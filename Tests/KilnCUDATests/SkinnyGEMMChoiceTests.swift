@@ -93,6 +93,16 @@ import Testing
         #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 10, splits: 1)))
         #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 20, splits: 1, consumers: 2)))
         #expect(swapped.filter { $0.consumers == 2 }.allSatisfy { $0.stages >= 4 })
+        // Multicast: whole K only, clusters of 2 and 4 tiles; grid.x rounded up to whole clusters.
+        #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 20, splits: 1, multicast: 4)))
+        #expect(swapped.filter { $0.multicast > 1 }.allSatisfy { $0.splits == 1 })
+        let m4 = SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 20, splits: 1, multicast: 4)
+        #expect(m4.gridColumns(outputs: 2560, gated: false) == 108 && m4.clusterShape! == (4, 1, 1) && m4.description == "w24 s20 x1 m4")
+        #expect(SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 20, splits: 2).clusterShape! == (1, 2, 1))
+        #expect(SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 20, splits: 1).clusterShape == nil)
+        let noClusters = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2560, inputs: 2048, gated: false, multiprocessors: 132, clusters: false,
+                                                     tma: true, swapped: true, sharedBytesPerBlock: perBlock)
+        #expect(noClusters.allSatisfy { $0.multicast == 1 && $0.splits == 1 })
         #expect(swapped.allSatisfy { $0.sharedBytes <= perBlock && $0.stages >= 2 })
         // Slices only while tiles x slices fill at most two waves: w16 has 160 tiles, so none.
         #expect(!swapped.contains { $0.rowsPerBlock == 16 && $0.splits > 1 })

@@ -27,6 +27,11 @@
 //     with two consumer warpgroups (`_c2`) they take alternate stages into their own accumulators
 //     and add them at the end through shared memory (H200, session 15: with one warpgroup waiting
 //     for every stage's group, a stage took ~150-220 ns whatever the ring's depth);
+//   - multicast (the `multicast` parameter P = 2 or 4, whole K only): P neighbouring blocks form a
+//     cluster (P, 1, 1) and each copies 64 / P rows of every stage's x box into all P rings
+//     (cp.async.bulk.tensor .multicast::cluster), so x leaves L2 once a cluster: x is re-read by
+//     every block otherwise, 256 KB a block for K = 2048 against its 48-96 KB of weights; a slot
+//     is then free once the consumers of all P blocks arrive on its empty barrier (4P arrivals);
 //   - split-K (gridDim.y = S > 1): the S blocks of a tile form a cluster (1, S, 1), stage their
 //     fp32 partial tiles and sum them through distributed shared memory (skinny_store_tile);
 //     without it the accumulators go straight to y (thread: rows 16w + lane/4 (+8), weight
@@ -89,12 +94,25 @@ __device__ __forceinline__ void swap_fence_operands(float* d) {
 __device__ __forceinline__ void swap_barrier_arrive(unsigned barrier) {
     asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(barrier) : "memory");
 }
+// Arrives on the mbarrier at the same shared-memory offset in block `rank` of the cluster.
+__device__ __forceinline__ void swap_barrier_arrive_remote(unsigned barrier, unsigned rank) {
+    asm volatile("{\n\t.reg .b32 remote;\n\tmapa.shared::cluster.u32 remote, %0, %1;\n\tmbarrier.arrive.shared::cluster.b64 _, [remote];\n\t}"
+                 ::"r"(barrier), "r"(rank) : "memory");
+}
+// A 2-D box into the same shared-memory offset of every block in `mask` (cluster ranks), each
+// block's mbarrier at `barrier`'s offset counting the bytes it receives.
+__device__ __forceinline__ void swap_tma_load_multicast(unsigned destination, const SkinnyTensorMap* map, int k, int row, unsigned barrier,
+                                                        unsigned short mask) {
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, {%2, %3}], [%4], %5;"
+                 ::"r"(destination), "l"(map), "r"(k), "r"(row), "r"(barrier), "h"(mask) : "memory");
+}
 
 // Mode 0: plain (N = W's rows, optional fp32 bias); 1 / 2: gate/up with SiLU / GELU-tanh (N = mlp,
 // W [2N, K] with the gate rows first, BN / 2 outputs a block).
 template <int BN, int Consumers, int Mode, typename OutT>
 __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* __restrict__ y, int N, int K, int M, int ldy,
-                                          const SkinnyTensorMap* weightMap, const SkinnyTensorMap* inputMap, int stages) {
+                                          const SkinnyTensorMap* weightMap, const SkinnyTensorMap* inputMap, int stages,
+                                          int multicast) {
     constexpr int InputBytes = kSwapRows * 128, WeightBytes = BN * 128, StageBytes = InputBytes + WeightBytes;
     constexpr int OutColumns = Mode == 0 ? BN : BN / 2;
     constexpr int ProducerWarp = 4 * Consumers, Threads = 128 * Consumers + 32;
@@ -110,15 +128,23 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     const int kBegin = min(steps, split * perSplit), count = min(steps, kBegin + perSplit) - kBegin;
     const unsigned ring = skinny_shared_address(skinnyShared);
     const unsigned full = ring + stages * StageBytes, empty = full + 8 * stages;
+    // Multicast (cluster (P, 1, 1), P = multicast > 1): block r of the cluster copies rows
+    // r * 64 / P .. of each stage's x box into the same slot of all P blocks, so x leaves L2 once
+    // a cluster instead of once a block; a slot is then free only once all P blocks consumed it.
+    const unsigned rank = multicast > 1 ? skinny_cluster_rank() : 0u;
 
     if (tid == 0) {
         for (int s = 0; s < stages; ++s) {
             skinny_barrier_init(full + 8 * s, 1);
-            skinny_barrier_init(empty + 8 * s, 4);  // one arrival per consumer warp
+            skinny_barrier_init(empty + 8 * s, 4 * multicast);  // one arrival per consumer warp of each block
         }
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     }
-    __syncthreads();
+    if (multicast > 1) {
+        skinny_cluster_sync();  // every block's barriers are set before a peer copies or arrives
+    } else {
+        __syncthreads();
+    }
 
     float acc[BN / 2];
 #pragma unroll
@@ -136,8 +162,16 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
                     skinny_tma_load(base + (BN / 2) * 128, weightMap, k, N + columnBase, barrier);
                 }
             };
+            const int partRows = kSwapRows / multicast;
+            const unsigned short everyBlock = (unsigned short)((1u << multicast) - 1u);
             auto inputs = [&](int slot, int s) {
-                skinny_tma_load(ring + slot * StageBytes, inputMap, (kBegin + s) * kSwapK, mBase, full + 8 * slot);
+                const int k = (kBegin + s) * kSwapK;
+                if (multicast > 1) {
+                    swap_tma_load_multicast(ring + slot * StageBytes + rank * partRows * 128, inputMap, k, mBase + (int)rank * partRows,
+                                            full + 8 * slot, everyBlock);
+                } else {
+                    skinny_tma_load(ring + slot * StageBytes, inputMap, k, mBase, full + 8 * slot);
+                }
             };
             const int early = min(stages, count);
             for (int s = 0; s < early; ++s) {
@@ -160,11 +194,12 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
         } else {
             kiln_wait_prerequisites();
         }
+        __syncwarp();
     } else {
-        // Consumer warpgroup c takes stages c, c + C, ...; each stage's group stays in flight
-        // while the next one is issued (wgmma.wait_group 1), and its slot is freed then.
+        // Consumer warpgroup c takes stages c, c + C, ...; a stage's slot is freed as soon as its
+        // products are done. (Keeping one wgmma group in flight and freeing the slot a stage later
+        // was slower on the H200, session 15: qkv 10.0 against 7.3 us, down 63 against 44.)
         kiln_wait_prerequisites();
-        int previous = -1;  // the slot of this warpgroup's stage still in flight
         for (int it = consumer; it < count; it += Consumers) {
             const int slot = it % stages;
             skinny_barrier_wait(full + 8 * slot, (unsigned)(it / stages) & 1u);
@@ -175,19 +210,16 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
             for (int kk = 0; kk < kSwapK / 16; ++kk)
                 swap_wgmma<BN>(acc, skinny_descriptor(base + kk * 32), skinny_descriptor(base + InputBytes + kk * 32));
             asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-            asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
             swap_fence_operands<BN / 2>(acc);
-            if (previous >= 0) {
-                __syncwarp();
-                if (lane == 0) swap_barrier_arrive(empty + 8 * previous);
-            }
-            previous = slot;
-        }
-        asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-        swap_fence_operands<BN / 2>(acc);
-        if (previous >= 0) {
             __syncwarp();
-            if (lane == 0) swap_barrier_arrive(empty + 8 * previous);
+            if (lane == 0) {
+                if (multicast > 1) {
+                    for (int q = 0; q < multicast; ++q) swap_barrier_arrive_remote(empty + 8 * slot, (unsigned)q);
+                } else {
+                    swap_barrier_arrive(empty + 8 * slot);
+                }
+            }
         }
         if constexpr (Consumers == 2) {
             // Warpgroup 1's sums join warpgroup 0's: thread i of each holds the same outputs.
@@ -208,7 +240,7 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     // Warpgroup 0 holds the block's sums: this thread's rows row, row + 8.
     const int g = lane >> 2, t = lane & 3, row = (warp & 3) * 16 + g;
     if (splits == 1) {
-        if (warp >= 4) return;
+        if (warp < 4) {
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
             const int m = mBase + row + 8 * half;
@@ -230,6 +262,9 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
                 }
             }
         }
+        }
+        // No block leaves while a peer may still copy into its ring or arrive on its barriers.
+        if (multicast > 1) skinny_cluster_sync();
         return;
     }
     // Split-K: every slot has been consumed (and so written): reuse the ring for the partial tile,
@@ -257,25 +292,28 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
 // skinny_gemm_gateup_{silu, gelu}_bf16_w<BN>[_c2] (BN 16, 32, 48, 64, 128); `_c2`: two consumer
 // warpgroups taking alternate stages. Parameters: those of skinny_gemm.cu's `_tma` kernels (weight
 // and x pointers unused: the maps carry them; weight map box 64 k x BN rows, gate/up BN / 2; x map
-// [M, K] with box 64 k x 64 rows), then `stages`, the ring's slots (>= 2). Block: 160 threads (_c2:
+// [M, K] with box 64 k x 64 / P rows), then `stages`, the ring's slots (>= 2), and `multicast` P (1, 2
+// or 4; P > 1 only with S = 1, launched as clusters of (P, 1, 1), grid.x a multiple of P). Block: 160 threads (_c2:
 // 288). Dynamic shared memory: stages x (8,192 + 128 BN + 16) bytes, _c2 256 BN more. Grid
 // (ceil(N / BN) plain or ceil(mlp / (BN / 2)) gate/up, S, ceil(M / 64)), S > 1 as clusters of (1, S, 1).
 #ifdef KILN_SKINNY_USES_WGMMA
-#define KILN_SWAP_BODY(BN, C, MODE, OUT, BIAS) swap_body<BN, C, MODE, OUT>(BIAS, y, N, K, M, ldy, &weightMap, &inputMap, stages);
+#define KILN_SWAP_BODY(BN, C, MODE, OUT, BIAS) swap_body<BN, C, MODE, OUT>(BIAS, y, N, K, M, ldy, &weightMap, &inputMap, stages, multicast);
 #else
 #define KILN_SWAP_BODY(BN, C, MODE, OUT, BIAS) __trap();
 #endif
 #define KILN_SWAP_PLAIN(NAME, OUT, BN, C)                                                                                \
     extern "C" __global__ void __launch_bounds__(128 * C + 32)                                                           \
         NAME(const bf16* weight, const bf16* x, const float* bias, OUT* y, int N, int K, int M, int ldx, int ldy,         \
-             const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap, int stages) { \
+             const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap, int stages, \
+             int multicast) { \
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                              \
         KILN_SWAP_BODY(BN, C, 0, OUT, bias)                                                                              \
     }
 #define KILN_SWAP_GATED(NAME, MODE, BN, C)                                                                               \
     extern "C" __global__ void __launch_bounds__(128 * C + 32)                                                           \
         NAME(const bf16* weight, const bf16* x, bf16* y, int N, int K, int M, int ldx, int ldy,                           \
-             const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap, int stages) { \
+             const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap, int stages, \
+             int multicast) { \
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                              \
         KILN_SWAP_BODY(BN, C, MODE, bf16, nullptr)                                                                       \
     }
