@@ -38,6 +38,7 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// slices, `consumers` warpgroups.
     public static func swapped(rowsPerBlock: Int, stages: Int, splits: Int, consumers: Int = 1, multicast: Int = 1) -> SkinnyGEMMChoice {
         precondition(multicast == 1 || splits == 1, "multicast only with whole K")
+        precondition(consumers == 1 || stages % 2 == 0, "two consumer warpgroups need an even ring")
         var choice = SkinnyGEMMChoice(rowsPerBlock: rowsPerBlock, batchTile: 64, splits: splits, tma: true)
         choice.swapped = true
         choice.stages = stages
@@ -145,7 +146,9 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
                 for consumers in [1, 2] {
                     var depths: [Int] = []
                     for budget in [sharedBytesPerBlock, twoPerSM] {
-                        let depth = min((budget - swappedPartialBytes(width, consumers)) / slot, perSlice)
+                        // Two consumer warpgroups take alternate stages: an even ring (skinny_gemm_swap.cu).
+                        let most = min((budget - swappedPartialBytes(width, consumers)) / slot, perSlice)
+                        let depth = consumers == 2 ? most / 2 * 2 : most
                         if depth >= 2 * consumers && !depths.contains(depth) { depths.append(depth) }
                     }
                     // The split-K epilogue stages [BN][65] fp32 in the ring.

@@ -66,7 +66,7 @@ public enum SkinnyDecisionRecord {
             let multicast = rest.first.flatMap { ["m2": 2, "m4": 4][$0] } ?? 1
             if multicast > 1 { rest = rest.dropFirst() }
             guard rest.isEmpty, SkinnyGEMMChoice.swappedWidths.contains(bn), stages >= 2, stages <= 64, [1, 2, 4, 8].contains(splits),
-                  multicast == 1 || splits == 1 else { return nil }
+                  multicast == 1 || splits == 1, consumers == 1 || stages % 2 == 0 else { return nil }
             return .skinny(.swapped(rowsPerBlock: bn, stages: stages, splits: splits, consumers: consumers, multicast: multicast))
         }
         guard fields.count == 3 || (fields.count == 4 && fields[3] == "tma"), let bn = number(fields[0], "n"),

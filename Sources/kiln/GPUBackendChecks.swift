@@ -241,16 +241,16 @@ final class GPUBackendChecks {
             }
         }
         // skinny_gemm_swap.cu (sm_90a): every width, one consumer warpgroup with a 3-slot ring and
-        // two with a 5-slot ring (K = 2048 wraps them ten and six times).
+        // two with a 4- or 6-slot ring (K = 2048 wraps them ten, eight and five times).
         if gpu.supportsSkinnyTMA {
             for width in SkinnyGEMMChoice.swappedWidths {
                 for slices in splits {
                     choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: slices))
-                    choices.append(.swapped(rowsPerBlock: width, stages: 5, splits: slices, consumers: 2))
+                    choices.append(.swapped(rowsPerBlock: width, stages: 4, splits: slices, consumers: 2))
                 }
                 if gpu.supportsClusters {  // x multicast over clusters of 2 and 4 tiles (whole K)
                     choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: 1, multicast: 2))
-                    choices.append(.swapped(rowsPerBlock: width, stages: 5, splits: 1, consumers: 2, multicast: 4))
+                    choices.append(.swapped(rowsPerBlock: width, stages: 6, splits: 1, consumers: 2, multicast: 4))
                 }
             }
         }

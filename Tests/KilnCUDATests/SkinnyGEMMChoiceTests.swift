@@ -92,7 +92,7 @@ import Testing
         #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 20, splits: 1)))
         #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 10, splits: 1)))
         #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 20, splits: 1, consumers: 2)))
-        #expect(swapped.filter { $0.consumers == 2 }.allSatisfy { $0.stages >= 4 })
+        #expect(swapped.filter { $0.consumers == 2 }.allSatisfy { $0.stages >= 4 && $0.stages % 2 == 0 })
         // Multicast: whole K only, clusters of 2 and 4 tiles; grid.x rounded up to whole clusters.
         #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 20, splits: 1, multicast: 4)))
         #expect(swapped.filter { $0.multicast > 1 }.allSatisfy { $0.splits == 1 })

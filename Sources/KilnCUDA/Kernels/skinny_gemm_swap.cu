@@ -132,6 +132,11 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     // r * 64 / P .. of each stage's x box into the same slot of all P blocks, so x leaves L2 once
     // a cluster instead of once a block; a slot is then free only once all P blocks consumed it.
     const unsigned rank = multicast > 1 ? skinny_cluster_rank() : 0u;
+    // Two consumer warpgroups need an even ring: then slot s is always consumed by warpgroup s % 2,
+    // which waits on its full barrier one phase at a time. With an odd ring the other warpgroup
+    // could wait on phase k + 1 while phase k is still filling, and a parity wait cannot tell them
+    // apart (found on the H200 in session 15: a 7-slot _c2 launch failed).
+    if (Consumers == 2 && (stages & 1)) __trap();
 
     if (tid == 0) {
         for (int s = 0; s < stages; ++s) {
@@ -292,7 +297,7 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
 // skinny_gemm_gateup_{silu, gelu}_bf16_w<BN>[_c2] (BN 16, 32, 48, 64, 128); `_c2`: two consumer
 // warpgroups taking alternate stages. Parameters: those of skinny_gemm.cu's `_tma` kernels (weight
 // and x pointers unused: the maps carry them; weight map box 64 k x BN rows, gate/up BN / 2; x map
-// [M, K] with box 64 k x 64 / P rows), then `stages`, the ring's slots (>= 2), and `multicast` P (1, 2
+// [M, K] with box 64 k x 64 / P rows), then `stages`, the ring's slots (>= 2; even for _c2), and `multicast` P (1, 2
 // or 4; P > 1 only with S = 1, launched as clusters of (P, 1, 1), grid.x a multiple of P). Block: 160 threads (_c2:
 // 288). Dynamic shared memory: stages x (8,192 + 128 BN + 16) bytes, _c2 256 BN more. Grid
 // (ceil(N / BN) plain or ceil(mlp / (BN / 2)) gate/up, S, ceil(M / 64)), S > 1 as clusters of (1, S, 1).
