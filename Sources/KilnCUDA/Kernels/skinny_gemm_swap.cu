@@ -205,9 +205,12 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
         // products are done. (Keeping one wgmma group in flight and freeing the slot a stage later
         // was slower on the H200, session 15: qkv 10.0 against 7.3 us, down 63 against 44.)
         kiln_wait_prerequisites();
+        // Slot and phase parity advance by C stages a step without a division (a runtime division
+        // a stage cost ~100 cycles of latency on the consumers' critical path). C <= stages.
+        int slot = consumer;
+        unsigned parity = 0;
         for (int it = consumer; it < count; it += Consumers) {
-            const int slot = it % stages;
-            skinny_barrier_wait(full + 8 * slot, (unsigned)(it / stages) & 1u);
+            skinny_barrier_wait(full + 8 * slot, parity);
             const unsigned base = ring + slot * StageBytes;
             swap_fence_operands<BN / 2>(acc);
             asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
@@ -224,6 +227,11 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
                 } else {
                     swap_barrier_arrive(empty + 8 * slot);
                 }
+            }
+            slot += Consumers;
+            if (slot >= stages) {
+                slot -= stages;
+                parity ^= 1u;
             }
         }
         if constexpr (Consumers == 2) {
