@@ -17,7 +17,7 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     public var swapped: Bool
     /// Ring slots of a swapped kernel (a launch parameter); 0 for the others.
     public var stages: Int
-    /// Consumer warpgroups of a swapped kernel (1, or 2 taking alternate stages: `_c2`).
+    /// Consumer warpgroups of a swapped kernel (1, or 2 / 4 taking stages in turn: `_c2`, `_c4`).
     public var consumers: Int
     /// Blocks of a swapped kernel that share each stage's x through TMA multicast (a cluster of
     /// (P, 1, 1); 1, 2 or 4; only with whole K).
@@ -38,7 +38,7 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// slices, `consumers` warpgroups.
     public static func swapped(rowsPerBlock: Int, stages: Int, splits: Int, consumers: Int = 1, multicast: Int = 1) -> SkinnyGEMMChoice {
         precondition(multicast == 1 || splits == 1, "multicast only with whole K")
-        precondition(consumers == 1 || stages % 2 == 0, "two consumer warpgroups need an even ring")
+        precondition([1, 2, 4].contains(consumers) && stages % consumers == 0, "C consumer warpgroups need a ring of a multiple of C slots")
         var choice = SkinnyGEMMChoice(rowsPerBlock: rowsPerBlock, batchTile: 64, splits: splits, tma: true)
         choice.swapped = true
         choice.stages = stages
@@ -53,12 +53,12 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// split into two halves of whole 8-row groups.
     public static let swappedWidths = [16, 24, 32, 48, 64, 128]
     public static func swappedWidths(gated: Bool) -> [Int] { swappedWidths.filter { !gated || $0 % 16 == 0 } }
-    /// The kernels skinny_gemm_swap.cu exports: `<name>_w<BN>` and `<name>_w<BN>_c2`.
+    /// The kernels skinny_gemm_swap.cu exports: `<name>_w<BN>`, `<name>_w<BN>_c2` and `<name>_w<BN>_c4`.
     static var swappedKernelNames: [String] {
         var names: [String] = []
         for (name, gated) in [("skinny_gemm_bf16", false), ("skinny_gemm_bf16_f32", false), ("skinny_gemm_gateup_silu_bf16", true),
                               ("skinny_gemm_gateup_gelu_bf16", true)] {
-            for width in swappedWidths(gated: gated) { names += ["\(name)_w\(width)", "\(name)_w\(width)_c2"] }
+            for width in swappedWidths(gated: gated) { names += ["\(name)_w\(width)", "\(name)_w\(width)_c2", "\(name)_w\(width)_c4"] }
         }
         return names
     }
@@ -66,25 +66,25 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     static let stages = 4
 
     /// Kernel name suffix: `_n<BN>_m<MT>`, then `_tma` for the TMA variant; `_w<BN>` swapped, then
-    /// `_c2` for two consumer warpgroups.
+    /// `_c2` / `_c4` for two / four consumer warpgroups.
     public var suffix: String {
-        swapped ? "_w\(rowsPerBlock)" + (consumers == 2 ? "_c2" : "") : "_n\(rowsPerBlock)_m\(batchTile)" + (tma ? "_tma" : "")
+        swapped ? "_w\(rowsPerBlock)" + (consumers > 1 ? "_c\(consumers)" : "") : "_n\(rowsPerBlock)_m\(batchTile)" + (tma ? "_tma" : "")
     }
     var threads: Int { swapped ? 128 * consumers + 32 : 2 * rowsPerBlock }
     /// One slot of a swapped kernel's ring: 64 x rows then BN weight rows, 128 bytes each.
     static func swappedSlotBytes(rowsPerBlock: Int) -> Int { (64 + rowsPerBlock) * 128 }
     /// The ring: stages x (BN + MT) rows of 128 bytes (and the TMA variant's stage mbarriers);
-    /// swapped: `stages` slots and a full and an empty mbarrier each, and with two consumer
-    /// warpgroups the second one's [BN / 2][128] fp32 sums.
+    /// swapped: `stages` slots and a full and an empty mbarrier each, and with C > 1 consumer
+    /// warpgroups the others' [C - 1][BN / 2][128] fp32 sums.
     var sharedBytes: Int {
         swapped ? stages * (Self.swappedSlotBytes(rowsPerBlock: rowsPerBlock) + 16) + Self.swappedPartialBytes(rowsPerBlock, consumers)
             : Self.stages * (rowsPerBlock + batchTile) * 128 + (tma ? 64 : 0)
     }
-    static func swappedPartialBytes(_ rowsPerBlock: Int, _ consumers: Int) -> Int { consumers == 2 ? 256 * rowsPerBlock : 0 }
+    static func swappedPartialBytes(_ rowsPerBlock: Int, _ consumers: Int) -> Int { (consumers - 1) * 256 * rowsPerBlock }
     /// The largest ring of any configuration of skinny_gemm.cu (the dynamic shared-memory limit set once a kernel).
     static let largestSharedBytes = stages * (128 + 64) * 128 + 64
     public var description: String {
-        swapped ? "w\(rowsPerBlock) s\(stages) x\(splits)" + (consumers == 2 ? " c2" : "") + (multicast > 1 ? " m\(multicast)" : "") : "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "")
+        swapped ? "w\(rowsPerBlock) s\(stages) x\(splits)" + (consumers > 1 ? " c\(consumers)" : "") + (multicast > 1 ? " m\(multicast)" : "") : "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "")
     }
 
     /// Blocks along N: BN weight rows (plain) or BN / 2 outputs (gate/up) each.
@@ -111,9 +111,10 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// every slice keeps at least two 64-wide k stages. With `swapped` (sm_90a, `sharedBytesPerBlock`
     /// the most a block may have): every swapped width, K slices while tiles x slices fill at most
     /// two waves, each with the deepest ring one block an SM holds and the deepest two blocks an SM
-    /// hold (at most a slot per stage of the slice), with one and with two consumer warpgroups.
+    /// hold (at most a slot per stage of the slice), with one, two and four consumer warpgroups;
+    /// with `multicast`, whole-K ones also with x multicast over clusters of 2 and 4.
     static func candidates(rows: Int, outputs: Int, inputs: Int, gated: Bool, multiprocessors: Int, clusters: Bool,
-                           tma: Bool = false, swapped: Bool = false, sharedBytesPerBlock: Int = 0) -> [SkinnyGEMMChoice] {
+                           tma: Bool = false, swapped: Bool = false, multicast: Bool = false, sharedBytesPerBlock: Int = 0) -> [SkinnyGEMMChoice] {
         let steps = (inputs + 63) / 64
         func slices(tiles: Int, limitByWaves: Bool) -> [(splits: Int, perSlice: Int)] {
             [1, 2, 4, 8].compactMap { splits in
@@ -143,19 +144,21 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
             let slot = swappedSlotBytes(rowsPerBlock: width) + 16
             let tiles = SkinnyGEMMChoice.swapped(rowsPerBlock: width, stages: 2, splits: 1).tiles(outputs: outputs, gated: gated)
             for (splits, perSlice) in slices(tiles: tiles, limitByWaves: true) {
-                for consumers in [1, 2] {
+                for consumers in [1, 2, 4] {
                     var depths: [Int] = []
                     for budget in [sharedBytesPerBlock, twoPerSM] {
-                        // Two consumer warpgroups take alternate stages: an even ring (skinny_gemm_swap.cu).
+                        // C consumer warpgroups take stages in turn: a ring of a multiple of C slots (skinny_gemm_swap.cu).
                         let most = min((budget - swappedPartialBytes(width, consumers)) / slot, perSlice)
-                        let depth = consumers == 2 ? most / 2 * 2 : most
+                        let depth = most / consumers * consumers
                         if depth >= 2 * consumers && !depths.contains(depth) { depths.append(depth) }
                     }
                     // The split-K epilogue stages [BN][65] fp32 in the ring.
                     for depth in depths where splits == 1 || depth * slot >= width * 65 * 4 {
                         result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits, consumers: consumers))
-                        // Whole K: also with x multicast over clusters of 2 and 4 neighbouring tiles.
-                        if splits == 1 && clusters {
+                        // Whole K: also with x multicast over clusters of 2 and 4 neighbouring tiles, when asked
+                        // for (slower on every Gemma-2B shape on the H200 in session 15, e.g. qkv 9.8 / 10.6 us
+                        // against 8.0 without, so not timed by default).
+                        if splits == 1 && clusters && multicast {
                             for multicast in [2, 4] where tiles >= multicast {
                                 result.append(.swapped(rowsPerBlock: width, stages: depth, splits: 1, consumers: consumers, multicast: multicast))
                             }
@@ -255,6 +258,7 @@ extension CUDABackend {
                                                      multiprocessors: runtime.device.multiprocessors, clusters: supportsClusters,
                                                      tma: supportsSkinnyTMA && skinnyTMAEnabled,
                                                      swapped: supportsSkinnyTMA && skinnyTMAEnabled && skinnySwapEnabled,
+                                                     multicast: Self.skinnyMulticastSetting,
                                                      sharedBytesPerBlock: runtime.device.maxSharedMemoryPerBlock)
         let log = ProcessInfo.processInfo.environment["KILN_GEMV_LOG"]
         var best = SkinnyProductPath.library

@@ -72,6 +72,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public var skinnySwapEnabled: Bool { Self.skinnySwapSetting }
     /// `KILN_SKINNY_SWAP`'s setting, read once.
     static let skinnySwapSetting = ProcessInfo.processInfo.environment["KILN_SKINNY_SWAP"] != "0"
+    /// `KILN_SKINNY_MULTICAST=1`: the skinny timing also tries the swapped kernels with x multicast
+    /// (slower on the H200 in session 15, so left out by default; part of the record key). Read once.
+    static let skinnyMulticastSetting = ProcessInfo.processInfo.environment["KILN_SKINNY_MULTICAST"] == "1"
     /// `KILN_SKINNY_GEMM=0`: products of 9-64 rows stay on cuBLASLt (for comparisons). Read once.
     public let skinnyGEMMEnabled = ProcessInfo.processInfo.environment["KILN_SKINNY_GEMM"] != "0"
     private let lock = NSLock()

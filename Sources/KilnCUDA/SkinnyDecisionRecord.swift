@@ -5,7 +5,7 @@ import KilnCore
 /// (`AutotuneStore`'s file is per GPU and cuBLASLt version, which is what a decision against the
 /// library depends on). One entry a shape:
 ///
-///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>" [" tma"] | "w<BN> s<slots> x<S>" [" c2"] [" m2" | " m4"]
+///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>" [" tma"] | "w<BN> s<slots> x<S>" [" c2" | " c4"] [" m2" | " m4"]
 ///
 /// (the last form: skinny_gemm_swap.cu's kernels). `<source>` is the first 12 hex digits of the
 /// SHA-256 of skinny_gemm.cu, skinny_gemm_swap.cu and skinny_common.cuh, so a changed kernel
@@ -27,6 +27,7 @@ public enum SkinnyDecisionRecord {
         if CUDABackend.skinnyPreferenceSetting != 1 { hash.update(" prefer \(CUDABackend.skinnyPreferenceSetting)") }
         if !CUDABackend.skinnyTMASetting { hash.update(" no tma") }
         if !CUDABackend.skinnySwapSetting { hash.update(" no swap") }
+        if CUDABackend.skinnyMulticastSetting { hash.update(" multicast") }
         return String(hash.finalizeHex().prefix(12))
     }()
 
@@ -59,14 +60,14 @@ public enum SkinnyDecisionRecord {
         if value == "library" { return .library }
         let fields = value.split(separator: " ").map(String.init)
         if fields.count >= 3, let bn = number(fields[0], "w"), let stages = number(fields[1], "s"), let splits = number(fields[2], "x") {
-            // Then " c2" (two consumer warpgroups) and " m2" / " m4" (multicast, whole K only), in that order.
+            // Then " c2" / " c4" (consumer warpgroups) and " m2" / " m4" (multicast, whole K only), in that order.
             var rest = fields.dropFirst(3)
-            let consumers = rest.first == "c2" ? 2 : 1
-            if consumers == 2 { rest = rest.dropFirst() }
+            let consumers = rest.first.flatMap { ["c2": 2, "c4": 4][$0] } ?? 1
+            if consumers > 1 { rest = rest.dropFirst() }
             let multicast = rest.first.flatMap { ["m2": 2, "m4": 4][$0] } ?? 1
             if multicast > 1 { rest = rest.dropFirst() }
             guard rest.isEmpty, SkinnyGEMMChoice.swappedWidths.contains(bn), stages >= 2, stages <= 64, [1, 2, 4, 8].contains(splits),
-                  multicast == 1 || splits == 1, consumers == 1 || stages % 2 == 0 else { return nil }
+                  multicast == 1 || splits == 1, stages % consumers == 0 else { return nil }
             return .skinny(.swapped(rowsPerBlock: bn, stages: stages, splits: splits, consumers: consumers, multicast: multicast))
         }
         guard fields.count == 3 || (fields.count == 4 && fields[3] == "tma"), let bn = number(fields[0], "n"),

@@ -220,7 +220,7 @@ final class GPUBackendChecks {
 
     /// Every skinny-GEMM configuration (9-64 rows: 64 or 128 weight rows a block, batch tiles of
     /// 32 or 64, 1 to 8 K slices as clusters, cp.async or TMA copies on sm_90a; on sm_90a also the
-    /// swapped kernels of every width, one or two consumer warpgroups, x multicast over 2 or 4 blocks), forced in turn on odd shapes: plain with and
+    /// swapped kernels of every width, one, two or four consumer warpgroups, x multicast over 2 or 4 blocks), forced in turn on odd shapes: plain with and
     /// without bias, fp32 output (logits), fused gate/up; rows past one batch tile too.
     func checkSkinnyConfigurations(_ gpu: CUDABackend) {
         defer { gpu.forcedSkinnyChoice = nil }
@@ -241,12 +241,13 @@ final class GPUBackendChecks {
             }
         }
         // skinny_gemm_swap.cu (sm_90a): every width, one consumer warpgroup with a 3-slot ring and
-        // two with a 4- or 6-slot ring (K = 2048 wraps them ten, eight and five times).
+        // two or four with a 4- or 6-slot ring (K = 2048 wraps them ten, eight and five times).
         if gpu.supportsSkinnyTMA {
             for width in SkinnyGEMMChoice.swappedWidths {
                 for slices in splits {
                     choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: slices))
                     choices.append(.swapped(rowsPerBlock: width, stages: 4, splits: slices, consumers: 2))
+                    choices.append(.swapped(rowsPerBlock: width, stages: 4, splits: slices, consumers: 4))
                 }
                 if gpu.supportsClusters {  // x multicast over clusters of 2 and 4 tiles (whole K)
                     choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: 1, multicast: 2))

@@ -30,6 +30,7 @@ import Testing
         let shared = SkinnyGEMMChoice.swapped(rowsPerBlock: 48, stages: 8, splits: 1, consumers: 2, multicast: 4)
         #expect(SkinnyDecisionRecord.value(.skinny(shared)) == "w48 s8 x1 c2 m4" && SkinnyDecisionRecord.path("w48 s8 x1 c2 m4") == .skinny(shared))
         #expect(SkinnyDecisionRecord.path("w48 s8 x1 m2") == .skinny(.swapped(rowsPerBlock: 48, stages: 8, splits: 1, multicast: 2)))
+        #expect(SkinnyDecisionRecord.path("w48 s8 x1 c4") == .skinny(.swapped(rowsPerBlock: 48, stages: 8, splits: 1, consumers: 4)))
     }
 
     @Test func foreignOrMalformedEntriesAreIgnored() {
@@ -42,7 +43,7 @@ import Testing
             #expect(SkinnyDecisionRecord.shape(key) == nil, "\(key)")
         }
         for value in ["n96 m64 x1", "n128 m48 x1", "n128 m64 x3", "n128 m64", "cublas", "", "n128 m64 x1 tmb", "n128 m64 x1 tma x",
-                      "w20 s8 x1", "w24 s1 x1", "w24 s8 x3", "w24 s8", "w24 m8 x1", "w24 s8 x1 c3", "w24 s8 x2 m2", "w24 s8 x1 m3", "w24 s8 x1 m4 c2", "w24 s8 x1 m2 m2", "w24 s7 x1 c2"] {
+                      "w20 s8 x1", "w24 s1 x1", "w24 s8 x3", "w24 s8", "w24 m8 x1", "w24 s8 x1 c3", "w24 s8 x2 m2", "w24 s8 x1 m3", "w24 s8 x1 m4 c2", "w24 s8 x1 m2 m2", "w24 s7 x1 c2", "w24 s6 x1 c4"] {
             #expect(SkinnyDecisionRecord.path(value) == nil, "\(value)")
         }
     }

@@ -73,7 +73,7 @@ import Testing
         #expect(qkv.tiles(outputs: 2560, gated: false) == 107)
         #expect(qkv.description == "w24 s16 x1")
         let names = KernelLibrary.source(defining: "skinny_gemm_bf16_w24")?.kernels ?? []
-        #expect(names.count == 2 * (2 * 6 + 2 * 5) && names.contains("skinny_gemm_gateup_gelu_bf16_w128_c2")
+        #expect(names.count == 3 * (2 * 6 + 2 * 5) && names.contains("skinny_gemm_gateup_gelu_bf16_w128_c2") && names.contains("skinny_gemm_bf16_w16_c4")
                 && !names.contains("skinny_gemm_gateup_gelu_bf16_w24"))
         // Two consumer warpgroups: `_c2`, 288 threads, warpgroup 1's [12][128] fp32 sums after the ring.
         let two = SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 16, splits: 1, consumers: 2)
@@ -92,16 +92,22 @@ import Testing
         #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 20, splits: 1)))
         #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 10, splits: 1)))
         #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 20, splits: 1, consumers: 2)))
-        #expect(swapped.filter { $0.consumers == 2 }.allSatisfy { $0.stages >= 4 && $0.stages % 2 == 0 })
+        #expect(swapped.filter { $0.consumers > 1 }.allSatisfy { $0.stages >= 2 * $0.consumers && $0.stages % $0.consumers == 0 })
+        #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 16, splits: 1, consumers: 4)))  // 20 slots less the sums' 18 KB
+        let four = SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 8, splits: 1, consumers: 4)
+        #expect(four.suffix == "_w24_c4" && four.threads == 544 && four.sharedBytes == 8 * ((64 + 24) * 128 + 16) + 3 * 12 * 128 * 4)
         // Multicast: whole K only, clusters of 2 and 4 tiles; grid.x rounded up to whole clusters.
-        #expect(swapped.contains(.swapped(rowsPerBlock: 24, stages: 20, splits: 1, multicast: 4)))
-        #expect(swapped.filter { $0.multicast > 1 }.allSatisfy { $0.splits == 1 })
+        #expect(!swapped.contains { $0.multicast > 1 }, "multicast only when asked for (KILN_SKINNY_MULTICAST=1)")
+        let shared = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2560, inputs: 2048, gated: false, multiprocessors: 132, clusters: true,
+                                                 tma: true, swapped: true, multicast: true, sharedBytesPerBlock: perBlock).filter(\.swapped)
+        #expect(shared.contains(.swapped(rowsPerBlock: 24, stages: 20, splits: 1, multicast: 4)))
+        #expect(shared.filter { $0.multicast > 1 }.allSatisfy { $0.splits == 1 })
         let m4 = SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 20, splits: 1, multicast: 4)
         #expect(m4.gridColumns(outputs: 2560, gated: false) == 108 && m4.clusterShape! == (4, 1, 1) && m4.description == "w24 s20 x1 m4")
         #expect(SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 20, splits: 2).clusterShape! == (1, 2, 1))
         #expect(SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 20, splits: 1).clusterShape == nil)
         let noClusters = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2560, inputs: 2048, gated: false, multiprocessors: 132, clusters: false,
-                                                     tma: true, swapped: true, sharedBytesPerBlock: perBlock)
+                                                     tma: true, swapped: true, multicast: true, sharedBytesPerBlock: perBlock)
         #expect(noClusters.allSatisfy { $0.multicast == 1 && $0.splits == 1 })
         #expect(swapped.allSatisfy { $0.sharedBytes <= perBlock && $0.stages >= 2 })
         // Slices only while tiles x slices fill at most two waves: w16 has 160 tiles, so none.

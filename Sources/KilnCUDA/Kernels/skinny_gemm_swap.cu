@@ -12,7 +12,7 @@
 // (up to) 64 batch rows as A and BN = 16..128 weight rows as B, so qkv can run as 107 blocks of
 // 24 rows, each with a deep ring of small stages (24 x 128 bytes of weights + 8 KB of x).
 //
-// A block is one or two consumer warpgroups (warps 0-3, 4-7) and one producer warp after them:
+// A block is C = 1, 2 or 4 consumer warpgroups (warps 0-3, 4-7, ...) and one producer warp after them:
 //   - the ring has `stages` slots (a kernel parameter, sized by the host to the shared memory it
 //     gives), each x's 64 rows x 64 k (8 KB) then the weights' BN rows x 64 k (BN x 128 bytes),
 //     both 128-byte swizzled, K-major, as wgmma's descriptors read them; a full and an empty
@@ -24,9 +24,10 @@
 //   - a consumer warpgroup waits on the full barrier, issues four wgmma.m64nBNk16 (one per 16 k)
 //     and, once the group of its previous stage is done (wgmma.wait_group 1, so one group stays in
 //     flight), each warp's lane 0 arrives on that stage's empty barrier (4 arrivals free a slot);
-//     with two consumer warpgroups (`_c2`) they take alternate stages into their own accumulators
-//     and add them at the end through shared memory (H200, session 15: with one warpgroup waiting
-//     for every stage's group, a stage took ~150-220 ns whatever the ring's depth);
+//     with C consumer warpgroups (`_c2`, `_c4`) warpgroup c takes stages c, c + C, ... into its
+//     own accumulators, and they are added at the end through shared memory (H200, session 15:
+//     with one warpgroup waiting for every stage's group, a stage took ~150-220 ns whatever the
+//     ring's depth; two took qkv from 11.6 to 8.0 us);
 //   - multicast (the `multicast` parameter P = 2 or 4, whole K only): P neighbouring blocks form a
 //     cluster (P, 1, 1) and each copies 64 / P rows of every stage's x box into all P rings
 //     (cp.async.bulk.tensor .multicast::cluster), so x leaves L2 once a cluster: x is re-read by
@@ -117,7 +118,7 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     constexpr int OutColumns = Mode == 0 ? BN : BN / 2;
     constexpr int ProducerWarp = 4 * Consumers, Threads = 128 * Consumers + 32;
     static_assert(BN % 8 == 0 && BN <= 256 && (Mode == 0 || BN % 16 == 0), "wgmma N: a multiple of 8 (gate/up: halves of 8)");
-    static_assert(Consumers == 1 || Consumers == 2, "one or two consumer warpgroups");
+    static_assert(Consumers == 1 || Consumers == 2 || Consumers == 4, "one, two or four consumer warpgroups");
     extern __shared__ __align__(1024) unsigned char skinnyShared[];  // the swizzle pattern is anchored at 1,024 bytes
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, consumer = warp >> 2;
@@ -132,11 +133,11 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     // r * 64 / P .. of each stage's x box into the same slot of all P blocks, so x leaves L2 once
     // a cluster instead of once a block; a slot is then free only once all P blocks consumed it.
     const unsigned rank = multicast > 1 ? skinny_cluster_rank() : 0u;
-    // Two consumer warpgroups need an even ring: then slot s is always consumed by warpgroup s % 2,
-    // which waits on its full barrier one phase at a time. With an odd ring the other warpgroup
-    // could wait on phase k + 1 while phase k is still filling, and a parity wait cannot tell them
-    // apart (found on the H200 in session 15: a 7-slot _c2 launch failed).
-    if (Consumers == 2 && (stages & 1)) __trap();
+    // C consumer warpgroups need a ring of a multiple of C slots: then slot s is always consumed by
+    // warpgroup s % C, which waits on its full barrier one phase at a time. Otherwise another
+    // warpgroup could wait on phase k + 1 while phase k is still filling, and a parity wait cannot
+    // tell them apart (found on the H200 in session 15: a 7-slot _c2 launch failed).
+    if (stages % Consumers != 0) __trap();
 
     if (tid == 0) {
         for (int s = 0; s < stages; ++s) {
@@ -234,18 +235,21 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
                 parity ^= 1u;
             }
         }
-        if constexpr (Consumers == 2) {
-            // Warpgroup 1's sums join warpgroup 0's: thread i of each holds the same outputs.
+        if constexpr (Consumers > 1) {
+            // The other warpgroups' sums join warpgroup 0's, in warpgroup order (deterministic):
+            // thread i of each holds the same outputs.
             float* partial = reinterpret_cast<float*>(skinnyShared + stages * (StageBytes + 16));
             const int index = tid & 127;
-            if (consumer == 1) {
+            if (consumer > 0) {
 #pragma unroll
-                for (int i = 0; i < BN / 2; ++i) partial[i * 128 + index] = acc[i];
+                for (int i = 0; i < BN / 2; ++i) partial[((consumer - 1) * (BN / 2) + i) * 128 + index] = acc[i];
             }
-            asm volatile("bar.sync 1, 256;" ::: "memory");
+            asm volatile("bar.sync 1, %0;" ::"n"(128 * Consumers) : "memory");
             if (consumer == 0) {
 #pragma unroll
-                for (int i = 0; i < BN / 2; ++i) acc[i] += partial[i * 128 + index];
+                for (int c = 1; c < Consumers; ++c)
+#pragma unroll
+                    for (int i = 0; i < BN / 2; ++i) acc[i] += partial[((c - 1) * (BN / 2) + i) * 128 + index];
             }
         }
     }
@@ -301,13 +305,14 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
 
 }  // namespace
 
-// Exported: skinny_gemm_{bf16, bf16_f32}_w<BN>[_c2] (BN 16, 24, 32, 48, 64, 128) and
-// skinny_gemm_gateup_{silu, gelu}_bf16_w<BN>[_c2] (BN 16, 32, 48, 64, 128); `_c2`: two consumer
-// warpgroups taking alternate stages. Parameters: those of skinny_gemm.cu's `_tma` kernels (weight
+// Exported: skinny_gemm_{bf16, bf16_f32}_w<BN>[_c2|_c4] (BN 16, 24, 32, 48, 64, 128) and
+// skinny_gemm_gateup_{silu, gelu}_bf16_w<BN>[_c2|_c4] (BN 16, 32, 48, 64, 128); `_c2` / `_c4`: two
+// or four consumer warpgroups taking stages in turn. Parameters: those of skinny_gemm.cu's `_tma` kernels (weight
 // and x pointers unused: the maps carry them; weight map box 64 k x BN rows, gate/up BN / 2; x map
-// [M, K] with box 64 k x 64 / P rows), then `stages`, the ring's slots (>= 2; even for _c2), and `multicast` P (1, 2
-// or 4; P > 1 only with S = 1, launched as clusters of (P, 1, 1), grid.x a multiple of P). Block: 160 threads (_c2:
-// 288). Dynamic shared memory: stages x (8,192 + 128 BN + 16) bytes, _c2 256 BN more. Grid
+// [M, K] with box 64 k x 64 / P rows), then `stages`, the ring's slots (>= 2; a multiple of C), and `multicast` P (1, 2
+// or 4; P > 1 only with S = 1, launched as clusters of (P, 1, 1), grid.x a multiple of P). Block: 128 C + 32 threads.
+// Dynamic shared memory: stages x (8,192 + 128 BN + 16) bytes, then (C - 1) x 256 BN (the other
+// warpgroups' sums). Grid
 // (ceil(N / BN) plain or ceil(mlp / (BN / 2)) gate/up, S, ceil(M / 64)), S > 1 as clusters of (1, S, 1).
 #ifdef KILN_SKINNY_USES_WGMMA
 #define KILN_SWAP_BODY(BN, C, MODE, OUT, BIAS) swap_body<BN, C, MODE, OUT>(BIAS, y, N, K, M, ldy, &weightMap, &inputMap, stages, multicast);
@@ -334,12 +339,16 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     KILN_SWAP_PLAIN(skinny_gemm_bf16_w##BN, bf16, BN, 1)            \
     KILN_SWAP_PLAIN(skinny_gemm_bf16_f32_w##BN, float, BN, 1)       \
     KILN_SWAP_PLAIN(skinny_gemm_bf16_w##BN##_c2, bf16, BN, 2)       \
-    KILN_SWAP_PLAIN(skinny_gemm_bf16_f32_w##BN##_c2, float, BN, 2)
+    KILN_SWAP_PLAIN(skinny_gemm_bf16_f32_w##BN##_c2, float, BN, 2)  \
+    KILN_SWAP_PLAIN(skinny_gemm_bf16_w##BN##_c4, bf16, BN, 4)       \
+    KILN_SWAP_PLAIN(skinny_gemm_bf16_f32_w##BN##_c4, float, BN, 4)
 #define KILN_SWAP_GATED_SHAPES(BN)                                   \
     KILN_SWAP_GATED(skinny_gemm_gateup_silu_bf16_w##BN, 1, BN, 1)    \
     KILN_SWAP_GATED(skinny_gemm_gateup_gelu_bf16_w##BN, 2, BN, 1)    \
     KILN_SWAP_GATED(skinny_gemm_gateup_silu_bf16_w##BN##_c2, 1, BN, 2) \
-    KILN_SWAP_GATED(skinny_gemm_gateup_gelu_bf16_w##BN##_c2, 2, BN, 2)
+    KILN_SWAP_GATED(skinny_gemm_gateup_gelu_bf16_w##BN##_c2, 2, BN, 2) \
+    KILN_SWAP_GATED(skinny_gemm_gateup_silu_bf16_w##BN##_c4, 1, BN, 4) \
+    KILN_SWAP_GATED(skinny_gemm_gateup_gelu_bf16_w##BN##_c4, 2, BN, 4)
 
 KILN_SWAP_PLAIN_SHAPES(16)
 KILN_SWAP_PLAIN_SHAPES(24)
