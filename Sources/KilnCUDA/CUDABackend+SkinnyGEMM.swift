@@ -152,8 +152,8 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
                         let depth = most / consumers * consumers
                         if depth >= 2 * consumers && !depths.contains(depth) { depths.append(depth) }
                     }
-                    // The split-K epilogue stages [BN][65] fp32 in the ring.
-                    for depth in depths where splits == 1 || depth * slot >= width * 65 * 4 {
+                    // (The split-K epilogue's [BN][65] fp32 always fits in a ring of two slots or more.)
+                    for depth in depths {
                         result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits, consumers: consumers))
                         // Whole K: also with x multicast over clusters of 2 and 4 neighbouring tiles, when asked
                         // for (slower on every Gemma-2B shape on the H200 in session 15, e.g. qkv 9.8 / 10.6 us
@@ -221,7 +221,7 @@ extension CUDABackend {
             let function = try kernels.function(kernel + choice.suffix)
             try sharedMemoryLimitRaised.withLock { limited in  // raised before any launch of the kernel
                 if !limited.contains(function.name) {
-                    try kernels.setMaxDynamicSharedMemory(function, bytes: choice.swapped ? runtime.device.maxSharedMemoryPerBlock
+                    try kernels.setMaxDynamicSharedMemory(function, bytes: choice.swapped ? swappedSharedLimit
                                                                                            : SkinnyGEMMChoice.largestSharedBytes)
                     limited.insert(function.name)
                 }
@@ -259,7 +259,7 @@ extension CUDABackend {
                                                      tma: supportsSkinnyTMA && skinnyTMAEnabled,
                                                      swapped: supportsSkinnyTMA && skinnyTMAEnabled && skinnySwapEnabled,
                                                      multicast: Self.skinnyMulticastSetting,
-                                                     sharedBytesPerBlock: runtime.device.maxSharedMemoryPerBlock)
+                                                     sharedBytesPerBlock: swappedSharedLimit)
         let log = ProcessInfo.processInfo.environment["KILN_GEMV_LOG"]
         var best = SkinnyProductPath.library
         let libraryTime = try timeAsInGraph(library)
@@ -338,6 +338,11 @@ extension CUDABackend {
         }
         return best
     }
+
+    /// The dynamic shared memory a swapped skinny kernel may be given: the device's opt-in maximum
+    /// less 1 KB, since static shared memory counts against the same limit (KILN_TRACE builds give
+    /// every kernel a few bytes of it).
+    var swappedSharedLimit: Int { runtime.device.maxSharedMemoryPerBlock - 1024 }
 
     /// The skinny kernels' TMA variants: sm_90a (wgmma, the bulk tensor copies), a driver that
     /// encodes tensor maps, and the wgmma path compiled (not KILN_SKINNY_MMA_SYNC).

@@ -103,7 +103,7 @@ extension CUDABackend {
                       let path = SkinnyDecisionRecord.path(value) else { continue }
                 if case .skinny(let choice) = path,
                    ((choice.splits > 1 || choice.multicast > 1) && !supportsClusters) || (choice.tma && !(supportsSkinnyTMA && skinnyTMAEnabled))
-                    || (choice.swapped && (!skinnySwapEnabled || choice.sharedBytes > runtime.device.maxSharedMemoryPerBlock
+                    || (choice.swapped && (!skinnySwapEnabled || choice.sharedBytes > swappedSharedLimit
                                            || !SkinnyGEMMChoice.swappedWidths(gated: shape.kernel.hasPrefix("skinny_gemm_gateup_")).contains(choice.rowsPerBlock))) {
                     continue
                 }

@@ -28,7 +28,10 @@ __device__ __forceinline__ unsigned skinny_shared_address(const void* pointer) {
 }
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+// Every thread of every block of the cluster; the .aligned forms want the warp converged, so
+// callers that come from per-lane branches (the producer lane, store tails) are reconverged first.
 __device__ __forceinline__ void skinny_cluster_sync() {
+    __syncwarp();
     asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
 }
 __device__ __forceinline__ unsigned skinny_cluster_rank() {

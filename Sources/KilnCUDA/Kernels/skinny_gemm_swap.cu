@@ -21,9 +21,9 @@
 //     then their up rows) and arms its full barrier with the stage's bytes; the weights of the
 //     first `stages` stages go out before griddepcontrol.wait (weights are never written by a
 //     step), x's after it; later it waits on the slot's empty barrier before refilling;
-//   - a consumer warpgroup waits on the full barrier, issues four wgmma.m64nBNk16 (one per 16 k)
-//     and, once the group of its previous stage is done (wgmma.wait_group 1, so one group stays in
-//     flight), each warp's lane 0 arrives on that stage's empty barrier (4 arrivals free a slot);
+//   - a consumer warpgroup waits on the full barrier, issues four wgmma.m64nBNk16 (one per 16 k),
+//     waits for them (wgmma.wait_group 0), and each warp's lane 0 arrives on the stage's empty
+//     barrier at once (4 arrivals free a slot);
 //     with C consumer warpgroups (`_c2`, `_c4`) warpgroup c takes stages c, c + C, ... into its
 //     own accumulators, and they are added at the end through shared memory (H200, session 15:
 //     with one warpgroup waiting for every stage's group, a stage took ~150-220 ns whatever the
@@ -95,10 +95,20 @@ __device__ __forceinline__ void swap_fence_operands(float* d) {
 __device__ __forceinline__ void swap_barrier_arrive(unsigned barrier) {
     asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(barrier) : "memory");
 }
-// Arrives on the mbarrier at the same shared-memory offset in block `rank` of the cluster.
+// Arrives on the mbarrier at the same shared-memory offset in block `rank` of the cluster, with
+// release at cluster scope (the waiting producer is in another block).
 __device__ __forceinline__ void swap_barrier_arrive_remote(unsigned barrier, unsigned rank) {
-    asm volatile("{\n\t.reg .b32 remote;\n\tmapa.shared::cluster.u32 remote, %0, %1;\n\tmbarrier.arrive.shared::cluster.b64 _, [remote];\n\t}"
+    asm volatile("{\n\t.reg .b32 remote;\n\tmapa.shared::cluster.u32 remote, %0, %1;\n\tmbarrier.arrive.release.cluster.shared::cluster.b64 _, [remote];\n\t}"
                  ::"r"(barrier), "r"(rank) : "memory");
+}
+// skinny_barrier_wait with acquire at cluster scope: the producer's wait on an empty barrier that
+// consumers of other blocks arrive on (multicast).
+__device__ __forceinline__ void swap_barrier_wait_cluster(unsigned barrier, unsigned parity) {
+    unsigned done = 0;
+    do {
+        asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n\tselp.u32 %0, 1, 0, p;\n\t}"
+                     : "=r"(done) : "r"(barrier), "r"(parity) : "memory");
+    } while (!done);
 }
 // A 2-D box into the same shared-memory offset of every block in `mask` (cluster ranks), each
 // block's mbarrier at `barrier`'s offset counting the bytes it receives.
@@ -137,7 +147,10 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     // warpgroup s % C, which waits on its full barrier one phase at a time. Otherwise another
     // warpgroup could wait on phase k + 1 while phase k is still filling, and a parity wait cannot
     // tell them apart (found on the H200 in session 15: a 7-slot _c2 launch failed).
-    if (stages % Consumers != 0) __trap();
+    // And the launch shapes the host guarantees (SkinnyGEMMChoice): trap rather than spin on them.
+    if (stages < 2 || stages % Consumers != 0 || (multicast != 1 && multicast != 2 && multicast != 4)
+        || (multicast > 1 && (splits > 1 || gridDim.x % multicast != 0)))
+        __trap();
 
     if (tid == 0) {
         for (int s = 0; s < stages; ++s) {
@@ -188,7 +201,12 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
             for (int s = 0; s < early; ++s) inputs(s, s);
             int slot = 0, round = 1;  // stage `it` uses slot it % stages, for the round-th time
             for (int it = stages; it < count; ++it) {
-                skinny_barrier_wait(empty + 8 * slot, (unsigned)(round - 1) & 1u);  // consumed round - 1 times
+                // Consumed round - 1 times (with multicast, by the consumers of every block).
+                if (multicast > 1) {
+                    swap_barrier_wait_cluster(empty + 8 * slot, (unsigned)(round - 1) & 1u);
+                } else {
+                    skinny_barrier_wait(empty + 8 * slot, (unsigned)(round - 1) & 1u);
+                }
                 skinny_barrier_expect(full + 8 * slot, StageBytes);
                 weights(slot, it);
                 inputs(slot, it);
