@@ -199,7 +199,7 @@ extension CUDABackend {
         let key = GEMVKey(kernel: kernel, outputs: outputs, inputs: x.columns, rows: x.rows)
         func launch(_ choice: SkinnyGEMMChoice) throws {
             var arguments = productArguments(x, weight: weight, bias: bias, takesBias: !gated, outputs: outputs, out: out)
-            if choice.tma || choice.swapped {
+            if choice.tma {  // (the swapped kernels are TMA kernels too)
                 // The weight's and x's tensor maps (skinny_gemm.cu): boxes of 64 k x BN weight rows
                 // (gate/up: BN / 2 from each half) and 64 k x MT rows of x, whose row stride is
                 // x.columns, the ldx productArguments passes.

@@ -40,8 +40,7 @@ public enum SkinnyDecisionRecord {
     static func value(_ path: SkinnyProductPath) -> String {
         switch path {
         case .library: return "library"
-        case .skinny(let choice) where choice.swapped: return choice.description
-        case .skinny(let choice): return "n\(choice.rowsPerBlock) m\(choice.batchTile) x\(choice.splits)" + (choice.tma ? " tma" : "")
+        case .skinny(let choice): return choice.description  // the record's form (SkinnyGEMMChoice.description)
         }
     }
 

@@ -77,27 +77,8 @@ __device__ __forceinline__ unsigned skinny_swizzle(int row, int chunk) {
 // through descriptors: the ring's rows are already the 128-byte-swizzled K-major layout wgmma
 // reads (8-row groups of 1,024 bytes, chunk c of row r at c ^ (r & 7)), so the copies stay as they
 // are; a k16 slice is the descriptor's start address + 32 bytes. The accumulators come out in the
-// mma.m16n8 fragment order the epilogue already uses (warp w: rows 16w.., d[4j..4j+3] = acc[j]).
-#ifdef KILN_SKINNY_USES_WGMMA
-__device__ __forceinline__ void skinny_wgmma_n32(float* d, unsigned long long a, unsigned long long b) {
-    asm volatile(
-        "{\n\twgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, 1, 1, 1, 0, 0;\n\t}"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
-        : "l"(a), "l"(b));
-}
-__device__ __forceinline__ void skinny_wgmma_n64(float* d, unsigned long long a, unsigned long long b) {
-    asm volatile(
-        "{\n\twgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, 1, 1, 1, 0, 0;\n\t}"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-        : "l"(a), "l"(b));
-}
-template <int Count>
-__device__ __forceinline__ void skinny_fence_operands(float* d) {
-#pragma unroll
-    for (int i = 0; i < Count; ++i) asm volatile("" : "+f"(d[i])::"memory");
-}
-
-#endif
+// mma.m16n8 fragment order the epilogue already uses (warp w: rows 16w.., d[4j..4j+3] = acc[j]);
+// skinny_wgmma and skinny_fence_operands are in skinny_common.cuh.
 
 // Mode 0: plain (N = W's rows, optional fp32 bias); 1 / 2: gate/up with SiLU / GELU-tanh
 // (N = mlp, W has 2 * N rows). BN weight rows per block (BN / 16 warps), MT batch rows per tile.
@@ -286,11 +267,7 @@ __device__ __forceinline__ void skinny_gemm_body(const bf16* __restrict__ weight
             asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
 #pragma unroll
             for (int kk = 0; kk < kSkinnyK / 16; ++kk) {
-                if constexpr (MT == 64) {
-                    skinny_wgmma_n64(d, skinny_descriptor(aBase + kk * 32), skinny_descriptor(bBase + kk * 32));
-                } else {
-                    skinny_wgmma_n32(d, skinny_descriptor(aBase + kk * 32), skinny_descriptor(bBase + kk * 32));
-                }
+                skinny_wgmma<MT>(d, skinny_descriptor(aBase + kk * 32), skinny_descriptor(bBase + kk * 32));
             }
             asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
             // Done before the next iteration's barrier: the stage is refilled after it. (Keeping

@@ -45,53 +45,6 @@ constexpr int kSwapK = 64;        // k per stage: 128 bytes a row
 constexpr int kSwapRows = 64;     // batch rows a tile: wgmma's M
 
 #ifdef KILN_SKINNY_USES_WGMMA
-// d[BN / 2] += A (64 x 16, descriptor a) * B (BN x 16, descriptor b)^T; d in the mma.m16n8 order.
-template <int BN>
-__device__ __forceinline__ void swap_wgmma(float* d, unsigned long long a, unsigned long long b);
-template <>
-__device__ __forceinline__ void swap_wgmma<16>(float* d, unsigned long long a, unsigned long long b) {
-    asm volatile("{\n\twgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, 1, 1, 1, 0, 0;\n\t}"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
-                 : "l"(a), "l"(b));
-}
-template <>
-__device__ __forceinline__ void swap_wgmma<24>(float* d, unsigned long long a, unsigned long long b) {
-    asm volatile("{\n\twgmma.mma_async.sync.aligned.m64n24k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11}, %12, %13, 1, 1, 1, 0, 0;\n\t}"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11])
-                 : "l"(a), "l"(b));
-}
-template <>
-__device__ __forceinline__ void swap_wgmma<32>(float* d, unsigned long long a, unsigned long long b) {
-    asm volatile("{\n\twgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, 1, 1, 1, 0, 0;\n\t}"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
-                 : "l"(a), "l"(b));
-}
-template <>
-__device__ __forceinline__ void swap_wgmma<48>(float* d, unsigned long long a, unsigned long long b) {
-    asm volatile("{\n\twgmma.mma_async.sync.aligned.m64n48k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23}, %24, %25, 1, 1, 1, 0, 0;\n\t}"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23])
-                 : "l"(a), "l"(b));
-}
-template <>
-__device__ __forceinline__ void swap_wgmma<64>(float* d, unsigned long long a, unsigned long long b) {
-    asm volatile("{\n\twgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, 1, 1, 1, 0, 0;\n\t}"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-                 : "l"(a), "l"(b));
-}
-template <>
-__device__ __forceinline__ void swap_wgmma<128>(float* d, unsigned long long a, unsigned long long b) {
-    asm volatile("{\n\twgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, 1, 1, 1, 0, 0;\n\t}"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-                 : "l"(a), "l"(b));
-}
-
-
-template <int Count>
-__device__ __forceinline__ void swap_fence_operands(float* d) {
-#pragma unroll
-    for (int i = 0; i < Count; ++i) asm volatile("" : "+f"(d[i])::"memory");
-}
-
 __device__ __forceinline__ void swap_barrier_arrive(unsigned barrier) {
     asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(barrier) : "memory");
 }
@@ -100,15 +53,6 @@ __device__ __forceinline__ void swap_barrier_arrive(unsigned barrier) {
 __device__ __forceinline__ void swap_barrier_arrive_remote(unsigned barrier, unsigned rank) {
     asm volatile("{\n\t.reg .b32 remote;\n\tmapa.shared::cluster.u32 remote, %0, %1;\n\tmbarrier.arrive.release.cluster.shared::cluster.b64 _, [remote];\n\t}"
                  ::"r"(barrier), "r"(rank) : "memory");
-}
-// skinny_barrier_wait with acquire at cluster scope: the producer's wait on an empty barrier that
-// consumers of other blocks arrive on (multicast).
-__device__ __forceinline__ void swap_barrier_wait_cluster(unsigned barrier, unsigned parity) {
-    unsigned done = 0;
-    do {
-        asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n\tselp.u32 %0, 1, 0, p;\n\t}"
-                     : "=r"(done) : "r"(barrier), "r"(parity) : "memory");
-    } while (!done);
 }
 // A 2-D box into the same shared-memory offset of every block in `mask` (cluster ranks), each
 // block's mbarrier at `barrier`'s offset counting the bytes it receives.
@@ -203,7 +147,7 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
             for (int it = stages; it < count; ++it) {
                 // Consumed round - 1 times (with multicast, by the consumers of every block).
                 if (multicast > 1) {
-                    swap_barrier_wait_cluster(empty + 8 * slot, (unsigned)(round - 1) & 1u);
+                    skinny_barrier_wait<true>(empty + 8 * slot, (unsigned)(round - 1) & 1u);
                 } else {
                     skinny_barrier_wait(empty + 8 * slot, (unsigned)(round - 1) & 1u);
                 }
@@ -231,14 +175,14 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
         for (int it = consumer; it < count; it += Consumers) {
             skinny_barrier_wait(full + 8 * slot, parity);
             const unsigned base = ring + slot * StageBytes;
-            swap_fence_operands<BN / 2>(acc);
+            skinny_fence_operands<BN / 2>(acc);
             asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
 #pragma unroll
             for (int kk = 0; kk < kSwapK / 16; ++kk)
-                swap_wgmma<BN>(acc, skinny_descriptor(base + kk * 32), skinny_descriptor(base + InputBytes + kk * 32));
+                skinny_wgmma<BN>(acc, skinny_descriptor(base + kk * 32), skinny_descriptor(base + InputBytes + kk * 32));
             asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
             asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-            swap_fence_operands<BN / 2>(acc);
+            skinny_fence_operands<BN / 2>(acc);
             __syncwarp();
             if (lane == 0) {
                 if (multicast > 1) {
