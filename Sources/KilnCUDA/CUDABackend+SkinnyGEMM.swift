@@ -38,7 +38,8 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// slices, `consumers` warpgroups.
     public static func swapped(rowsPerBlock: Int, stages: Int, splits: Int, consumers: Int = 1, multicast: Int = 1) -> SkinnyGEMMChoice {
         precondition(multicast == 1 || splits == 1, "multicast only with whole K")
-        precondition([1, 2, 4].contains(consumers) && stages % consumers == 0, "C consumer warpgroups need a ring of a multiple of C slots")
+        precondition(swappedConsumers(width: rowsPerBlock).contains(consumers) && stages % consumers == 0,
+                     "C consumer warpgroups (as the width allows) need a ring of a multiple of C slots")
         var choice = SkinnyGEMMChoice(rowsPerBlock: rowsPerBlock, batchTile: 64, splits: splits, tma: true)
         choice.swapped = true
         choice.stages = stages
@@ -51,14 +52,19 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     public static let shapes: [SkinnyGEMMChoice] = [64, 128].flatMap { bn in [32, 64].map { SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: $0, splits: 1) } }
     /// The BN skinny_gemm_swap.cu exports for plain products; the gate/up kernels take those that
     /// split into two halves of whole 8-row groups.
-    public static let swappedWidths = [16, 24, 32, 48, 64, 128]
+    public static let swappedWidths = [16, 24, 32, 48, 64, 128, 256]
     public static func swappedWidths(gated: Bool) -> [Int] { swappedWidths.filter { !gated || $0 % 16 == 0 } }
-    /// The kernels skinny_gemm_swap.cu exports: `<name>_w<BN>`, `<name>_w<BN>_c2` and `<name>_w<BN>_c4`.
+    /// The consumer warpgroups skinny_gemm_swap.cu exports for a width: 1, 2 and 4, but not 4 at
+    /// 256 (128 accumulators a thread for 544 threads would not fit an SM's registers).
+    public static func swappedConsumers(width: Int) -> [Int] { width > 128 ? [1, 2] : [1, 2, 4] }
+    /// The kernels skinny_gemm_swap.cu exports: `<name>_w<BN>`, `<name>_w<BN>_c2` and (BN <= 128) `<name>_w<BN>_c4`.
     static var swappedKernelNames: [String] {
         var names: [String] = []
         for (name, gated) in [("skinny_gemm_bf16", false), ("skinny_gemm_bf16_f32", false), ("skinny_gemm_gateup_silu_bf16", true),
                               ("skinny_gemm_gateup_gelu_bf16", true)] {
-            for width in swappedWidths(gated: gated) { names += ["\(name)_w\(width)", "\(name)_w\(width)_c2", "\(name)_w\(width)_c4"] }
+            for width in swappedWidths(gated: gated) {
+                names += swappedConsumers(width: width).map { "\(name)_w\(width)" + ($0 > 1 ? "_c\($0)" : "") }
+            }
         }
         return names
     }
@@ -144,7 +150,7 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
             let slot = swappedSlotBytes(rowsPerBlock: width) + 16
             let tiles = SkinnyGEMMChoice.swapped(rowsPerBlock: width, stages: 2, splits: 1).tiles(outputs: outputs, gated: gated)
             for (splits, perSlice) in slices(tiles: tiles, limitByWaves: true) {
-                for consumers in [1, 2, 4] {
+                for consumers in swappedConsumers(width: width) {
                     var depths: [Int] = []
                     for budget in [sharedBytesPerBlock, twoPerSM] {
                         // C consumer warpgroups take stages in turn: a ring of a multiple of C slots (skinny_gemm_swap.cu).
@@ -192,7 +198,7 @@ extension CUDABackend {
     /// Runs the product on the skinny kernel `kernel` (without suffix) when that is the faster
     /// path for this shape, and returns true; false when the caller should run `library` itself.
     /// The first call of a shape outside a CUDA-graph recording times every candidate
-    /// configuration and the library path (`timeAsInGraph`) and keeps the fastest; inside a
+    /// configuration and the library path (`timeInChain`) and keeps the fastest; inside a
     /// recording an untimed shape takes the library path.
     func skinnyProduct(_ x: DeviceTensor, weight: CUDAWeight, bias: DeviceBuffer?, outputs: Int, gated: Bool, out: DeviceTensor,
                        kernel: String, library: () throws -> Void) throws -> Bool {
@@ -262,14 +268,20 @@ extension CUDABackend {
                                                      sharedBytesPerBlock: swappedSharedLimit)
         let log = ProcessInfo.processInfo.environment["KILN_GEMV_LOG"]
         var best = SkinnyProductPath.library
-        let libraryTime = try timeAsInGraph(library)
+        // In the chain (cold weights, a short programmatic predecessor: CUDABackend+ChainTiming.swift)
+        // unless KILN_SKINNY_TIMING=hot.
+        var chainBuffers: ChainTimingBuffers?
+        func time(_ body: () throws -> Void) throws -> Double {
+            Self.skinnyChainTimingSetting ? try timeInChain(input: x, buffers: &chainBuffers, body) : try timeAsInGraph(body)
+        }
+        let libraryTime = try time(library)
         // The library's time is scaled by `skinnyPreferenceSetting` (KILN_SKINNY_PREFER, default 1): the
         // skinny kernels overlap their weight loads with the previous kernel under programmatic
         // launch inside a step, which the isolated timing does not show.
         var bestTime = libraryTime * Self.skinnyPreferenceSetting
         for candidate in candidates {
             // A configuration the GPU refuses (say, a cluster it cannot place) is left out, not fatal.
-            guard let elapsed = try? timeAsInGraph({ try launch(candidate) }) else { continue }
+            guard let elapsed = try? time({ try launch(candidate) }) else { continue }
             if log == "2" {
                 let function = try kernels.function(kernel + candidate.suffix)
                 let resident = kernels.occupancy(function, threads: candidate.threads, sharedBytes: candidate.sharedBytes)

@@ -16,8 +16,8 @@ public enum SkinnyDecisionRecord {
     static let prefix = "skinny "
 
     /// The digest the current skinny_gemm.cu gives, with the kernel switches it is compiled with
-    /// (KILN_KERNEL_DEFINES), the decision rule's KILN_SKINNY_PREFER when set and KILN_SKINNY_TMA=0
-    /// when set: a decision made for another variant, rule or candidate set is not this one's.
+    /// (KILN_KERNEL_DEFINES), the decision rule's KILN_SKINNY_PREFER when set, KILN_SKINNY_TMA=0
+    /// when set and the timing rule (KILN_SKINNY_TIMING): a decision made for another variant, rule or candidate set is not this one's.
     static let currentSource: String = {
         var hash = SHA256()
         hash.update(KernelLibrary.sources.first { $0.fileName == "skinny_gemm.cu" }?.text ?? "")
@@ -28,8 +28,14 @@ public enum SkinnyDecisionRecord {
         if !CUDABackend.skinnyTMASetting { hash.update(" no tma") }
         if !CUDABackend.skinnySwapSetting { hash.update(" no swap") }
         if CUDABackend.skinnyMulticastSetting { hash.update(" multicast") }
+        // The timing rule (session 16): decisions timed in the chain are not those timed back to back.
+        hash.update(timingRuleTag(chain: CUDABackend.skinnyChainTimingSetting))
         return String(hash.finalizeHex().prefix(12))
     }()
+
+    /// What the timing rule adds to the digest: decisions timed in the chain (cold weights, a
+    /// programmatic predecessor) and back to back (KILN_SKINNY_TIMING=hot) are kept apart.
+    static func timingRuleTag(chain: Bool) -> String { chain ? " chain timing" : " hot timing" }
 
     /// The record key for a shape.
     static func key(_ shape: GEMVKey, source: String = currentSource) -> String {
@@ -66,7 +72,8 @@ public enum SkinnyDecisionRecord {
             let multicast = rest.first.flatMap { ["m2": 2, "m4": 4][$0] } ?? 1
             if multicast > 1 { rest = rest.dropFirst() }
             guard rest.isEmpty, SkinnyGEMMChoice.swappedWidths.contains(bn), stages >= 2, stages <= 64, [1, 2, 4, 8].contains(splits),
-                  multicast == 1 || splits == 1, stages % consumers == 0 else { return nil }
+                  multicast == 1 || splits == 1, stages % consumers == 0,
+                  SkinnyGEMMChoice.swappedConsumers(width: bn).contains(consumers) else { return nil }
             return .skinny(.swapped(rowsPerBlock: bn, stages: stages, splits: splits, consumers: consumers, multicast: multicast))
         }
         guard fields.count == 3 || (fields.count == 4 && fields[3] == "tma"), let bn = number(fields[0], "n"),

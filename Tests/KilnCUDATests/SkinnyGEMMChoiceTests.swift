@@ -73,13 +73,16 @@ import Testing
         #expect(qkv.tiles(outputs: 2560, gated: false) == 107)
         #expect(qkv.description == "w24 s16 x1")
         let names = KernelLibrary.source(defining: "skinny_gemm_bf16_w24")?.kernels ?? []
-        #expect(names.count == 3 * (2 * 6 + 2 * 5) && names.contains("skinny_gemm_gateup_gelu_bf16_w128_c2") && names.contains("skinny_gemm_bf16_w16_c4")
+        #expect(names.count == 3 * (2 * 6 + 2 * 5) + 2 * (2 + 2) && names.contains("skinny_gemm_gateup_gelu_bf16_w128_c2") && names.contains("skinny_gemm_bf16_w16_c4")
                 && !names.contains("skinny_gemm_gateup_gelu_bf16_w24"))
+        // 256 rows a block: one or two consumer warpgroups, never four.
+        #expect(names.contains("skinny_gemm_gateup_gelu_bf16_w256_c2") && names.contains("skinny_gemm_bf16_f32_w256")
+                && !names.contains("skinny_gemm_bf16_w256_c4"))
         // Two consumer warpgroups: `_c2`, 288 threads, warpgroup 1's [12][128] fp32 sums after the ring.
         let two = SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 16, splits: 1, consumers: 2)
         #expect(two.suffix == "_w24_c2" && two.threads == 288 && two.sharedBytes == qkv.sharedBytes + 12 * 128 * 4)
         #expect(two.description == "w24 s16 x1 c2")
-        #expect(SkinnyGEMMChoice.swappedWidths(gated: true) == [16, 32, 48, 64, 128])
+        #expect(SkinnyGEMMChoice.swappedWidths(gated: true) == [16, 32, 48, 64, 128, 256])
 
         // Offered only when asked for (sm_90a), with the H100's 227 KB a block.
         let perBlock = 232_448
@@ -118,7 +121,7 @@ import Testing
         // Gate/up: only the widths that halve into whole 8-row groups.
         let gated = SkinnyGEMMChoice.candidates(rows: 64, outputs: 16384, inputs: 2048, gated: true, multiprocessors: 132, clusters: true,
                                                 tma: true, swapped: true, sharedBytesPerBlock: perBlock)
-        #expect(Set(gated.filter(\.swapped).map(\.rowsPerBlock)) == [16, 32, 48, 64, 128])
+        #expect(Set(gated.filter(\.swapped).map(\.rowsPerBlock)) == [16, 32, 48, 64, 128, 256])
         // More than 64 rows: not the skinny kernels' range.
         #expect(!SkinnyGEMMChoice.candidates(rows: 65, outputs: 2560, inputs: 2048, gated: false, multiprocessors: 132, clusters: true,
                                              tma: true, swapped: true, sharedBytesPerBlock: perBlock).contains { $0.swapped })

@@ -267,8 +267,8 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
 
 }  // namespace
 
-// Exported: skinny_gemm_{bf16, bf16_f32}_w<BN>[_c2|_c4] (BN 16, 24, 32, 48, 64, 128) and
-// skinny_gemm_gateup_{silu, gelu}_bf16_w<BN>[_c2|_c4] (BN 16, 32, 48, 64, 128); `_c2` / `_c4`: two
+// Exported: skinny_gemm_{bf16, bf16_f32}_w<BN>[_c2|_c4] (BN 16, 24, 32, 48, 64, 128; 256 without _c4) and
+// skinny_gemm_gateup_{silu, gelu}_bf16_w<BN>[_c2|_c4] (BN 16, 32, 48, 64, 128; 256 without _c4); `_c2` / `_c4`: two
 // or four consumer warpgroups taking stages in turn. Parameters: those of skinny_gemm.cu's `_tma` kernels (weight
 // and x pointers unused: the maps carry them; weight map box 64 k x BN rows, gate/up BN / 2; x map
 // [M, K] with box 64 k x 64 / P rows), then `stages`, the ring's slots (>= 2; a multiple of C), and `multicast` P (1, 2
@@ -318,6 +318,18 @@ KILN_SWAP_PLAIN_SHAPES(32)
 KILN_SWAP_PLAIN_SHAPES(48)
 KILN_SWAP_PLAIN_SHAPES(64)
 KILN_SWAP_PLAIN_SHAPES(128)
+// 256 weight rows a block (128 accumulators a thread): one or two consumer warpgroups only (four
+// would need ~170 registers for 544 threads, more than an SM has). Why so wide: a block re-reads
+// all of x for its rows, so wider blocks read x fewer times (gate/up at 64 rows: 64 MB of x
+// through L2 with 128-row blocks against 134 MB of weights).
+KILN_SWAP_PLAIN(skinny_gemm_bf16_w256, bf16, 256, 1)
+KILN_SWAP_PLAIN(skinny_gemm_bf16_f32_w256, float, 256, 1)
+KILN_SWAP_PLAIN(skinny_gemm_bf16_w256_c2, bf16, 256, 2)
+KILN_SWAP_PLAIN(skinny_gemm_bf16_f32_w256_c2, float, 256, 2)
+KILN_SWAP_GATED(skinny_gemm_gateup_silu_bf16_w256, 1, 256, 1)
+KILN_SWAP_GATED(skinny_gemm_gateup_gelu_bf16_w256, 2, 256, 1)
+KILN_SWAP_GATED(skinny_gemm_gateup_silu_bf16_w256_c2, 1, 256, 2)
+KILN_SWAP_GATED(skinny_gemm_gateup_gelu_bf16_w256_c2, 2, 256, 2)
 KILN_SWAP_GATED_SHAPES(16)
 KILN_SWAP_GATED_SHAPES(32)
 KILN_SWAP_GATED_SHAPES(48)
