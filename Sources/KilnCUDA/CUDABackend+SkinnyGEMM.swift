@@ -22,6 +22,9 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// Blocks of a swapped kernel that share each stage's x through TMA multicast (a cluster of
     /// (P, 1, 1); 1, 2 or 4; only with whole K).
     public var multicast: Int
+    /// Split-K of a swapped plain product through an fp32 workspace [S, rows, N] and
+    /// skinny_gemm_reduce_* instead of a cluster of S blocks (record suffix " ws").
+    public var workspace: Bool
 
     public init(rowsPerBlock: Int, batchTile: Int, splits: Int, tma: Bool = false) {
         self.rowsPerBlock = rowsPerBlock
@@ -32,19 +35,22 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
         self.stages = 0
         self.consumers = 1
         self.multicast = 1
+        self.workspace = false
     }
 
     /// A swapped configuration: BN weight rows (wgmma's N) a block, `stages` ring slots, `splits` K
-    /// slices, `consumers` warpgroups.
-    public static func swapped(rowsPerBlock: Int, stages: Int, splits: Int, consumers: Int = 1, multicast: Int = 1) -> SkinnyGEMMChoice {
+    /// slices (through a workspace and a second kernel when `workspace`), `consumers` warpgroups.
+    public static func swapped(rowsPerBlock: Int, stages: Int, splits: Int, consumers: Int = 1, multicast: Int = 1,
+                               workspace: Bool = false) -> SkinnyGEMMChoice {
         precondition(multicast == 1 || splits == 1, "multicast only with whole K")
-        precondition(swappedConsumers(width: rowsPerBlock).contains(consumers) && stages % consumers == 0,
-                     "C consumer warpgroups (as the width allows) need a ring of a multiple of C slots")
+        precondition(!workspace || splits > 1, "a workspace only for split K")
+        precondition([1, 2, 4].contains(consumers) && stages % consumers == 0, "C consumer warpgroups need a ring of a multiple of C slots")
         var choice = SkinnyGEMMChoice(rowsPerBlock: rowsPerBlock, batchTile: 64, splits: splits, tma: true)
         choice.swapped = true
         choice.stages = stages
         choice.consumers = consumers
         choice.multicast = multicast
+        choice.workspace = workspace
         return choice
     }
 
@@ -52,21 +58,17 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     public static let shapes: [SkinnyGEMMChoice] = [64, 128].flatMap { bn in [32, 64].map { SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: $0, splits: 1) } }
     /// The BN skinny_gemm_swap.cu exports for plain products; the gate/up kernels take those that
     /// split into two halves of whole 8-row groups.
-    public static let swappedWidths = [16, 24, 32, 48, 64, 128, 256]
+    public static let swappedWidths = [16, 24, 32, 48, 64, 128]
     public static func swappedWidths(gated: Bool) -> [Int] { swappedWidths.filter { !gated || $0 % 16 == 0 } }
-    /// The consumer warpgroups skinny_gemm_swap.cu exports for a width: 1, 2 and 4, but not 4 at
-    /// 256 (128 accumulators a thread for 544 threads would not fit an SM's registers).
-    public static func swappedConsumers(width: Int) -> [Int] { width > 128 ? [1, 2] : [1, 2, 4] }
-    /// The kernels skinny_gemm_swap.cu exports: `<name>_w<BN>`, `<name>_w<BN>_c2` and (BN <= 128) `<name>_w<BN>_c4`.
+    /// The workspace split-K's second pass (skinny_gemm_swap.cu), by output type.
+    static let reduceKernelNames = ["skinny_gemm_reduce_bf16", "skinny_gemm_reduce_f32"]
     static var swappedKernelNames: [String] {
         var names: [String] = []
         for (name, gated) in [("skinny_gemm_bf16", false), ("skinny_gemm_bf16_f32", false), ("skinny_gemm_gateup_silu_bf16", true),
                               ("skinny_gemm_gateup_gelu_bf16", true)] {
-            for width in swappedWidths(gated: gated) {
-                names += swappedConsumers(width: width).map { "\(name)_w\(width)" + ($0 > 1 ? "_c\($0)" : "") }
-            }
+            for width in swappedWidths(gated: gated) { names += ["\(name)_w\(width)", "\(name)_w\(width)_c2", "\(name)_w\(width)_c4"] }
         }
-        return names
+        return names + reduceKernelNames
     }
     /// Stages of the kernel's cp.async ring (kSkinnyStages).
     static let stages = 4
@@ -90,7 +92,7 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// The largest ring of any configuration of skinny_gemm.cu (the dynamic shared-memory limit set once a kernel).
     static let largestSharedBytes = stages * (128 + 64) * 128 + 64
     public var description: String {
-        swapped ? "w\(rowsPerBlock) s\(stages) x\(splits)" + (consumers > 1 ? " c\(consumers)" : "") + (multicast > 1 ? " m\(multicast)" : "") : "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "")
+        swapped ? "w\(rowsPerBlock) s\(stages) x\(splits)" + (consumers > 1 ? " c\(consumers)" : "") + (multicast > 1 ? " m\(multicast)" : "") + (workspace ? " ws" : "") : "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "")
     }
 
     /// Blocks along N: BN weight rows (plain) or BN / 2 outputs (gate/up) each.
@@ -108,7 +110,7 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
 
     /// The thread-block cluster a launch needs: (1, S, 1) for split-K, (P, 1, 1) for multicast.
     var clusterShape: (Int, Int, Int)? {
-        splits > 1 ? (1, splits, 1) : multicast > 1 ? (multicast, 1, 1) : nil
+        workspace ? nil : splits > 1 ? (1, splits, 1) : multicast > 1 ? (multicast, 1, 1) : nil
     }
 
     /// The configurations worth timing for `rows` activation rows, `outputs` columns and K =
@@ -118,15 +120,16 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// the most a block may have): every swapped width, K slices while tiles x slices fill at most
     /// two waves, each with the deepest ring one block an SM holds and the deepest two blocks an SM
     /// hold (at most a slot per stage of the slice), with one, two and four consumer warpgroups;
-    /// with `multicast`, whole-K ones also with x multicast over clusters of 2 and 4.
+    /// plain products with N a multiple of 4 also with 2-16 K slices through a workspace (no
+    /// cluster); with `multicast`, whole-K ones also with x multicast over clusters of 2 and 4.
     static func candidates(rows: Int, outputs: Int, inputs: Int, gated: Bool, multiprocessors: Int, clusters: Bool,
                            tma: Bool = false, swapped: Bool = false, multicast: Bool = false, sharedBytesPerBlock: Int = 0) -> [SkinnyGEMMChoice] {
         let steps = (inputs + 63) / 64
-        func slices(tiles: Int, limitByWaves: Bool) -> [(splits: Int, perSlice: Int)] {
-            [1, 2, 4, 8].compactMap { splits in
+        func slices(tiles: Int, limitByWaves: Bool, counts: [Int] = [1, 2, 4, 8], needsClusters: Bool = true) -> [(splits: Int, perSlice: Int)] {
+            counts.compactMap { splits in
                 // The kernel gives slice s steps [s * ceil(steps / S), ...): the last slice keeps what is left.
                 let perSlice = (steps + splits - 1) / splits, lastSlice = steps - (splits - 1) * perSlice
-                if splits > 1 && (!clusters || tiles >= 2 * multiprocessors || lastSlice < 2) { return nil }
+                if splits > 1 && ((needsClusters && !clusters) || tiles >= 2 * multiprocessors || lastSlice < 2) { return nil }
                 if splits > 1 && limitByWaves && tiles * splits > 2 * multiprocessors { return nil }
                 return (splits, perSlice)
             }
@@ -149,8 +152,13 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
         for width in swappedWidths(gated: gated) {
             let slot = swappedSlotBytes(rowsPerBlock: width) + 16
             let tiles = SkinnyGEMMChoice.swapped(rowsPerBlock: width, stages: 2, splits: 1).tiles(outputs: outputs, gated: gated)
-            for (splits, perSlice) in slices(tiles: tiles, limitByWaves: true) {
-                for consumers in swappedConsumers(width: width) {
+            // K slices through clusters (at most 8 blocks) or, for plain products with N a multiple of
+            // 4, through a workspace (up to 16 slices, no cluster).
+            let workspaceSlices = !gated && outputs % 4 == 0
+            for (splits, perSlice) in slices(tiles: tiles, limitByWaves: true, counts: [1, 2, 4, 8, 16], needsClusters: false) {
+                let viaCluster = splits == 1 || (clusters && splits <= 8), viaWorkspace = splits > 1 && workspaceSlices
+                guard viaCluster || viaWorkspace else { continue }
+                for consumers in [1, 2, 4] {
                     var depths: [Int] = []
                     for budget in [sharedBytesPerBlock, twoPerSM] {
                         // C consumer warpgroups take stages in turn: a ring of a multiple of C slots (skinny_gemm_swap.cu).
@@ -160,10 +168,13 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
                     }
                     // (The split-K epilogue's [BN][65] fp32 always fits in a ring of two slots or more.)
                     for depth in depths {
-                        result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits, consumers: consumers))
+                        if viaCluster { result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits, consumers: consumers)) }
                         // Whole K: also with x multicast over clusters of 2 and 4 neighbouring tiles, when asked
                         // for (slower on every Gemma-2B shape on the H200 in session 15, e.g. qkv 9.8 / 10.6 us
                         // against 8.0 without, so not timed by default).
+                        if viaWorkspace {
+                            result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits, consumers: consumers, workspace: true))
+                        }
                         if splits == 1 && clusters && multicast {
                             for multicast in [2, 4] where tiles >= multicast {
                                 result.append(.swapped(rowsPerBlock: width, stages: depth, splits: 1, consumers: consumers, multicast: multicast))
@@ -224,6 +235,9 @@ extension CUDABackend {
                     arguments.int32(choice.multicast)
                 }
             }
+            // Split-K through a workspace: the slices' fp32 sums, [S, rows, N] (kept with a recording).
+            let partials = choice.workspace ? try scratch(byteCount: choice.splits * x.rows * outputs * 4) : nil
+            if choice.swapped { arguments.pointer(partials) }
             let function = try kernels.function(kernel + choice.suffix)
             try sharedMemoryLimitRaised.withLock { limited in  // raised before any launch of the kernel
                 if !limited.contains(function.name) {
@@ -237,9 +251,23 @@ extension CUDABackend {
                               block: (choice.threads, 1, 1), sharedBytes: choice.sharedBytes,
                               cluster: choice.clusterShape, arguments: arguments)
             skinnyLaunches.withLock { $0[function.name, default: 0] += 1 }
+            if let partials {
+                let reduce = try kernels.function(SkinnyGEMMChoice.reduceKernelNames[out.elementType == .f32 ? 1 : 0])
+                var reduceArguments = KernelArguments()
+                reduceArguments.pointer(partials)
+                reduceArguments.int32(choice.splits)
+                reduceArguments.pointer(bias)
+                reduceArguments.pointer(out.buffer)
+                reduceArguments.int32(outputs)
+                reduceArguments.int32(x.rows)
+                reduceArguments.int32(out.columns)
+                try stream.launch(reduce, grid: ((x.rows * outputs / 4 + 255) / 256, 1, 1), block: (256, 1, 1), arguments: reduceArguments)
+            }
         }
         if var forced = forcedSkinnyChoice {
-            if !supportsClusters {
+            // The workspace split-K takes plain products with N a multiple of 4; others slice through clusters.
+            if forced.workspace && (gated || outputs % 4 != 0) { forced.workspace = false }
+            if !supportsClusters && !forced.workspace {
                 forced.splits = 1
                 forced.multicast = 1
             }

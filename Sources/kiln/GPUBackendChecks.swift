@@ -247,13 +247,14 @@ final class GPUBackendChecks {
                 for slices in splits {
                     choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: slices))
                     choices.append(.swapped(rowsPerBlock: width, stages: 4, splits: slices, consumers: 2))
-                    if SkinnyGEMMChoice.swappedConsumers(width: width).contains(4) {
-                        choices.append(.swapped(rowsPerBlock: width, stages: 4, splits: slices, consumers: 4))
-                    }
+                    choices.append(.swapped(rowsPerBlock: width, stages: 4, splits: slices, consumers: 4))
                 }
+                // K slices through a workspace and skinny_gemm_reduce_* (plain products): 4 and 16.
+                choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: 4, workspace: true))
+                choices.append(.swapped(rowsPerBlock: width, stages: 4, splits: 16, consumers: 2, workspace: true))
                 if gpu.supportsClusters {  // x multicast over clusters of 2 and 4 tiles (whole K)
                     choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: 1, multicast: 2))
-                    choices.append(.swapped(rowsPerBlock: width, stages: width > 128 ? 4 : 6, splits: 1, consumers: 2, multicast: 4))
+                    choices.append(.swapped(rowsPerBlock: width, stages: 6, splits: 1, consumers: 2, multicast: 4))
                 }
             }
         }
@@ -279,7 +280,7 @@ final class GPUBackendChecks {
                     return result
                 }
             }
-            let gatedKernel = !choice.swapped || SkinnyGEMMChoice.swappedWidths(gated: true).contains(choice.rowsPerBlock)
+            let gatedKernel = !choice.workspace && (!choice.swapped || SkinnyGEMMChoice.swappedWidths(gated: true).contains(choice.rowsPerBlock))
             for (mlp, inputs, rows) in !gatedKernel ? [] : quick ? [(1536, 576, 20)] : [(1536, 576, 20), (100, 72, 64), (16384, 2048, 64)] {
                 let label = "skinny \(choice) gate/up gelu x [\(rows), \(inputs)] · [2x\(mlp), \(inputs)]"
                 check(label, bound: bound(gpu)) {

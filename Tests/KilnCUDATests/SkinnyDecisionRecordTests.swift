@@ -31,6 +31,11 @@ import Testing
         #expect(SkinnyDecisionRecord.value(.skinny(shared)) == "w48 s8 x1 c2 m4" && SkinnyDecisionRecord.path("w48 s8 x1 c2 m4") == .skinny(shared))
         #expect(SkinnyDecisionRecord.path("w48 s8 x1 m2") == .skinny(.swapped(rowsPerBlock: 48, stages: 8, splits: 1, multicast: 2)))
         #expect(SkinnyDecisionRecord.path("w48 s8 x1 c4") == .skinny(.swapped(rowsPerBlock: 48, stages: 8, splits: 1, consumers: 4)))
+        // Split K through a workspace: " ws", 2-16 slices, never with whole K or multicast; 16 only so.
+        let sliced = SkinnyGEMMChoice.swapped(rowsPerBlock: 64, stages: 8, splits: 16, consumers: 2, workspace: true)
+        #expect(SkinnyDecisionRecord.value(.skinny(sliced)) == "w64 s8 x16 c2 ws" && SkinnyDecisionRecord.path("w64 s8 x16 c2 ws") == .skinny(sliced))
+        #expect(SkinnyDecisionRecord.path("w64 s8 x1 ws") == nil && SkinnyDecisionRecord.path("w64 s8 x1 m2 ws") == nil)
+        #expect(SkinnyDecisionRecord.path("w64 s8 x16") == nil)
     }
 
     @Test func foreignOrMalformedEntriesAreIgnored() {

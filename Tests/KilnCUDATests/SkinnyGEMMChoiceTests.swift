@@ -73,16 +73,13 @@ import Testing
         #expect(qkv.tiles(outputs: 2560, gated: false) == 107)
         #expect(qkv.description == "w24 s16 x1")
         let names = KernelLibrary.source(defining: "skinny_gemm_bf16_w24")?.kernels ?? []
-        #expect(names.count == 3 * (2 * 6 + 2 * 5) + 2 * (2 + 2) && names.contains("skinny_gemm_gateup_gelu_bf16_w128_c2") && names.contains("skinny_gemm_bf16_w16_c4")
+        #expect(names.count == 3 * (2 * 6 + 2 * 5) + 2 && names.contains("skinny_gemm_reduce_bf16") && names.contains("skinny_gemm_reduce_f32") && names.contains("skinny_gemm_gateup_gelu_bf16_w128_c2") && names.contains("skinny_gemm_bf16_w16_c4")
                 && !names.contains("skinny_gemm_gateup_gelu_bf16_w24"))
-        // 256 rows a block: one or two consumer warpgroups, never four.
-        #expect(names.contains("skinny_gemm_gateup_gelu_bf16_w256_c2") && names.contains("skinny_gemm_bf16_f32_w256")
-                && !names.contains("skinny_gemm_bf16_w256_c4"))
         // Two consumer warpgroups: `_c2`, 288 threads, warpgroup 1's [12][128] fp32 sums after the ring.
         let two = SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 16, splits: 1, consumers: 2)
         #expect(two.suffix == "_w24_c2" && two.threads == 288 && two.sharedBytes == qkv.sharedBytes + 12 * 128 * 4)
         #expect(two.description == "w24 s16 x1 c2")
-        #expect(SkinnyGEMMChoice.swappedWidths(gated: true) == [16, 32, 48, 64, 128, 256])
+        #expect(SkinnyGEMMChoice.swappedWidths(gated: true) == [16, 32, 48, 64, 128])
 
         // Offered only when asked for (sm_90a), with the H100's 227 KB a block.
         let perBlock = 232_448
@@ -111,7 +108,23 @@ import Testing
         #expect(SkinnyGEMMChoice.swapped(rowsPerBlock: 24, stages: 20, splits: 1).clusterShape == nil)
         let noClusters = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2560, inputs: 2048, gated: false, multiprocessors: 132, clusters: false,
                                                      tma: true, swapped: true, multicast: true, sharedBytesPerBlock: perBlock)
-        #expect(noClusters.allSatisfy { $0.multicast == 1 && $0.splits == 1 })
+        // Without clusters, K is sliced only through a workspace.
+        #expect(noClusters.allSatisfy { $0.multicast == 1 && ($0.splits == 1 || $0.workspace) })
+        #expect(noClusters.contains { $0.workspace })
+        // The workspace split-K: no cluster, up to 16 slices, its own record suffix; plain products
+        // with N a multiple of 4 only.
+        let sliced = SkinnyGEMMChoice.swapped(rowsPerBlock: 128, stages: 8, splits: 16, consumers: 2, workspace: true)
+        #expect(sliced.clusterShape == nil && sliced.description == "w128 s8 x16 c2 ws" && sliced.suffix == "_w128_c2")
+        #expect(swapped.filter(\.workspace).allSatisfy { $0.tiles(outputs: 2560, gated: false) * $0.splits <= 2 * 132 })
+        let downShape = SkinnyGEMMChoice.candidates(rows: 64, outputs: 2048, inputs: 16384, gated: false, multiprocessors: 132, clusters: true,
+                                                    tma: true, swapped: true, sharedBytesPerBlock: perBlock)
+        // Gemma-2B's down (K = 16384): 16 tiles of 128 rows in 8 or 16 slices, one or two blocks an SM.
+        #expect(downShape.contains(.swapped(rowsPerBlock: 128, stages: 9, splits: 8, workspace: true)) && downShape.contains(sliced))
+        #expect(downShape.filter { $0.splits == 16 }.allSatisfy { $0.workspace } && !downShape.contains { $0.splits > 8 && !$0.workspace })
+        #expect(!SkinnyGEMMChoice.candidates(rows: 64, outputs: 2558, inputs: 2048, gated: false, multiprocessors: 132, clusters: true,
+                                             tma: true, swapped: true, sharedBytesPerBlock: perBlock).contains { $0.workspace })
+        #expect(!SkinnyGEMMChoice.candidates(rows: 64, outputs: 16384, inputs: 2048, gated: true, multiprocessors: 132, clusters: true,
+                                             tma: true, swapped: true, sharedBytesPerBlock: perBlock).contains { $0.workspace })
         #expect(swapped.allSatisfy { $0.sharedBytes <= perBlock && $0.stages >= 2 })
         // Slices only while tiles x slices fill at most two waves: w16 has 160 tiles, so none.
         #expect(!swapped.contains { $0.rowsPerBlock == 16 && $0.splits > 1 })
@@ -121,7 +134,7 @@ import Testing
         // Gate/up: only the widths that halve into whole 8-row groups.
         let gated = SkinnyGEMMChoice.candidates(rows: 64, outputs: 16384, inputs: 2048, gated: true, multiprocessors: 132, clusters: true,
                                                 tma: true, swapped: true, sharedBytesPerBlock: perBlock)
-        #expect(Set(gated.filter(\.swapped).map(\.rowsPerBlock)) == [16, 32, 48, 64, 128, 256])
+        #expect(Set(gated.filter(\.swapped).map(\.rowsPerBlock)) == [16, 32, 48, 64, 128])
         // More than 64 rows: not the skinny kernels' range.
         #expect(!SkinnyGEMMChoice.candidates(rows: 65, outputs: 2560, inputs: 2048, gated: false, multiprocessors: 132, clusters: true,
                                              tma: true, swapped: true, sharedBytesPerBlock: perBlock).contains { $0.swapped })

@@ -34,7 +34,9 @@
 //     every block otherwise, 256 KB a block for K = 2048 against its 48-96 KB of weights; a slot
 //     is then free once the consumers of all P blocks arrive on its empty barrier (4P arrivals);
 //   - split-K (gridDim.y = S > 1): the S blocks of a tile form a cluster (1, S, 1), stage their
-//     fp32 partial tiles and sum them through distributed shared memory (skinny_store_tile);
+//     fp32 partial tiles and sum them through distributed shared memory (skinny_store_tile); or
+//     (plain products, `partials` given) they write them to an fp32 workspace and
+//     skinny_gemm_reduce_* adds them, with no cluster and up to 16 slices;
 //     without it the accumulators go straight to y (thread: rows 16w + lane/4 (+8), weight
 //     columns 8j + 2 (lane % 4) (+1)).
 #include "skinny_common.cuh"
@@ -67,7 +69,7 @@ __device__ __forceinline__ void swap_tma_load_multicast(unsigned destination, co
 template <int BN, int Consumers, int Mode, typename OutT>
 __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* __restrict__ y, int N, int K, int M, int ldy,
                                           const SkinnyTensorMap* weightMap, const SkinnyTensorMap* inputMap, int stages,
-                                          int multicast) {
+                                          int multicast, float* __restrict__ partials) {
     constexpr int InputBytes = kSwapRows * 128, WeightBytes = BN * 128, StageBytes = InputBytes + WeightBytes;
     constexpr int OutColumns = Mode == 0 ? BN : BN / 2;
     constexpr int ProducerWarp = 4 * Consumers, Threads = 128 * Consumers + 32;
@@ -93,7 +95,7 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     // tell them apart (found on the H200 in session 15: a 7-slot _c2 launch failed).
     // And the launch shapes the host guarantees (SkinnyGEMMChoice): trap rather than spin on them.
     if (stages < 2 || stages % Consumers != 0 || (multicast != 1 && multicast != 2 && multicast != 4)
-        || (multicast > 1 && (splits > 1 || gridDim.x % multicast != 0)))
+        || (multicast > 1 && (splits > 1 || gridDim.x % multicast != 0)) || (partials != nullptr && (Mode != 0 || splits < 2)))
         __trap();
 
     if (tid == 0) {
@@ -246,6 +248,30 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
         if (multicast > 1) skinny_cluster_sync();
         return;
     }
+    // Split-K through a workspace (plain products): the slice's fp32 sums go to
+    // partials[split][m][n] ([S, M, N]) and skinny_gemm_reduce_* adds the S slices. No cluster: any
+    // S, and no block waits for another's place on the GPU (clusters of 8 blocks of ~220 KB each
+    // timed 52.7 us for Gemma-2B's down at 64 rows on the H200, against 35.2 for clusters of 4).
+    if (partials != nullptr) {
+        if (warp < 4) {
+#pragma unroll
+            for (int half = 0; half < 2; ++half) {
+                const int m = mBase + row + 8 * half;
+                if (m >= M) continue;
+                float* out = partials + ((long long)split * M + m) * N + columnBase;
+#pragma unroll
+                for (int j = 0; j < BN / 8; ++j) {
+                    const int c = 8 * j + 2 * t;
+                    if (columnBase + c + 1 < N) {  // N even (the host checks): the pair is whole or absent
+                        *reinterpret_cast<float2*>(out + c) = make_float2(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+                    } else if (columnBase + c < N) {
+                        out[c] = acc[4 * j + 2 * half];
+                    }
+                }
+            }
+        }
+        return;
+    }
     // Split-K: every slot has been consumed (and so written): reuse the ring for the partial tile,
     // staged[weight row][batch row], pitch 65.
     __syncthreads();
@@ -267,17 +293,19 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
 
 }  // namespace
 
-// Exported: skinny_gemm_{bf16, bf16_f32}_w<BN>[_c2|_c4] (BN 16, 24, 32, 48, 64, 128; 256 without _c4) and
-// skinny_gemm_gateup_{silu, gelu}_bf16_w<BN>[_c2|_c4] (BN 16, 32, 48, 64, 128; 256 without _c4); `_c2` / `_c4`: two
+// Exported: skinny_gemm_{bf16, bf16_f32}_w<BN>[_c2|_c4] (BN 16, 24, 32, 48, 64, 128) and
+// skinny_gemm_gateup_{silu, gelu}_bf16_w<BN>[_c2|_c4] (BN 16, 32, 48, 64, 128); `_c2` / `_c4`: two
 // or four consumer warpgroups taking stages in turn. Parameters: those of skinny_gemm.cu's `_tma` kernels (weight
 // and x pointers unused: the maps carry them; weight map box 64 k x BN rows, gate/up BN / 2; x map
 // [M, K] with box 64 k x 64 / P rows), then `stages`, the ring's slots (>= 2; a multiple of C), and `multicast` P (1, 2
-// or 4; P > 1 only with S = 1, launched as clusters of (P, 1, 1), grid.x a multiple of P). Block: 128 C + 32 threads.
+// or 4; P > 1 only with S = 1, launched as clusters of (P, 1, 1), grid.x a multiple of P), then `partials`: null, or
+// (plain kernels, S > 1, N even) an fp32 workspace [S, M, N] that takes the slices' sums instead of a cluster
+// reduction (no cluster launched; skinny_gemm_reduce_* then writes y). Block: 128 C + 32 threads.
 // Dynamic shared memory: stages x (8,192 + 128 BN + 16) bytes, then (C - 1) x 256 BN (the other
 // warpgroups' sums). Grid
 // (ceil(N / BN) plain or ceil(mlp / (BN / 2)) gate/up, S, ceil(M / 64)), S > 1 as clusters of (1, S, 1).
 #ifdef KILN_SKINNY_USES_WGMMA
-#define KILN_SWAP_BODY(BN, C, MODE, OUT, BIAS) swap_body<BN, C, MODE, OUT>(BIAS, y, N, K, M, ldy, &weightMap, &inputMap, stages, multicast);
+#define KILN_SWAP_BODY(BN, C, MODE, OUT, BIAS) swap_body<BN, C, MODE, OUT>(BIAS, y, N, K, M, ldy, &weightMap, &inputMap, stages, multicast, partials);
 #else
 #define KILN_SWAP_BODY(BN, C, MODE, OUT, BIAS) __trap();
 #endif
@@ -285,7 +313,7 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     extern "C" __global__ void __launch_bounds__(128 * C + 32)                                                           \
         NAME(const bf16* weight, const bf16* x, const float* bias, OUT* y, int N, int K, int M, int ldx, int ldy,         \
              const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap, int stages, \
-             int multicast) { \
+             int multicast, float* partials) { \
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                              \
         KILN_SWAP_BODY(BN, C, 0, OUT, bias)                                                                              \
     }
@@ -293,7 +321,7 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     extern "C" __global__ void __launch_bounds__(128 * C + 32)                                                           \
         NAME(const bf16* weight, const bf16* x, bf16* y, int N, int K, int M, int ldx, int ldy,                           \
              const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap, int stages, \
-             int multicast) { \
+             int multicast, float* partials) { \
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                              \
         KILN_SWAP_BODY(BN, C, MODE, bf16, nullptr)                                                                       \
     }
@@ -318,20 +346,45 @@ KILN_SWAP_PLAIN_SHAPES(32)
 KILN_SWAP_PLAIN_SHAPES(48)
 KILN_SWAP_PLAIN_SHAPES(64)
 KILN_SWAP_PLAIN_SHAPES(128)
-// 256 weight rows a block (128 accumulators a thread): one or two consumer warpgroups only (four
-// would need ~170 registers for 544 threads, more than an SM has). Why so wide: a block re-reads
-// all of x for its rows, so wider blocks read x fewer times (gate/up at 64 rows: 64 MB of x
-// through L2 with 128-row blocks against 134 MB of weights).
-KILN_SWAP_PLAIN(skinny_gemm_bf16_w256, bf16, 256, 1)
-KILN_SWAP_PLAIN(skinny_gemm_bf16_f32_w256, float, 256, 1)
-KILN_SWAP_PLAIN(skinny_gemm_bf16_w256_c2, bf16, 256, 2)
-KILN_SWAP_PLAIN(skinny_gemm_bf16_f32_w256_c2, float, 256, 2)
-KILN_SWAP_GATED(skinny_gemm_gateup_silu_bf16_w256, 1, 256, 1)
-KILN_SWAP_GATED(skinny_gemm_gateup_gelu_bf16_w256, 2, 256, 1)
-KILN_SWAP_GATED(skinny_gemm_gateup_silu_bf16_w256_c2, 1, 256, 2)
-KILN_SWAP_GATED(skinny_gemm_gateup_gelu_bf16_w256_c2, 2, 256, 2)
 KILN_SWAP_GATED_SHAPES(16)
 KILN_SWAP_GATED_SHAPES(32)
 KILN_SWAP_GATED_SHAPES(48)
 KILN_SWAP_GATED_SHAPES(64)
 KILN_SWAP_GATED_SHAPES(128)
+
+// The workspace split-K's second pass: y[m, n] = sum over s of partials[s][m][n] (+ bias[n]), the
+// slices added in order (deterministic). Four columns a thread (N a multiple of 4, the host
+// checks); grid ceil(M * N / 4 / 256) blocks of 256 threads. CPU twin: CPUBackend.linear (with
+// the product). It waits for its prerequisites (the partials) under programmatic launch.
+template <typename OutT>
+__device__ __forceinline__ void skinny_reduce_body(const float* __restrict__ partials, int splits, const float* __restrict__ bias,
+                                                   OutT* __restrict__ y, int N, int M, int ldy) {
+    kiln_wait_prerequisites();
+    const long long quad = (long long)blockIdx.x * blockDim.x + threadIdx.x, count = (long long)M * N / 4;
+    if (quad >= count) return;
+    const long long index = quad * 4;
+    const int m = (int)(index / N), n = (int)(index % N);
+    float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    for (int s = 0; s < splits; ++s) {
+        const float4 v = *reinterpret_cast<const float4*>(partials + (long long)s * M * N + index);
+        sum.x += v.x; sum.y += v.y; sum.z += v.z; sum.w += v.w;
+    }
+    if (bias != nullptr) {
+        sum.x += bias[n]; sum.y += bias[n + 1]; sum.z += bias[n + 2]; sum.w += bias[n + 3];
+    }
+    OutT* out = y + (long long)m * ldy + n;
+    kiln_store(out, sum.x);
+    kiln_store(out + 1, sum.y);
+    kiln_store(out + 2, sum.z);
+    kiln_store(out + 3, sum.w);
+}
+extern "C" __global__ void __launch_bounds__(256) skinny_gemm_reduce_bf16(const float* partials, int splits, const float* bias, bf16* y, int N,
+                                                                           int M, int ldy) {
+    KILN_TRACE_SCOPE(kTraceSkinnyGEMM);
+    skinny_reduce_body<bf16>(partials, splits, bias, y, N, M, ldy);
+}
+extern "C" __global__ void __launch_bounds__(256) skinny_gemm_reduce_f32(const float* partials, int splits, const float* bias, float* y, int N,
+                                                                          int M, int ldy) {
+    KILN_TRACE_SCOPE(kTraceSkinnyGEMM);
+    skinny_reduce_body<float>(partials, splits, bias, y, N, M, ldy);
+}
