@@ -25,9 +25,6 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// Split-K of a swapped plain product through an fp32 workspace [S, rows, N] and
     /// skinny_gemm_reduce_* instead of a cluster of S blocks (record suffix " ws").
     public var workspace: Bool
-    /// With `workspace`: each tile's last block adds the slices itself (tile counters) instead of
-    /// a skinny_gemm_reduce_* launch (record suffix " wl" instead of " ws").
-    public var lastBlockReduces: Bool
 
     public init(rowsPerBlock: Int, batchTile: Int, splits: Int, tma: Bool = false) {
         self.rowsPerBlock = rowsPerBlock
@@ -39,16 +36,14 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
         self.consumers = 1
         self.multicast = 1
         self.workspace = false
-        self.lastBlockReduces = false
     }
 
     /// A swapped configuration: BN weight rows (wgmma's N) a block, `stages` ring slots, `splits` K
     /// slices (through a workspace and a second kernel when `workspace`), `consumers` warpgroups.
     public static func swapped(rowsPerBlock: Int, stages: Int, splits: Int, consumers: Int = 1, multicast: Int = 1,
-                               workspace: Bool = false, lastBlockReduces: Bool = false) -> SkinnyGEMMChoice {
+                               workspace: Bool = false) -> SkinnyGEMMChoice {
         precondition(multicast == 1 || splits == 1, "multicast only with whole K")
         precondition(!workspace || splits > 1, "a workspace only for split K")
-        precondition(!lastBlockReduces || workspace, "the last block reduces only a workspace")
         precondition([1, 2, 4].contains(consumers) && stages % consumers == 0, "C consumer warpgroups need a ring of a multiple of C slots")
         var choice = SkinnyGEMMChoice(rowsPerBlock: rowsPerBlock, batchTile: 64, splits: splits, tma: true)
         choice.swapped = true
@@ -56,7 +51,6 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
         choice.consumers = consumers
         choice.multicast = multicast
         choice.workspace = workspace
-        choice.lastBlockReduces = lastBlockReduces
         return choice
     }
 
@@ -98,7 +92,7 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
     /// The largest ring of any configuration of skinny_gemm.cu (the dynamic shared-memory limit set once a kernel).
     static let largestSharedBytes = stages * (128 + 64) * 128 + 64
     public var description: String {
-        swapped ? "w\(rowsPerBlock) s\(stages) x\(splits)" + (consumers > 1 ? " c\(consumers)" : "") + (multicast > 1 ? " m\(multicast)" : "") + (workspace ? (lastBlockReduces ? " wl" : " ws") : "") : "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "")
+        swapped ? "w\(rowsPerBlock) s\(stages) x\(splits)" + (consumers > 1 ? " c\(consumers)" : "") + (multicast > 1 ? " m\(multicast)" : "") + (workspace ? " ws" : "") : "n\(rowsPerBlock) m\(batchTile) x\(splits)" + (tma ? " tma" : "")
     }
 
     /// Blocks along N: BN weight rows (plain) or BN / 2 outputs (gate/up) each.
@@ -178,10 +172,8 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
                         // Whole K: also with x multicast over clusters of 2 and 4 neighbouring tiles, when asked
                         // for (slower on every Gemma-2B shape on the H200 in session 15, e.g. qkv 9.8 / 10.6 us
                         // against 8.0 without, so not timed by default).
-                        if viaWorkspace {  // then a reduce kernel, or the tile's last block adds the slices
+                        if viaWorkspace {
                             result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits, consumers: consumers, workspace: true))
-                            result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits, consumers: consumers, workspace: true,
-                                                   lastBlockReduces: true))
                         }
                         if splits == 1 && clusters && multicast {
                             for multicast in [2, 4] where tiles >= multicast {
@@ -245,11 +237,7 @@ extension CUDABackend {
             }
             // Split-K through a workspace: the slices' fp32 sums, [S, rows, N] (kept with a recording).
             let partials = choice.workspace ? try scratch(byteCount: choice.splits * x.rows * outputs * 4) : nil
-            let counters = choice.lastBlockReduces ? try tileCounters(key) : nil
-            if choice.swapped {
-                arguments.pointer(partials)
-                arguments.pointer(counters)
-            }
+            if choice.swapped { arguments.pointer(partials) }
             let function = try kernels.function(kernel + choice.suffix)
             try sharedMemoryLimitRaised.withLock { limited in  // raised before any launch of the kernel
                 if !limited.contains(function.name) {
@@ -263,7 +251,7 @@ extension CUDABackend {
                               block: (choice.threads, 1, 1), sharedBytes: choice.sharedBytes,
                               cluster: choice.clusterShape, arguments: arguments)
             skinnyLaunches.withLock { $0[function.name, default: 0] += 1 }
-            if let partials, counters == nil {
+            if let partials {
                 let reduce = try kernels.function(SkinnyGEMMChoice.reduceKernelNames[out.elementType == .f32 ? 1 : 0])
                 var reduceArguments = KernelArguments()
                 reduceArguments.pointer(partials)
@@ -346,21 +334,6 @@ extension CUDABackend {
         guard case .skinny(let choice) = best else { return false }
         try launch(choice)
         return true
-    }
-
-    /// The zeroed tile counters of a shape's last-block reduction, made once with room for the
-    /// narrowest width's tiles and kept (never replaced: a recorded step replays its launches with
-    /// the same buffer); every launch leaves them at zero.
-    func tileCounters(_ key: GEMVKey) throws -> DeviceBuffer {
-        try skinnyTileCounters.withLock { counters in
-            if let buffer = counters[key] { return buffer }
-            let narrowest = SkinnyGEMMChoice.swappedWidths.min() ?? 16
-            let count = (key.outputs + narrowest - 1) / narrowest * ((key.rows + 63) / 64)
-            let buffer = try runtime.allocator.allocate(byteCount: count * 4)
-            try stream.fill(buffer, byte: 0)
-            counters[key] = buffer
-            return buffer
-        }
     }
 
     /// `KILN_SKINNY_PREFER=F`: a skinny configuration wins when it times under F x the library's

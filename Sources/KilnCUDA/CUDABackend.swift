@@ -58,9 +58,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let skinnyPaths = Mutex<[GEMVKey: SkinnyProductPath]>([:])
     /// Kernels (skinny GEMM) whose dynamic shared-memory limit has been raised.
     let sharedMemoryLimitRaised = Mutex<Set<String>>([])
-    /// Per product shape, the tile counters of the workspace split-K whose last block reduces
-    /// (skinny_gemm_swap.cu): zeroed once, zero again after every launch, kept for recorded steps.
-    let skinnyTileCounters = Mutex<[GEMVKey: DeviceBuffer]>([:])
     /// Skinny-GEMM launches so far by kernel name (checks confirm the forced kernel, TMA or not, ran).
     public let skinnyLaunches = Mutex<[String: Int]>([:])
     /// Launches of gemv_stream.cu's kernels (checks make sure a forced configuration ran).

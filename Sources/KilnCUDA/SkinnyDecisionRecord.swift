@@ -5,7 +5,7 @@ import KilnCore
 /// (`AutotuneStore`'s file is per GPU and cuBLASLt version, which is what a decision against the
 /// library depends on). One entry a shape:
 ///
-///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>" [" tma"] | "w<BN> s<slots> x<S>" [" c2" | " c4"] [" m2" | " m4"] [" ws" | " wl"]
+///     "skinny <kernel> n<N> k<K> m<rows> <source>"  ->  "library" | "n<BN> m<MT> x<S>" [" tma"] | "w<BN> s<slots> x<S>" [" c2" | " c4"] [" m2" | " m4"] [" ws"]
 ///
 /// (the last form: skinny_gemm_swap.cu's kernels). `<source>` is the first 12 hex digits of the
 /// SHA-256 of skinny_gemm.cu, skinny_gemm_swap.cu and skinny_common.cuh, so a changed kernel
@@ -71,13 +71,12 @@ public enum SkinnyDecisionRecord {
             if consumers > 1 { rest = rest.dropFirst() }
             let multicast = rest.first.flatMap { ["m2": 2, "m4": 4][$0] } ?? 1
             if multicast > 1 { rest = rest.dropFirst() }
-            let workspace = rest.first == "ws" || rest.first == "wl"  // split K through a workspace (wl: the last block reduces)
-            let lastBlockReduces = rest.first == "wl"
+            let workspace = rest.first == "ws"  // split K through a workspace
             if workspace { rest = rest.dropFirst() }
             guard rest.isEmpty, SkinnyGEMMChoice.swappedWidths.contains(bn), stages >= 2, stages <= 64, [1, 2, 4, 8, 16].contains(splits),
                   multicast == 1 || splits == 1, stages % consumers == 0, workspace ? splits > 1 && multicast == 1 : splits <= 8 else { return nil }
             return .skinny(.swapped(rowsPerBlock: bn, stages: stages, splits: splits, consumers: consumers, multicast: multicast,
-                                    workspace: workspace, lastBlockReduces: lastBlockReduces))
+                                    workspace: workspace))
         }
         guard fields.count == 3 || (fields.count == 4 && fields[3] == "tma"), let bn = number(fields[0], "n"),
               let mt = number(fields[1], "m"), let splits = number(fields[2], "x"),

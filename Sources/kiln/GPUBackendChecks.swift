@@ -252,10 +252,6 @@ final class GPUBackendChecks {
                 // K slices through a workspace and skinny_gemm_reduce_* (plain products): 4 and 16.
                 choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: 4, workspace: true))
                 choices.append(.swapped(rowsPerBlock: width, stages: 4, splits: 16, consumers: 2, workspace: true))
-                // ... and with the tile's last block adding the slices (tile counters), run twice
-                // (the counters must be back at zero after a launch).
-                choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: 4, workspace: true, lastBlockReduces: true))
-                choices.append(.swapped(rowsPerBlock: width, stages: 4, splits: 16, consumers: 2, workspace: true, lastBlockReduces: true))
                 if gpu.supportsClusters {  // x multicast over clusters of 2 and 4 tiles (whole K)
                     choices.append(.swapped(rowsPerBlock: width, stages: 3, splits: 1, multicast: 2))
                     choices.append(.swapped(rowsPerBlock: width, stages: 6, splits: 1, consumers: 2, multicast: 4))
@@ -273,15 +269,8 @@ final class GPUBackendChecks {
                         : try gpu.makeTensor(rows: rows, columns: outputs)
                     let (weightSource, bytes) = try source(w, rows: outputs, columns: inputs)
                     let launches = skinnyLaunches(gpu, choice)
-                    let gx = try upload(x, rows: rows, columns: inputs, to: gpu), gw = try gpu.loadWeight(weightSource)
-                    let gb = try b.map { try gpu.loadVector($0, name: "bias") }
-                    try gpu.linear(gx, weight: gw, bias: gb, into: out)
-                    if choice.lastBlockReduces {
-                        // Again into a NaN-filled output: the tile counters must be back at zero,
-                        // or no block of a tile would write it.
-                        try gpu.stream.fill(out.buffer, byte: 0xFF)
-                        try gpu.linear(gx, weight: gw, bias: gb, into: out)
-                    }
+                    try gpu.linear(try upload(x, rows: rows, columns: inputs, to: gpu), weight: try gpu.loadWeight(weightSource),
+                                   bias: try b.map { try gpu.loadVector($0, name: "bias") }, into: out)
                     guard skinnyLaunches(gpu, choice) > launches else { throw KilnError.invalidArgument("the skinny kernel \(choice) did not run") }
                     let expected = cpu.makeTensor(rows: rows, columns: outputs)
                     cpu.linear(cpu.tensor(x, rows: rows, columns: inputs), weight: try cpu.loadWeight(weightSource),

@@ -36,10 +36,6 @@ import Testing
         #expect(SkinnyDecisionRecord.value(.skinny(sliced)) == "w64 s8 x16 c2 ws" && SkinnyDecisionRecord.path("w64 s8 x16 c2 ws") == .skinny(sliced))
         #expect(SkinnyDecisionRecord.path("w64 s8 x1 ws") == nil && SkinnyDecisionRecord.path("w64 s8 x1 m2 ws") == nil)
         #expect(SkinnyDecisionRecord.path("w64 s8 x16") == nil)
-        // The tile's last block adding the slices: " wl".
-        let last = SkinnyGEMMChoice.swapped(rowsPerBlock: 64, stages: 12, splits: 4, consumers: 2, workspace: true, lastBlockReduces: true)
-        #expect(SkinnyDecisionRecord.value(.skinny(last)) == "w64 s12 x4 c2 wl" && SkinnyDecisionRecord.path("w64 s12 x4 c2 wl") == .skinny(last))
-        #expect(SkinnyDecisionRecord.path("w64 s12 x1 wl") == nil)
     }
 
     @Test func foreignOrMalformedEntriesAreIgnored() {

@@ -121,10 +121,6 @@ import Testing
         // Gemma-2B's down (K = 16384): 16 tiles of 128 rows in 8 or 16 slices, one or two blocks an SM.
         #expect(downShape.contains(.swapped(rowsPerBlock: 128, stages: 9, splits: 8, workspace: true)) && downShape.contains(sliced))
         #expect(downShape.filter { $0.splits == 16 }.allSatisfy { $0.workspace } && !downShape.contains { $0.splits > 8 && !$0.workspace })
-        // Every workspace form also with the tile's last block adding the slices, never without a workspace.
-        #expect(downShape.contains(.swapped(rowsPerBlock: 64, stages: 12, splits: 4, consumers: 2, workspace: true, lastBlockReduces: true)))
-        #expect(downShape.filter { $0.workspace && !$0.lastBlockReduces }.count == downShape.filter(\.lastBlockReduces).count)
-        #expect(downShape.allSatisfy { !$0.lastBlockReduces || $0.workspace })
         #expect(!SkinnyGEMMChoice.candidates(rows: 64, outputs: 2558, inputs: 2048, gated: false, multiprocessors: 132, clusters: true,
                                              tma: true, swapped: true, sharedBytesPerBlock: perBlock).contains { $0.workspace })
         #expect(!SkinnyGEMMChoice.candidates(rows: 64, outputs: 16384, inputs: 2048, gated: true, multiprocessors: 132, clusters: true,

@@ -69,7 +69,7 @@ __device__ __forceinline__ void swap_tma_load_multicast(unsigned destination, co
 template <int BN, int Consumers, int Mode, typename OutT>
 __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* __restrict__ y, int N, int K, int M, int ldy,
                                           const SkinnyTensorMap* weightMap, const SkinnyTensorMap* inputMap, int stages,
-                                          int multicast, float* __restrict__ partials, int* __restrict__ counters) {
+                                          int multicast, float* __restrict__ partials) {
     constexpr int InputBytes = kSwapRows * 128, WeightBytes = BN * 128, StageBytes = InputBytes + WeightBytes;
     constexpr int OutColumns = Mode == 0 ? BN : BN / 2;
     constexpr int ProducerWarp = 4 * Consumers, Threads = 128 * Consumers + 32;
@@ -95,8 +95,7 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     // tell them apart (found on the H200 in session 15: a 7-slot _c2 launch failed).
     // And the launch shapes the host guarantees (SkinnyGEMMChoice): trap rather than spin on them.
     if (stages < 2 || stages % Consumers != 0 || (multicast != 1 && multicast != 2 && multicast != 4)
-        || (multicast > 1 && (splits > 1 || gridDim.x % multicast != 0)) || (partials != nullptr && (Mode != 0 || splits < 2))
-        || (counters != nullptr && partials == nullptr))
+        || (multicast > 1 && (splits > 1 || gridDim.x % multicast != 0)) || (partials != nullptr && (Mode != 0 || splits < 2)))
         __trap();
 
     if (tid == 0) {
@@ -271,39 +270,6 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
                 }
             }
         }
-        if (counters == nullptr) return;
-        // With `counters` (one int a tile, zero between launches): the tile's last block to finish
-        // adds the S slices itself, in slice order (deterministic whichever block is last), and
-        // zeroes the counter for the next launch; no skinny_gemm_reduce_* launch and hand-off.
-        __threadfence();  // this block's partial is visible to the GPU before it is counted
-        __syncthreads();  // (and every stage consumed: the ring's first word can hold the flag)
-        int* lastOfTile = reinterpret_cast<int*>(skinnyShared);
-        const int tile = blockIdx.z * gridDim.x + blockIdx.x;
-        if (tid == 0) *lastOfTile = atomicAdd(counters + tile, 1) == splits - 1;
-        __syncthreads();
-        if (!*lastOfTile) return;
-        __threadfence();
-        constexpr int Quads = BN / 4;  // four columns a thread (N and BN multiples of 4)
-        for (int index = tid; index < kSwapRows * Quads; index += Threads) {
-            const int m = mBase + index / Quads, c = columnBase + 4 * (index % Quads);
-            if (m >= M || c >= N) continue;
-            float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-            for (int s = 0; s < splits; ++s) {  // L2 reads (.cg): other blocks wrote these
-                float4 v;
-                asm volatile("ld.global.cg.v4.f32 {%0, %1, %2, %3}, [%4];"
-                             : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "l"(partials + ((long long)s * M + m) * N + c));
-                sum.x += v.x; sum.y += v.y; sum.z += v.z; sum.w += v.w;
-            }
-            if (bias != nullptr) {
-                sum.x += bias[c]; sum.y += bias[c + 1]; sum.z += bias[c + 2]; sum.w += bias[c + 3];
-            }
-            OutT* out = y + (long long)m * ldy + c;
-            kiln_store(out, sum.x);
-            kiln_store(out + 1, sum.y);
-            kiln_store(out + 2, sum.z);
-            kiln_store(out + 3, sum.w);
-        }
-        if (tid == 0) counters[tile] = 0;
         return;
     }
     // Split-K: every slot has been consumed (and so written): reuse the ring for the partial tile,
@@ -333,15 +299,13 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
 // and x pointers unused: the maps carry them; weight map box 64 k x BN rows, gate/up BN / 2; x map
 // [M, K] with box 64 k x 64 / P rows), then `stages`, the ring's slots (>= 2; a multiple of C), and `multicast` P (1, 2
 // or 4; P > 1 only with S = 1, launched as clusters of (P, 1, 1), grid.x a multiple of P), then `partials`: null, or
-// (plain kernels, S > 1, N a multiple of 4) an fp32 workspace [S, M, N] that takes the slices' sums instead of a
-// cluster reduction (no cluster launched; skinny_gemm_reduce_* then writes y), then `counters`: null, or (with
-// `partials`) one int a tile (grid.x * grid.z), zero before the launch and after it, and the tile's last block
-// writes y itself. Block: 128 C + 32 threads.
+// (plain kernels, S > 1, N even) an fp32 workspace [S, M, N] that takes the slices' sums instead of a cluster
+// reduction (no cluster launched; skinny_gemm_reduce_* then writes y). Block: 128 C + 32 threads.
 // Dynamic shared memory: stages x (8,192 + 128 BN + 16) bytes, then (C - 1) x 256 BN (the other
 // warpgroups' sums). Grid
 // (ceil(N / BN) plain or ceil(mlp / (BN / 2)) gate/up, S, ceil(M / 64)), S > 1 as clusters of (1, S, 1).
 #ifdef KILN_SKINNY_USES_WGMMA
-#define KILN_SWAP_BODY(BN, C, MODE, OUT, BIAS) swap_body<BN, C, MODE, OUT>(BIAS, y, N, K, M, ldy, &weightMap, &inputMap, stages, multicast, partials, counters);
+#define KILN_SWAP_BODY(BN, C, MODE, OUT, BIAS) swap_body<BN, C, MODE, OUT>(BIAS, y, N, K, M, ldy, &weightMap, &inputMap, stages, multicast, partials);
 #else
 #define KILN_SWAP_BODY(BN, C, MODE, OUT, BIAS) __trap();
 #endif
@@ -349,7 +313,7 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     extern "C" __global__ void __launch_bounds__(128 * C + 32)                                                           \
         NAME(const bf16* weight, const bf16* x, const float* bias, OUT* y, int N, int K, int M, int ldx, int ldy,         \
              const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap, int stages, \
-             int multicast, float* partials, int* counters) { \
+             int multicast, float* partials) { \
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                              \
         KILN_SWAP_BODY(BN, C, 0, OUT, bias)                                                                              \
     }
@@ -357,7 +321,7 @@ __device__ __forceinline__ void swap_body(const float* __restrict__ bias, OutT* 
     extern "C" __global__ void __launch_bounds__(128 * C + 32)                                                           \
         NAME(const bf16* weight, const bf16* x, bf16* y, int N, int K, int M, int ldx, int ldy,                           \
              const __grid_constant__ SkinnyTensorMap weightMap, const __grid_constant__ SkinnyTensorMap inputMap, int stages, \
-             int multicast, float* partials, int* counters) { \
+             int multicast, float* partials) { \
         KILN_TRACE_SCOPE(kTraceSkinnyGEMM);                                                                              \
         KILN_SWAP_BODY(BN, C, MODE, bf16, nullptr)                                                                       \
     }
