@@ -49,17 +49,19 @@ extension CUDABackend {
 
     /// Milliseconds `body` (a product reading `x`) adds to a chain of kernels like a decode step's
     /// (see above). `x` must be a bf16 tensor whose rows are contiguous (row stride = columns);
-    /// its values are the same afterwards. Without graph capture, falls back to `timeAsInGraph`.
+    /// its values are the same afterwards. Without graph capture, or without memory for the
+    /// L2-clearing read, falls back to `timeAsInGraph`.
     func timeInChain(input x: DeviceTensor, buffers: inout ChainTimingBuffers?, _ body: () throws -> Void) throws -> Double {
         guard stream.canCaptureGraphs, x.elementType == .bf16 else { return try timeAsInGraph(body) }
         let bytes = x.rows * x.columns * 2
         if buffers == nil {
+            // A GPU too full for the L2-clearing buffer (~100 MB) times back to back instead of failing the product.
             let flushBytes = Self.chainFlushBytes(l2CacheBytes: runtime.device.l2CacheBytes)
-            buffers = ChainTimingBuffers(flush: try runtime.allocator.allocate(byteCount: flushBytes),
-                                         sink: try runtime.allocator.allocate(byteCount: 8),
+            guard let flush = try? runtime.allocator.allocate(byteCount: flushBytes) else { return try timeAsInGraph(body) }
+            buffers = ChainTimingBuffers(flush: flush, sink: try runtime.allocator.allocate(byteCount: 8),
                                          saved: try runtime.allocator.allocate(byteCount: bytes),
                                          indices: try runtime.allocator.allocate(byteCount: x.rows * 4))
-            try stream.fill(buffers!.flush, byte: 0)
+            try stream.fill(flush, byte: 0)
         }
         guard let timing = buffers else { return try timeAsInGraph(body) }
         if timing.saved.byteCount < bytes { timing.saved = try runtime.allocator.allocate(byteCount: bytes) }

@@ -235,8 +235,8 @@ extension CUDABackend {
                     arguments.int32(choice.multicast)
                 }
             }
-            // Split-K through a workspace: the slices' fp32 sums, [S, rows, N] (kept with a recording).
-            let partials = choice.workspace ? try scratch(byteCount: choice.splits * x.rows * outputs * 4) : nil
+            // Split-K through a workspace: the slices' fp32 sums, [S, rows, N], in the shape's own buffer.
+            let partials = choice.workspace ? try skinnyWorkspace(key, splits: choice.splits) : nil
             if choice.swapped { arguments.pointer(partials) }
             let function = try kernels.function(kernel + choice.suffix)
             try sharedMemoryLimitRaised.withLock { limited in  // raised before any launch of the kernel
@@ -266,7 +266,10 @@ extension CUDABackend {
         }
         if var forced = forcedSkinnyChoice {
             // The workspace split-K takes plain products with N a multiple of 4; others slice through clusters.
-            if forced.workspace && (gated || outputs % 4 != 0) { forced.workspace = false }
+            if forced.workspace && (gated || outputs % 4 != 0) {
+                forced.workspace = false
+                forced.splits = min(forced.splits, 8)  // a cluster holds at most 8 blocks portably
+            }
             if !supportsClusters && !forced.workspace {
                 forced.splits = 1
                 forced.multicast = 1
@@ -323,6 +326,7 @@ extension CUDABackend {
             }
         }
         skinnyPaths.withLock { $0[key] = best }
+        if case .skinny(let choice) = best, choice.workspace {} else { _ = skinnyWorkspaces.withLock { $0.removeValue(forKey: key) } }
         if log == "1" || log == "2" {
             let chosen: String
             if case .skinny(let choice) = best { chosen = "skinny \(choice)" } else { chosen = "library" }
@@ -334,6 +338,18 @@ extension CUDABackend {
         guard case .skinny(let choice) = best else { return false }
         try launch(choice)
         return true
+    }
+
+    /// The shape's split-K workspace (`skinnyWorkspaces`), made at first need with room for 16
+    /// slices of its rows and N.
+    func skinnyWorkspace(_ key: GEMVKey, splits: Int) throws -> DeviceBuffer {
+        precondition(splits <= 16, "at most 16 K slices")
+        return try skinnyWorkspaces.withLock { workspaces in
+            if let buffer = workspaces[key] { return buffer }
+            let buffer = try runtime.allocator.allocate(byteCount: 16 * key.rows * key.outputs * 4)
+            workspaces[key] = buffer
+            return buffer
+        }
     }
 
     /// `KILN_SKINNY_PREFER=F`: a skinny configuration wins when it times under F x the library's

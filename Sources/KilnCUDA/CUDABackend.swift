@@ -58,6 +58,11 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let skinnyPaths = Mutex<[GEMVKey: SkinnyProductPath]>([:])
     /// Kernels (skinny GEMM) whose dynamic shared-memory limit has been raised.
     let sharedMemoryLimitRaised = Mutex<Set<String>>([])
+    /// Per product shape, the fp32 workspace of the swapped kernels' split K ([16, rows, N], the
+    /// most slices offered): one buffer a shape, reused by every launch (they run one after another
+    /// on the stream, each writing its slices only after griddepcontrol.wait), so recorded steps do
+    /// not each keep their own. Dropped when the shape's decision is not a workspace split.
+    let skinnyWorkspaces = Mutex<[GEMVKey: DeviceBuffer]>([:])
     /// Skinny-GEMM launches so far by kernel name (checks confirm the forced kernel, TMA or not, ran).
     public let skinnyLaunches = Mutex<[String: Int]>([:])
     /// Launches of gemv_stream.cu's kernels (checks make sure a forced configuration ran).

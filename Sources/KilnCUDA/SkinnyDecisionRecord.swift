@@ -101,7 +101,8 @@ extension CUDABackend {
     }
 
     /// Takes the skinny entries of `record` that are valid for this kernel file (and this GPU: a
-    /// split needs clusters, a TMA variant sm_90a and tensor maps); returns how many. Decisions already made in this run stay.
+    /// split needs clusters unless through a workspace, a TMA variant sm_90a and tensor maps; a
+    /// workspace split a plain product with N a multiple of 4); returns how many. Decisions already made in this run stay.
     @discardableResult
     public func restoreSkinny(_ record: [String: String]) -> Int {
         var taken = 0
@@ -109,10 +110,15 @@ extension CUDABackend {
             for (key, value) in record {
                 guard let shape = SkinnyDecisionRecord.shape(key), paths[shape] == nil,
                       let path = SkinnyDecisionRecord.path(value) else { continue }
+                // A workspace split needs no cluster, but only plain products with N a multiple of 4
+                // take one (a gate/up kernel traps on it).
+                let gated = shape.kernel.hasPrefix("skinny_gemm_gateup_")
                 if case .skinny(let choice) = path,
-                   ((choice.splits > 1 || choice.multicast > 1) && !supportsClusters) || (choice.tma && !(supportsSkinnyTMA && skinnyTMAEnabled))
+                   ((choice.splits > 1 && !choice.workspace || choice.multicast > 1) && !supportsClusters)
+                    || (choice.workspace && (gated || shape.outputs % 4 != 0))
+                    || (choice.tma && !(supportsSkinnyTMA && skinnyTMAEnabled))
                     || (choice.swapped && (!skinnySwapEnabled || choice.sharedBytes > swappedSharedLimit
-                                           || !SkinnyGEMMChoice.swappedWidths(gated: shape.kernel.hasPrefix("skinny_gemm_gateup_")).contains(choice.rowsPerBlock))) {
+                                           || !SkinnyGEMMChoice.swappedWidths(gated: gated).contains(choice.rowsPerBlock))) {
                     continue
                 }
                 paths[shape] = path
