@@ -11,9 +11,13 @@ struct KernelCompileTests {
     @Test(arguments: ["sm_90a", "sm_80"])
     func everyKernelCompiles(architecture: String) throws {
         let compiler = try #require(sharedCompiler)
-        for source in KernelLibrary.sources {
-            let cubin = try compiler.compile(source: source.text, fileName: source.fileName, headers: KernelLibrary.headers,
-                                             options: KernelLibrary.options(architecture: architecture))
+        // All files at once, as CUDAKernels.loadAll compiles them (NVRTC from several threads).
+        let cubins = CUDAKernels.concurrentMap(KernelLibrary.sources) { source in
+            try compiler.compile(source: source.text, fileName: source.fileName, headers: KernelLibrary.headers,
+                                 options: KernelLibrary.options(architecture: architecture))
+        }
+        for (source, result) in zip(KernelLibrary.sources, cubins) {
+            let cubin = try result.get()
             #expect(cubin.starts(with: [0x7F, 0x45, 0x4C, 0x46]), "\(source.fileName): not an ELF CUBIN")
             // Every kernel the launchers name is in the symbol table.
             for kernel in source.kernels {
@@ -44,6 +48,22 @@ struct KernelCompileTests {
                 #expect(cubins[0] != cubins[1], "\(define) changed nothing on sm_90a")
             } else {
                 #expect(cubins[0] == cubins[1], "\(define) changed the \(architecture) code, which has no wgmma path")
+            }
+        }
+    }
+
+    /// The concurrent map keeps the items' order and hands back each item's error in its place.
+    @Test func concurrentMapKeepsOrderAndErrors() throws {
+        struct Odd: Error { let value: Int }
+        let results = CUDAKernels.concurrentMap(Array(0..<40)) { value -> Int in
+            if value % 2 == 1 { throw Odd(value: value) }
+            return value * value
+        }
+        #expect(results.count == 40)
+        for (value, result) in results.enumerated() {
+            switch result {
+            case .success(let square): #expect(value % 2 == 0 && square == value * value)
+            case .failure(let error): #expect((error as? Odd)?.value == value)
             }
         }
     }
