@@ -85,6 +85,22 @@ public enum SkinnyDecisionRecord {
         return .skinny(SkinnyGEMMChoice(rowsPerBlock: bn, batchTile: mt, splits: splits, tma: fields.count == 4))
     }
 
+    /// Whether a restored `choice` can run `shape` here: a split needs clusters unless through a
+    /// workspace, and a workspace split a plain product with N a multiple of 4 (a gate/up kernel
+    /// traps on one); multicast needs clusters; a TMA or swapped kernel needs `tma` (sm_90a,
+    /// tensor maps, not switched off); a swapped one also `swapped` (KILN_SKINNY_SWAP), a ring that
+    /// fits `sharedBytesPerBlock`, and a width its kernel file exports for the product's kind.
+    static func usable(_ choice: SkinnyGEMMChoice, for shape: GEMVKey, clusters: Bool, tma: Bool, swapped: Bool,
+                       sharedBytesPerBlock: Int) -> Bool {
+        let gated = shape.kernel.hasPrefix("skinny_gemm_gateup_")
+        if ((choice.splits > 1 && !choice.workspace) || choice.multicast > 1) && !clusters { return false }
+        if choice.workspace && (gated || shape.outputs % 4 != 0) { return false }
+        if choice.tma && !tma { return false }
+        if choice.swapped && (!swapped || choice.sharedBytes > sharedBytesPerBlock
+                              || !SkinnyGEMMChoice.swappedWidths(gated: gated).contains(choice.rowsPerBlock)) { return false }
+        return true
+    }
+
     /// "n2048" with tag "n" -> 2048.
     private static func number(_ field: String, _ tag: Character) -> Int? {
         guard field.first == tag else { return nil }
@@ -110,15 +126,9 @@ extension CUDABackend {
             for (key, value) in record {
                 guard let shape = SkinnyDecisionRecord.shape(key), paths[shape] == nil,
                       let path = SkinnyDecisionRecord.path(value) else { continue }
-                // A workspace split needs no cluster, but only plain products with N a multiple of 4
-                // take one (a gate/up kernel traps on it).
-                let gated = shape.kernel.hasPrefix("skinny_gemm_gateup_")
                 if case .skinny(let choice) = path,
-                   ((choice.splits > 1 && !choice.workspace || choice.multicast > 1) && !supportsClusters)
-                    || (choice.workspace && (gated || shape.outputs % 4 != 0))
-                    || (choice.tma && !(supportsSkinnyTMA && skinnyTMAEnabled))
-                    || (choice.swapped && (!skinnySwapEnabled || choice.sharedBytes > swappedSharedLimit
-                                           || !SkinnyGEMMChoice.swappedWidths(gated: gated).contains(choice.rowsPerBlock))) {
+                   !SkinnyDecisionRecord.usable(choice, for: shape, clusters: supportsClusters, tma: supportsSkinnyTMA && skinnyTMAEnabled,
+                                                swapped: skinnySwapEnabled, sharedBytesPerBlock: swappedSharedLimit) {
                     continue
                 }
                 paths[shape] = path

@@ -38,6 +38,28 @@ import Testing
         #expect(SkinnyDecisionRecord.path("w64 s8 x16") == nil)
     }
 
+    /// Which restored decisions a GPU may take (CUDABackend.restoreSkinny).
+    @Test func restoredDecisionsMustRunHere() {
+        let down = GEMVKey(kernel: "skinny_gemm_bf16", outputs: 2048, inputs: 16384, rows: 64)
+        let limit = 232_448 - 1024
+        func usable(_ choice: SkinnyGEMMChoice, _ shape: GEMVKey, clusters: Bool = true, tma: Bool = true, swapped: Bool = true) -> Bool {
+            SkinnyDecisionRecord.usable(choice, for: shape, clusters: clusters, tma: tma, swapped: swapped, sharedBytesPerBlock: limit)
+        }
+        let sliced = SkinnyGEMMChoice.swapped(rowsPerBlock: 64, stages: 12, splits: 4, consumers: 2, workspace: true)
+        let clustered = SkinnyGEMMChoice.swapped(rowsPerBlock: 64, stages: 12, splits: 4, consumers: 2)
+        #expect(usable(sliced, down) && usable(clustered, down))
+        // Without clusters: the workspace split still runs, the cluster split does not.
+        #expect(usable(sliced, down, clusters: false) && !usable(clustered, down, clusters: false))
+        // A workspace split only for plain products with N a multiple of 4.
+        #expect(!usable(sliced, shape) && !usable(sliced, GEMVKey(kernel: "skinny_gemm_bf16", outputs: 2050, inputs: 16384, rows: 64)))
+        // Swapped kernels: tensor maps and the switch on, a ring that fits, a width the kind exports.
+        #expect(!usable(sliced, down, tma: false) && !usable(sliced, down, swapped: false))
+        #expect(!usable(.swapped(rowsPerBlock: 64, stages: 40, splits: 1), down))
+        #expect(!usable(.swapped(rowsPerBlock: 24, stages: 8, splits: 1), shape) && usable(.swapped(rowsPerBlock: 24, stages: 8, splits: 1), down))
+        // The cp.async kernels need neither TMA nor the swap switch.
+        #expect(usable(SkinnyGEMMChoice(rowsPerBlock: 128, batchTile: 64, splits: 1), shape, tma: false, swapped: false))
+    }
+
     @Test func foreignOrMalformedEntriesAreIgnored() {
         // Another skinny_gemm.cu: timed again rather than trusted.
         #expect(SkinnyDecisionRecord.shape(SkinnyDecisionRecord.key(shape, source: "000000000000")) == nil)
