@@ -25,21 +25,14 @@ extension CUDABackend {
     /// else, or unset, times them in the chain (`timeInChain`). Part of the decisions' record key.
     static let skinnyChainTimingSetting: Bool = ProcessInfo.processInfo.environment["KILN_SKINNY_TIMING"] != "hot"
 
-    /// Reused buffers of the chain timing: the L2-clearing read's buffer, its sink, and x's
-    /// saved copy with its row indices.
-    final class ChainTimingBuffers {
+    /// The buffers of one shape's chain timing, made at its first candidate: the L2-clearing
+    /// read's buffer and sink, x's saved copy (taken once: every timed run leaves x as it was) and
+    /// the identity row indices the copy back into x gathers with.
+    struct ChainTimingBuffers {
         let flush: DeviceBuffer
         let sink: DeviceBuffer
-        var saved: DeviceBuffer
-        var indices: DeviceBuffer
-        var rows = 0
-
-        init(flush: DeviceBuffer, sink: DeviceBuffer, saved: DeviceBuffer, indices: DeviceBuffer) {
-            self.flush = flush
-            self.sink = sink
-            self.saved = saved
-            self.indices = indices
-        }
+        let saved: DeviceBuffer
+        let indices: DeviceBuffer
     }
 
     /// Bytes of the L2-clearing read: twice the L2, a multiple of 16.
@@ -48,29 +41,28 @@ extension CUDABackend {
     }
 
     /// Milliseconds `body` (a product reading `x`) adds to a chain of kernels like a decode step's
-    /// (see above). `x` must be a bf16 tensor whose rows are contiguous (row stride = columns);
-    /// its values are the same afterwards. Without graph capture, or without memory for the
-    /// L2-clearing read, falls back to `timeAsInGraph`.
+    /// (see above). `x` must be a bf16 tensor whose rows are contiguous (row stride = columns),
+    /// the same one for every call with the same `buffers`; its values are the same afterwards.
+    /// Without graph capture, or without memory for the L2-clearing read, falls back to
+    /// `timeAsInGraph`.
     func timeInChain(input x: DeviceTensor, buffers: inout ChainTimingBuffers?, _ body: () throws -> Void) throws -> Double {
         guard stream.canCaptureGraphs, x.elementType == .bf16 else { return try timeAsInGraph(body) }
-        let bytes = x.rows * x.columns * 2
-        if buffers == nil {
+        let timing: ChainTimingBuffers
+        if let made = buffers {
+            timing = made
+        } else {
             // A GPU too full for the L2-clearing buffer (~100 MB) times back to back instead of failing the product.
             let flushBytes = Self.chainFlushBytes(l2CacheBytes: runtime.device.l2CacheBytes)
             guard let flush = try? runtime.allocator.allocate(byteCount: flushBytes) else { return try timeAsInGraph(body) }
-            buffers = ChainTimingBuffers(flush: flush, sink: try runtime.allocator.allocate(byteCount: 8),
-                                         saved: try runtime.allocator.allocate(byteCount: bytes),
-                                         indices: try runtime.allocator.allocate(byteCount: x.rows * 4))
+            let made = ChainTimingBuffers(flush: flush, sink: try runtime.allocator.allocate(byteCount: 8),
+                                          saved: try runtime.allocator.allocate(byteCount: x.rows * x.columns * 2),
+                                          indices: try runtime.allocator.allocate(byteCount: x.rows * 4))
             try stream.fill(flush, byte: 0)
+            try stream.upload((0..<x.rows).map { Int32($0) }, to: made.indices)
+            try stream.copy(from: x.buffer, to: made.saved, byteCount: x.rows * x.columns * 2)
+            buffers = made
+            timing = made
         }
-        guard let timing = buffers else { return try timeAsInGraph(body) }
-        if timing.saved.byteCount < bytes { timing.saved = try runtime.allocator.allocate(byteCount: bytes) }
-        if timing.rows != x.rows {
-            if timing.indices.byteCount < x.rows * 4 { timing.indices = try runtime.allocator.allocate(byteCount: x.rows * 4) }
-            try stream.upload((0..<x.rows).map { Int32($0) }, to: timing.indices)
-            timing.rows = x.rows
-        }
-        try stream.copy(from: x.buffer, to: timing.saved, byteCount: bytes)
 
         let flushFunction = try kernels.function("membench_grid_u4_f0")
         let gather = try kernels.function("gather_rows_bf16")

@@ -169,12 +169,12 @@ public struct SkinnyGEMMChoice: Hashable, Sendable, CustomStringConvertible {
                     // (The split-K epilogue's [BN][65] fp32 always fits in a ring of two slots or more.)
                     for depth in depths {
                         if viaCluster { result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits, consumers: consumers)) }
-                        // Whole K: also with x multicast over clusters of 2 and 4 neighbouring tiles, when asked
-                        // for (slower on every Gemma-2B shape on the H200 in session 15, e.g. qkv 9.8 / 10.6 us
-                        // against 8.0 without, so not timed by default).
                         if viaWorkspace {
                             result.append(.swapped(rowsPerBlock: width, stages: depth, splits: splits, consumers: consumers, workspace: true))
                         }
+                        // Whole K: also with x multicast over clusters of 2 and 4 neighbouring tiles, when asked
+                        // for (slower on every Gemma-2B shape on the H200 in session 15, e.g. qkv 9.8 / 10.6 us
+                        // against 8.0 without, so not timed by default).
                         if splits == 1 && clusters && multicast {
                             for multicast in [2, 4] where tiles >= multicast {
                                 result.append(.swapped(rowsPerBlock: width, stages: depth, splits: 1, consumers: consumers, multicast: multicast))
@@ -326,7 +326,11 @@ extension CUDABackend {
             }
         }
         skinnyPaths.withLock { $0[key] = best }
-        if case .skinny(let choice) = best, choice.workspace {} else { _ = skinnyWorkspaces.withLock { $0.removeValue(forKey: key) } }
+        // The timing's workspace stays only for a workspace split.
+        if case .skinny(let choice) = best, choice.workspace {
+        } else {
+            _ = skinnyWorkspaces.withLock { $0.removeValue(forKey: key) }
+        }
         if log == "1" || log == "2" {
             let chosen: String
             if case .skinny(let choice) = best { chosen = "skinny \(choice)" } else { chosen = "library" }
